@@ -1,0 +1,31 @@
+/* config.h — the executor config (YAML, docs/config.md). Every key is
+ * optional; unknown keys and bad values are DMS_ERR_CONFIG errors naming
+ * the key with line:column. */
+#ifndef DMS_CONFIG_H
+#define DMS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <dms/executor.h>
+
+struct exec_config {
+	char *runtime;            /* docker | podman | swarm | auto (default docker) */
+	char *host;               /* engine URL; NULL: discover (runtime's default) */
+	char *state_dir;          /* default /var/lib/dms-executor */
+	int64_t stop_timeout_ms;  /* default 10 s */
+	size_t output_limit;      /* per stream in returned results; default 1 MiB */
+	int64_t retention_ms;     /* finished handlers kept this long; default 1 h */
+	size_t log_spool_limit;   /* per job, on disk; default 64 MiB */
+	char *stop_signal;        /* default SIGTERM */
+};
+
+/* text may be NULL or empty: all defaults. */
+int config_parse(const char *text, struct exec_config **out, dms_error **err);
+void config_free(struct exec_config *c);
+
+/* "10s", "1.5m", "250ms", "1h", plain number = seconds. -1 on error. */
+int64_t config_parse_duration_ms(const char *s);
+/* "1MiB", "64MB", "512k", "1048576". -1 on error. */
+int64_t config_parse_size(const char *s);
+
+#endif

@@ -1,0 +1,78 @@
+/* request.h — the decoded DMS execution request and log stream request
+ * (docs/schema.md). Decoding validates everything: unknown keys and bad
+ * values are DMS_ERR_INVALID_ARGUMENT with a message naming the field,
+ * e.g. "engine_spec.params.image: required" or "resources.cpu.cores: must be
+ * a number > 0, got \"x\"". Accepts JSON, and YAML where a person writes it
+ * (documents starting with '{' are JSON, anything else YAML). */
+#ifndef DMS_REQUEST_H
+#define DMS_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <dms/executor.h>
+
+/* NULL-terminated string vector; NULL means "not given". */
+typedef char **strv;
+void strv_free(strv v);
+size_t strv_len(const strv v);
+strv strv_dup(const strv v);
+
+struct mount_spec {
+	char *type;    /* "bind" (inputs) or "volume" */
+	char *source;
+	char *target;
+	bool read_only;
+};
+
+struct exec_request {
+	char *job_id;
+	char *execution_id;
+	char *engine_type;        /* engine_spec.type: "docker" (also "podman") */
+	/* engine_spec.params */
+	char *image;
+	strv entrypoint;
+	strv cmd;
+	strv environment;         /* "K=V" */
+	char *working_directory;
+	char *user;
+	strv labels;              /* extra "k=v" labels; org.dms.* are refused */
+	char *network_mode;       /* none | bridge | host | NULL (engine default) */
+	char *stop_signal;        /* e.g. "SIGTERM"; NULL: config default */
+	int64_t stop_timeout_ms;  /* -1: config default */
+	char *pull_policy;        /* if-not-present (default) | always | never */
+	bool tty;
+	int64_t timeout_ms;       /* job deadline; 0: none. Exceeded -> cancelled */
+	/* resources */
+	double cpu_cores;         /* 0: unlimited */
+	int64_t memory_bytes;     /* 0: unlimited */
+	int64_t pids_limit;       /* 0: unlimited */
+	/* mounts and results */
+	struct mount_spec *inputs;
+	size_t n_inputs;
+	struct mount_spec *outputs;
+	size_t n_outputs;
+	char *results_dir;
+};
+
+int request_parse(const char *text, size_t len, struct exec_request **out, dms_error **err);
+void request_free(struct exec_request *r);
+
+enum log_format { LOG_FORMAT_FRAMED = 0, LOG_FORMAT_PLAIN = 1 };
+
+struct log_request {
+	char *execution_id;
+	bool tail;       /* only output produced from now on */
+	bool follow;     /* stay open until the job ends */
+	int64_t lines;   /* last N lines only; -1: all */
+	enum log_format format;
+};
+
+int log_request_parse(const char *text, size_t len, struct log_request **out, dms_error **err);
+void log_request_free(struct log_request *r);
+
+/* The identifier rule for executor, job and execution ids:
+ * 1..128 chars of [A-Za-z0-9_.:-] (executor ids: at most 64). */
+bool request_valid_id(const char *s, size_t max);
+
+#endif

@@ -1,0 +1,179 @@
+/* runtime.h — the runtime vtable: one table of operations per container
+ * engine (docker, podman, swarm). The executor core talks to engines only
+ * through this table. Tables are size-prefixed; RT_HAS() guards optional
+ * operations.
+ *
+ * All operations follow the error convention of error.h and fill the error
+ * context (operation, resource, engine text). Engine HTTP errors map to
+ * categories: 404 on an image -> DMS_ERR_IMAGE, 404 on a container ->
+ * DMS_ERR_NOT_FOUND, 409 -> DMS_ERR_CONTAINER (conflict), unreachable ->
+ * DMS_ERR_RUNTIME_UNAVAILABLE, anything else -> the object's category. */
+#ifndef DMS_RUNTIME_H
+#define DMS_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <dms/executor.h>
+#include "request.h"
+
+struct runtime; /* one engine connection set, owned by one executor */
+
+/* The fingerprint IsInstalled reports. Strings owned by the struct. */
+struct runtime_info {
+	char *kind;          /* "docker" | "podman" */
+	char *version;       /* engine version */
+	char *api_version;   /* negotiated API version */
+	char *os;
+	bool rootless;
+	int cgroup_version;  /* 1 or 2; 0 unknown */
+};
+void runtime_info_free(struct runtime_info *i);
+
+/* What to create. Built by the executor from the request; strings borrowed. */
+struct container_spec {
+	const char *name;
+	const struct exec_request *req;
+	strv labels;          /* all labels, "k=v", including org.dms.* */
+	const char *stop_signal;
+	int stop_timeout_s;
+};
+
+enum container_status {
+	CS_UNKNOWN = 0, CS_CREATED, CS_RUNNING, CS_PAUSED, CS_RESTARTING,
+	CS_REMOVING, CS_EXITED, CS_DEAD,
+};
+
+struct container_state {
+	char *id;
+	char *name;
+	enum container_status status;
+	int exit_code;
+	bool oom_killed;
+	bool tty;
+	int64_t started_at_ns;    /* wall clock, 0 unknown */
+	int64_t finished_at_ns;
+	char *error;              /* State.Error, NULL if empty */
+	strv labels;              /* "k=v" */
+};
+void container_state_free(struct container_state *s); /* frees members */
+
+/* One entry of a label-filtered list. */
+struct container_summary {
+	char *id;
+	char *name;
+	enum container_status status;
+	strv labels;
+};
+void container_summaries_free(struct container_summary *v, size_t n);
+
+/* Engine events the executor cares about. */
+enum runtime_event_kind { RT_EV_START, RT_EV_DIE, RT_EV_OOM, RT_EV_DESTROY, RT_EV_OTHER };
+struct runtime_event {
+	enum runtime_event_kind kind;
+	const char *container_id;
+	const char *execution_id;   /* org.dms.execution attribute, may be NULL */
+	int exit_code;              /* RT_EV_DIE: exitCode attribute, -1 unknown */
+	int64_t time_ns;            /* event time (timeNano), wall clock */
+};
+/* Return non-zero to end the stream. */
+typedef int (*runtime_event_fn)(void *user_data, const struct runtime_event *ev);
+/* Called once when the event stream is established (headers received). */
+typedef void (*runtime_ready_fn)(void *user_data);
+
+/* Raw log bytes as the engine sends them (framed unless tty). */
+typedef int (*runtime_log_fn)(void *user_data, const char *data, size_t len);
+
+struct log_options {
+	bool follow;
+	bool stdout_, stderr_;
+	int64_t tail;             /* -1: all */
+	int64_t since_ns;         /* 0: from the beginning */
+};
+
+/* Pull progress: status line and bytes so far (-1 unknown). */
+typedef void (*runtime_progress_fn)(void *user_data, const char *status, int64_t current,
+                                    int64_t total);
+
+enum runtime_caps {
+	RT_CAP_GPU_DEVICE_REQUESTS = 1u << 0,
+	RT_CAP_GPU_CDI = 1u << 1,
+	RT_CAP_SWARM = 1u << 2,
+};
+
+enum runtime_object { RT_OBJ_CONTAINER, RT_OBJ_NETWORK, RT_OBJ_VOLUME };
+
+struct runtime_ops {
+	size_t struct_size;
+	const char *kind;        /* "docker", "podman" */
+	unsigned caps;
+
+	/* host: engine URL or NULL to discover. Does not contact the engine. */
+	int (*open)(const char *host, struct runtime **out, dms_error **err);
+	void (*close)(struct runtime *rt);
+	/* Pings, negotiates the API version, fills info (may be NULL). */
+	int (*ping)(struct runtime *rt, dms_context *ctx, struct runtime_info *info,
+	            dms_error **err);
+
+	int (*image_present)(struct runtime *rt, dms_context *ctx, const char *image,
+	                     bool *present, dms_error **err);
+	int (*image_pull)(struct runtime *rt, dms_context *ctx, const char *image,
+	                  const char *registry_auth, runtime_progress_fn fn, void *ud,
+	                  dms_error **err);
+	/* Imports a rootfs tarball read from fd as repo:tag. */
+	int (*image_import)(struct runtime *rt, dms_context *ctx, int fd, const char *ref,
+	                    dms_error **err);
+
+	int (*container_create)(struct runtime *rt, dms_context *ctx,
+	                        const struct container_spec *spec, char **id_out,
+	                        dms_error **err);
+	int (*container_start)(struct runtime *rt, dms_context *ctx, const char *id,
+	                       dms_error **err);
+	/* Stop signal, then SIGKILL after timeout_s. Already stopped is OK. */
+	int (*container_stop)(struct runtime *rt, dms_context *ctx, const char *id,
+	                      int timeout_s, dms_error **err);
+	int (*container_kill)(struct runtime *rt, dms_context *ctx, const char *id,
+	                      const char *signal, dms_error **err);
+	/* force: kill first. Already gone is OK. Removes anonymous volumes. */
+	int (*container_remove)(struct runtime *rt, dms_context *ctx, const char *id,
+	                        bool force, dms_error **err);
+	int (*container_inspect)(struct runtime *rt, dms_context *ctx, const char *id,
+	                         struct container_state *out, dms_error **err);
+	/* All containers (running or not) having label "k=v" (or key "k"). */
+	int (*container_list)(struct runtime *rt, dms_context *ctx, const char *label,
+	                      struct container_summary **out, size_t *n, dms_error **err);
+	/* Streams logs until the stream ends (non-follow: all so far; follow:
+	 * until the container stops or ctx ends). */
+	int (*container_logs)(struct runtime *rt, dms_context *ctx, const char *id,
+	                      const struct log_options *opts, runtime_log_fn fn, void *ud,
+	                      dms_error **err);
+	/* Blocks streaming container events with label `label` since since_ns
+	 * (0: from now) until ctx ends, fn returns non-zero or the connection
+	 * drops (then returns DMS_ERR_RUNTIME_UNAVAILABLE). */
+	int (*events)(struct runtime *rt, dms_context *ctx, const char *label, int64_t since_ns,
+	              runtime_ready_fn ready, runtime_event_fn fn, void *ud, dms_error **err);
+
+	/* Networks and volumes, by name, labelled. */
+	int (*network_create)(struct runtime *rt, dms_context *ctx, const char *name,
+	                      const strv labels, bool internal, char **id_out, dms_error **err);
+	int (*volume_create)(struct runtime *rt, dms_context *ctx, const char *name,
+	                     const strv labels, dms_error **err);
+	/* Lists ids (containers, networks) or names (volumes) with `label`. */
+	int (*object_list)(struct runtime *rt, dms_context *ctx, enum runtime_object kind,
+	                   const char *label, strv *out, dms_error **err);
+	/* Removes one network (id or name) or volume (name). Gone is OK. */
+	int (*object_remove)(struct runtime *rt, dms_context *ctx, enum runtime_object kind,
+	                     const char *id, dms_error **err);
+};
+
+#define RT_HAS(ops, field)                                                    \
+	((ops)->struct_size >= offsetof(struct runtime_ops, field) + sizeof((ops)->field) && \
+	 (ops)->field != NULL)
+
+extern const struct runtime_ops docker_runtime_ops;
+extern const struct runtime_ops podman_runtime_ops;
+
+/* "docker" | "podman" -> table; NULL if unknown. */
+const struct runtime_ops *runtime_by_name(const char *name);
+
+#endif

@@ -1,0 +1,36 @@
+/* spool.h — a job's captured output on disk, so GetLogStream works after the
+ * container is gone. The file holds Docker-framed records (demux.h) in the
+ * order the engine produced them, at most `limit` bytes of payload; what
+ * does not fit is dropped and remembered (spool->truncated). Written once,
+ * by the harvester after the exit; read by any number of log readers. */
+#ifndef DMS_SPOOL_H
+#define DMS_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <dms/executor.h>
+#include "demux.h"
+
+struct spool {
+	int fd;
+	char *path;
+	uint64_t limit;        /* payload bytes kept at most */
+	uint64_t bytes[3];     /* payload bytes kept, per stream (1, 2) */
+	bool truncated;
+};
+
+/* Creates (truncating) path with mode 0600. */
+int spool_create(const char *path, uint64_t limit, struct spool **out, dms_error **err);
+/* Appends one framed record; past the limit drops the rest and sets
+ * truncated. Returns 0, or -1 on a write error (errno set). */
+int spool_append(struct spool *s, int stream, const char *data, size_t len);
+/* Closes the fd; the file stays. NULL-safe. */
+void spool_close(struct spool *s);
+
+/* Replays the spool at path through sink, skipping the first skip[1] stdout
+ * and skip[2] stderr payload bytes (skip may be NULL). Returns 0, -1 on an
+ * I/O error or malformed file, or the sink's non-zero return. */
+int spool_replay(const char *path, const uint64_t skip[3], demux_sink_fn sink, void *ud);
+
+#endif
