@@ -11,10 +11,10 @@
 #include <stddef.h>
 
 /* Deterministic, engine-safe container name for (executor, execution):
- * "dms-<executor>-<execution>" with every char outside [A-Za-z0-9_.-]
- * replaced by '_', plus "-<8 hex of a hash of the raw ids>" when anything
- * was replaced or the name would exceed 128 chars (so distinct ids never
- * collide). Caller frees. */
+ * "dms-<executor>-<execution>-<8 hex of a hash of the raw id pair>", every
+ * char outside [A-Za-z0-9_.-] replaced by '_' and the readable part cut so
+ * the whole stays within 128 chars. The hash is always there because ids may
+ * contain '-' ("a-b"+"c" vs "a"+"b-c"). Caller frees. */
 char *labels_container_name(const char *executor_id, const char *execution_id);
 
 #endif

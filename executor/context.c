@@ -1,0 +1,123 @@
+/* context.c — the cancellable, optionally deadlined context of context.h.
+ *
+ * Exists because every blocking call in the plugin (waits, pulls, log and
+ * event streams) must be abandonable from another thread and bounded in
+ * time, the way Go's context.Context bounds the DMS interface it mirrors.
+ * Cancellation is a flag, not a signal to waiters: waiters sleep in short
+ * slices (ctx_cond_wait) so that one context can be shared by any number of
+ * condition variables without registering with them.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "context.h"
+
+/* Longest a waiter sleeps before looking at the context again. */
+#define CTX_SLICE_NS (50LL * 1000 * 1000)
+
+struct dms_context {
+	atomic_bool cancelled;
+	int64_t deadline_ns; /* absolute CLOCK_MONOTONIC, INT64_MAX: none */
+};
+
+static int64_t clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t mono_now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+int64_t wall_now_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+dms_context *ctx_new(int64_t timeout_ms)
+{
+	dms_context *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return NULL;
+	atomic_init(&ctx->cancelled, false);
+	if (timeout_ms <= 0)
+		ctx->deadline_ns = INT64_MAX;
+	else if (timeout_ms > (INT64_MAX - mono_now_ns()) / 1000000)
+		ctx->deadline_ns = INT64_MAX;
+	else
+		ctx->deadline_ns = mono_now_ns() + timeout_ms * 1000000;
+	return ctx;
+}
+
+void ctx_cancel(dms_context *ctx)
+{
+	if (ctx)
+		atomic_store(&ctx->cancelled, true);
+}
+
+void ctx_free(dms_context *ctx)
+{
+	free(ctx);
+}
+
+int ctx_status(const dms_context *ctx)
+{
+	if (!ctx)
+		return 0;
+	if (atomic_load(&((dms_context *)ctx)->cancelled))
+		return DMS_ERR_CANCELLED;
+	if (ctx->deadline_ns != INT64_MAX && mono_now_ns() >= ctx->deadline_ns)
+		return DMS_ERR_TIMEOUT;
+	return 0;
+}
+
+int64_t ctx_deadline_ns(const dms_context *ctx)
+{
+	return ctx ? ctx->deadline_ns : INT64_MAX;
+}
+
+void ctx_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+int ctx_cond_wait(const dms_context *ctx, pthread_cond_t *cond, pthread_mutex_t *mu,
+                  int64_t extra_deadline_ns)
+{
+	int64_t deadline = ctx_deadline_ns(ctx);
+
+	if (extra_deadline_ns < deadline)
+		deadline = extra_deadline_ns;
+
+	for (;;) {
+		int rc = ctx_status(ctx);
+		int64_t now, until;
+		struct timespec ts;
+
+		if (rc != 0)
+			return rc;
+		now = mono_now_ns();
+		if (now >= extra_deadline_ns)
+			return DMS_ERR_TIMEOUT;
+		until = (deadline - now > CTX_SLICE_NS) ? now + CTX_SLICE_NS : deadline;
+		ts.tv_sec = (time_t)(until / 1000000000LL);
+		ts.tv_nsec = (long)(until % 1000000000LL);
+		rc = pthread_cond_timedwait(cond, mu, &ts);
+		if (rc == 0)
+			return 0;
+		if (rc != ETIMEDOUT)
+			return DMS_ERR_INTERNAL;
+	}
+}

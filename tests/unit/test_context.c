@@ -1,0 +1,232 @@
+/* test_context.c — unit tests of the cancellable context
+ * (executor/context.c): status transitions, deadlines, and ctx_cond_wait
+ * waking on signal, cancellation from another thread, the context deadline
+ * and the extra deadline, each within a bound. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "context.h"
+
+#define MS (1000000LL)
+
+TestSuite(context, .timeout = 20);
+
+Test(context, null_context_is_never_done)
+{
+	cr_assert_eq(ctx_status(NULL), 0, "status = %d", ctx_status(NULL));
+	cr_assert_eq(ctx_deadline_ns(NULL), INT64_MAX, "deadline = %lld",
+	             (long long)ctx_deadline_ns(NULL));
+	ctx_cancel(NULL);
+	ctx_free(NULL);
+}
+
+Test(context, new_without_deadline)
+{
+	dms_context *ctx = ctx_new(0);
+
+	cr_assert_not_null(ctx);
+	cr_assert_eq(ctx_status(ctx), 0, "status = %d", ctx_status(ctx));
+	cr_assert_eq(ctx_deadline_ns(ctx), INT64_MAX, "deadline = %lld",
+	             (long long)ctx_deadline_ns(ctx));
+	ctx_free(ctx);
+	ctx = ctx_new(-5);
+	cr_assert_eq(ctx_deadline_ns(ctx), INT64_MAX, "negative timeout gave a deadline");
+	ctx_free(ctx);
+}
+
+Test(context, deadline_is_absolute_monotonic)
+{
+	int64_t before = mono_now_ns();
+	dms_context *ctx = ctx_new(5000);
+	int64_t after = mono_now_ns();
+	int64_t d = ctx_deadline_ns(ctx);
+
+	cr_assert(d >= before + 5000 * MS && d <= after + 5000 * MS,
+	          "deadline %lld not in [%lld, %lld]", (long long)d,
+	          (long long)(before + 5000 * MS), (long long)(after + 5000 * MS));
+	ctx_free(ctx);
+}
+
+Test(context, huge_timeout_does_not_overflow)
+{
+	dms_context *ctx = ctx_new(INT64_MAX);
+
+	cr_assert_eq(ctx_status(ctx), 0, "status = %d", ctx_status(ctx));
+	cr_assert_gt(ctx_deadline_ns(ctx), mono_now_ns(), "deadline wrapped");
+	ctx_free(ctx);
+}
+
+Test(context, cancel_sets_status)
+{
+	dms_context *ctx = ctx_new(0);
+
+	ctx_cancel(ctx);
+	cr_assert_eq(ctx_status(ctx), DMS_ERR_CANCELLED, "status = %d", ctx_status(ctx));
+	ctx_cancel(ctx); /* idempotent */
+	cr_assert_eq(ctx_status(ctx), DMS_ERR_CANCELLED, "status = %d", ctx_status(ctx));
+	ctx_free(ctx);
+}
+
+Test(context, clocks_are_sane)
+{
+	int64_t a = mono_now_ns(), b = mono_now_ns();
+	int64_t wall = wall_now_ns();
+	int64_t t = (int64_t)time(NULL);
+
+	cr_assert_geq(b, a, "monotonic went back: %lld < %lld", (long long)b, (long long)a);
+	cr_assert(wall / 1000000000LL >= t - 1 && wall / 1000000000LL <= t + 1,
+	          "wall %lld vs time() %lld", (long long)(wall / 1000000000LL), (long long)t);
+}
+
+struct waitfix {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	dms_context *ctx;
+	bool signal_instead;
+};
+
+static void waitfix_init(struct waitfix *w, dms_context *ctx)
+{
+	pthread_mutex_init(&w->mu, NULL);
+	ctx_cond_init(&w->cond);
+	w->ctx = ctx;
+	w->signal_instead = false;
+}
+
+static void waitfix_destroy(struct waitfix *w)
+{
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mu);
+	ctx_free(w->ctx);
+}
+
+/* Takes the mutex — which the waiter holds until it is inside the wait —
+ * then cancels without signalling, or signals. */
+static void *poke(void *arg)
+{
+	struct waitfix *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	if (w->signal_instead)
+		pthread_cond_signal(&w->cond);
+	else
+		ctx_cancel(w->ctx);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+Test(context, cancel_from_another_thread_wakes_waiter)
+{
+	struct waitfix w;
+	pthread_t t;
+	int64_t start, elapsed;
+	int rc;
+
+	waitfix_init(&w, ctx_new(0));
+	pthread_mutex_lock(&w.mu);
+	pthread_create(&t, NULL, poke, &w);
+	start = mono_now_ns();
+	do
+		rc = ctx_cond_wait(w.ctx, &w.cond, &w.mu, mono_now_ns() + 5000 * MS);
+	while (rc == 0);
+	elapsed = mono_now_ns() - start;
+	pthread_mutex_unlock(&w.mu);
+	pthread_join(t, NULL);
+
+	cr_assert_eq(rc, DMS_ERR_CANCELLED, "rc = %d", rc);
+	/* Observed within one 50 ms slice; allow scheduling slack. */
+	cr_assert_lt(elapsed, 1000 * MS, "woke after %lld ms", (long long)(elapsed / MS));
+	waitfix_destroy(&w);
+}
+
+Test(context, signal_returns_zero)
+{
+	struct waitfix w;
+	pthread_t t;
+	int rc;
+
+	waitfix_init(&w, NULL);
+	w.signal_instead = true;
+	pthread_mutex_lock(&w.mu);
+	pthread_create(&t, NULL, poke, &w);
+	rc = ctx_cond_wait(NULL, &w.cond, &w.mu, mono_now_ns() + 5000 * MS);
+	pthread_mutex_unlock(&w.mu);
+	pthread_join(t, NULL);
+	/* 0 on the signal; a slice timeout also returns 0 only as a spurious
+	 * wakeup, which is never DMS_ERR_TIMEOUT before the deadline. */
+	cr_assert_eq(rc, 0, "rc = %d", rc);
+	waitfix_destroy(&w);
+}
+
+Test(context, expired_context_deadline_is_timeout)
+{
+	struct waitfix w;
+	int64_t start, elapsed;
+	int rc;
+
+	waitfix_init(&w, ctx_new(100));
+	start = mono_now_ns();
+	pthread_mutex_lock(&w.mu);
+	do
+		rc = ctx_cond_wait(w.ctx, &w.cond, &w.mu, INT64_MAX);
+	while (rc == 0);
+	pthread_mutex_unlock(&w.mu);
+	elapsed = mono_now_ns() - start;
+
+	cr_assert_eq(rc, DMS_ERR_TIMEOUT, "rc = %d", rc);
+	cr_assert_eq(ctx_status(w.ctx), DMS_ERR_TIMEOUT, "status = %d", ctx_status(w.ctx));
+	cr_assert_geq(elapsed, 100 * MS, "returned early after %lld ms", (long long)(elapsed / MS));
+	cr_assert_lt(elapsed, 2000 * MS, "returned late after %lld ms", (long long)(elapsed / MS));
+	waitfix_destroy(&w);
+}
+
+Test(context, extra_deadline_is_timeout)
+{
+	struct waitfix w;
+	int64_t start = mono_now_ns(), elapsed;
+	int rc;
+
+	waitfix_init(&w, ctx_new(0));
+	pthread_mutex_lock(&w.mu);
+	do
+		rc = ctx_cond_wait(w.ctx, &w.cond, &w.mu, start + 120 * MS);
+	while (rc == 0);
+	pthread_mutex_unlock(&w.mu);
+	elapsed = mono_now_ns() - start;
+
+	cr_assert_eq(rc, DMS_ERR_TIMEOUT, "rc = %d", rc);
+	cr_assert_eq(ctx_status(w.ctx), 0, "ctx itself should still be usable: %d",
+	             ctx_status(w.ctx));
+	cr_assert_geq(elapsed, 120 * MS, "returned early after %lld ms", (long long)(elapsed / MS));
+	waitfix_destroy(&w);
+}
+
+Test(context, already_done_returns_at_once)
+{
+	struct waitfix w;
+	int rc;
+
+	waitfix_init(&w, ctx_new(0));
+	ctx_cancel(w.ctx);
+	pthread_mutex_lock(&w.mu);
+	rc = ctx_cond_wait(w.ctx, &w.cond, &w.mu, INT64_MAX);
+	pthread_mutex_unlock(&w.mu);
+	cr_assert_eq(rc, DMS_ERR_CANCELLED, "rc = %d", rc);
+
+	pthread_mutex_lock(&w.mu);
+	rc = ctx_cond_wait(NULL, &w.cond, &w.mu, mono_now_ns() - 1);
+	pthread_mutex_unlock(&w.mu);
+	cr_assert_eq(rc, DMS_ERR_TIMEOUT, "past extra deadline: rc = %d", rc);
+	waitfix_destroy(&w);
+}
+
+Test(context, cancel_wins_over_later_deadline)
+{
+	dms_context *ctx = ctx_new(60000);
+
+	ctx_cancel(ctx);
+	cr_assert_eq(ctx_status(ctx), DMS_ERR_CANCELLED, "status = %d", ctx_status(ctx));
+	ctx_free(ctx);
+}
