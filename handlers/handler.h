@@ -59,7 +59,8 @@ struct handler {
 	struct handler_waiter *waiters;
 	int64_t started_mono_ns;
 	int64_t deadline_mono_ns;  /* job deadline, INT64_MAX none */
-	int64_t finished_mono_ns;  /* for retention */
+	int64_t kill_at_mono_ns;   /* cancel: SIGKILL after the grace period */
+	int64_t finished_mono_ns;  /* set on the final transition; retention */
 
 	struct handler *next;      /* registry chain */
 };

@@ -1,0 +1,76 @@
+/* executor.h — the executor object behind the ABI's dms_executor, shared
+ * by the operation code (executor.c), the log streams (logs.c) and the
+ * entry point (plugin.c). Nothing here crosses the plugin boundary. */
+#ifndef DMS_EXECUTOR_INTERNAL_H
+#define DMS_EXECUTOR_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <dms/executor.h>
+
+#include "config.h"
+#include "handler.h"
+#include "request.h"
+#include "runtime.h"
+
+#define EXECUTOR_WORKERS 2
+
+struct work; /* a queued harvest or container removal */
+struct pump; /* an open log stream (logs.c) */
+
+struct dms_executor {
+	char *id;
+	char *label;               /* "org.dms.executor=<id>": every filter */
+	char *spool_dir;           /* <state_dir>/<id>/spool */
+	struct exec_config *cfg;
+	const struct runtime_ops *rt_ops;
+	struct runtime *rt;
+	struct registry *reg;
+	dms_context *life;         /* cancelled by destroy: ends every engine call */
+
+	pthread_mutex_t mu;        /* guards the fields below */
+	pthread_cond_t cond;       /* work queued, janitor poke, log thread exit */
+	dms_event_fn event_fn;
+	void *event_ud;
+	struct work *queue_head, *queue_tail;
+	bool stopping;
+	bool resync_needed;        /* the event stream (re)connected */
+	bool events_connected;
+	int64_t last_event_ns;     /* wall clock of the last event seen */
+	int log_threads;           /* live log stream threads */
+	struct pump *pumps;        /* their list (logs.c) */
+
+	pthread_t events_thread;
+	pthread_t janitor_thread;
+	pthread_t workers[EXECUTOR_WORKERS];
+};
+
+int executor_new(const char *id, const char *config_yaml, struct dms_executor **out,
+                 dms_error **err);
+void executor_destroy(struct dms_executor *ex);
+int executor_set_event_handler(struct dms_executor *ex, dms_event_fn fn, void *ud);
+int executor_is_installed(struct dms_executor *ex, dms_context *ctx, bool *installed,
+                          char **info_json, dms_error **err);
+int executor_start(struct dms_executor *ex, dms_context *ctx, const char *request,
+                   dms_error **err);
+int executor_wait(struct dms_executor *ex, dms_context *ctx, const char *execution_id,
+                  char **result_json, dms_error **err);
+int executor_wait_async(struct dms_executor *ex, const char *execution_id, dms_wait_fn fn,
+                        void *ud, dms_error **err);
+int executor_cancel(struct dms_executor *ex, dms_context *ctx, const char *execution_id,
+                    dms_error **err);
+int executor_get_log_stream(struct dms_executor *ex, dms_context *ctx, const char *request,
+                            int *fd_out, dms_error **err);
+int executor_run(struct dms_executor *ex, dms_context *ctx, const char *request,
+                 char **result_json, dms_error **err);
+int executor_cleanup(struct dms_executor *ex, dms_context *ctx, dms_error **err);
+int executor_list(struct dms_executor *ex, char **list_json, dms_error **err);
+
+/* logs.c: a readable fd streaming h's output as lr asks. */
+int logs_open_stream(struct dms_executor *ex, struct handler *h, const struct log_request *lr,
+                     int *fd_out, dms_error **err);
+
+/* Unblocks every log stream thread (destroy then waits for them). */
+void logs_shutdown_all(struct dms_executor *ex);
+
+#endif

@@ -1,0 +1,329 @@
+/* logs.c — GetLogStream: a socket the caller reads a job's output from.
+ *
+ * While the job runs, output comes from the engine's log endpoint (follow
+ * or not); after it ended, from the job's spool, which the harvester filled
+ * from a complete non-follow read. A follower switches from the first to the
+ * second when the engine's follow stream ends, and skips what it already
+ * sent, counted per stream — engines' follow streams can drop the tail, so
+ * the spool completes it (ENGINES.md). `tail` and `lines` are the same
+ * mechanism: a number of bytes per stream to skip, counted when the call is
+ * made. One short-lived thread per open stream, none per job. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "context.h"
+#include "demux.h"
+#include "error.h"
+#include "executor.h"
+#include "spool.h"
+
+#define MAX_LINES 1000000
+
+struct pump {
+	struct dms_executor *ex;
+	struct handler *h;
+	int fd;
+	enum log_format format;
+	bool follow;
+	uint64_t skip[3];     /* bytes of each stream the reader does not want */
+	uint64_t seen[3];     /* bytes of each stream passed through the sink */
+	struct pump *next;    /* ex->pumps, under ex->mu */
+};
+
+/* Registers p as a live stream thread. */
+static void pump_link(struct pump *p)
+{
+	pthread_mutex_lock(&p->ex->mu);
+	p->next = p->ex->pumps;
+	p->ex->pumps = p;
+	p->ex->log_threads++;
+	pthread_mutex_unlock(&p->ex->mu);
+}
+
+/* Unregisters p; destroy waits for log_threads to reach zero. */
+static void pump_unlink(struct pump *p)
+{
+	struct dms_executor *ex = p->ex;
+	pthread_mutex_lock(&ex->mu);
+	for (struct pump **pp = &ex->pumps; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	ex->log_threads--;
+	pthread_cond_broadcast(&ex->cond);
+	pthread_mutex_unlock(&ex->mu);
+}
+
+void logs_shutdown_all(struct dms_executor *ex)
+{
+	pthread_mutex_lock(&ex->mu);
+	for (struct pump *p = ex->pumps; p; p = p->next)
+		shutdown(p->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&ex->mu);
+}
+
+/* ------------------------------------------------------------- sending */
+
+static int send_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1; /* EPIPE: the reader went away */
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int pump_sink(void *ud, int stream, const char *data, size_t len)
+{
+	struct pump *p = ud;
+	if (stream != DEMUX_STDOUT && stream != DEMUX_STDERR)
+		return 0;
+	uint64_t start = p->seen[stream];
+	p->seen[stream] += len;
+	if (p->seen[stream] <= p->skip[stream])
+		return 0;
+	size_t off = p->skip[stream] > start ? (size_t)(p->skip[stream] - start) : 0;
+	data += off;
+	len -= off;
+	if (p->format == LOG_FORMAT_FRAMED) {
+		uint8_t hdr[8];
+		demux_frame_header(hdr, stream, (uint32_t)len);
+		if (send_all(p->fd, hdr, sizeof(hdr)) != 0)
+			return 1;
+	}
+	return send_all(p->fd, data, len) != 0 ? 1 : 0;
+}
+
+/* ------------------------------------------------- reading engine logs */
+
+struct engine_feed {
+	struct demux d;
+	demux_sink_fn sink;
+	void *ud;
+	int stopped; /* the sink's non-zero return */
+};
+
+static int engine_feed_fn(void *ud, const char *data, size_t len)
+{
+	struct engine_feed *f = ud;
+	int rc = demux_feed(&f->d, data, len, f->sink, f->ud);
+	if (rc > 0)
+		f->stopped = rc;
+	return rc != 0;
+}
+
+/* Reads the container's log (following or not) through sink. Returns 0
+ * when the stream ended, 1 when the sink stopped it, else an error. */
+static int read_engine(struct dms_executor *ex, const char *cid, bool tty, bool follow,
+                       demux_sink_fn sink, void *ud)
+{
+	struct engine_feed f = {.sink = sink, .ud = ud};
+	demux_init(&f.d, tty);
+	struct log_options lo = {.follow = follow, .stdout_ = true, .stderr_ = true, .tail = -1};
+	int rc = ex->rt_ops->container_logs(ex->rt, ex->life, cid, &lo, engine_feed_fn, &f, NULL);
+	return f.stopped ? 1 : rc;
+}
+
+/* Where h's output can be read right now. */
+struct source {
+	char *container_id; /* non-NULL: the container still has it */
+	char *spool_path;   /* non-NULL: harvested */
+	bool tty;
+	dms_exec_state state;
+};
+
+static void source_get(struct handler *h, struct source *s)
+{
+	pthread_mutex_lock(&h->mu);
+	s->spool_path = h->harvested && h->spool_path ? strdup(h->spool_path) : NULL;
+	s->container_id = !h->harvested && h->container_id ? strdup(h->container_id) : NULL;
+	s->tty = h->tty;
+	s->state = h->state;
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void source_free(struct source *s)
+{
+	free(s->container_id);
+	free(s->spool_path);
+}
+
+/* ----------------------------------------------- tail and lines: skips */
+
+struct counter {
+	uint64_t total[3];
+	uint64_t (*ring)[2]; /* the last `cap` line starts, as (stdout, stderr) offsets */
+	size_t cap, n, head;
+	bool at_line_start;
+};
+
+static int counter_sink(void *ud, int stream, const char *data, size_t len)
+{
+	struct counter *c = ud;
+	if (stream != DEMUX_STDOUT && stream != DEMUX_STDERR)
+		return 0;
+	const char *p = data, *end = data + len;
+	while (p < end) {
+		if (c->at_line_start && c->cap) {
+			c->ring[c->head][0] = c->total[1];
+			c->ring[c->head][1] = c->total[2];
+			c->head = (c->head + 1) % c->cap;
+			c->n++;
+			c->at_line_start = false;
+		}
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *seg_end = nl ? nl + 1 : end;
+		c->total[stream] += (uint64_t)(seg_end - p);
+		c->at_line_start = nl != NULL;
+		p = seg_end;
+	}
+	return 0;
+}
+
+/* Fills p->skip: everything so far (tail), or all but the last `lines`. */
+static int compute_skip(struct pump *p, const struct log_request *lr, dms_error **err)
+{
+	if (!lr->tail && lr->lines < 0)
+		return 0;
+	struct counter c = {.at_line_start = true};
+	if (!lr->tail) {
+		if (lr->lines > MAX_LINES)
+			return err_set(err, DMS_ERR_INVALID_ARGUMENT, "lines: at most %d, got %lld",
+			               MAX_LINES, (long long)lr->lines);
+		c.cap = (size_t)lr->lines;
+		if (c.cap && !(c.ring = calloc(c.cap, sizeof(*c.ring))))
+			return err_set(err, DMS_ERR_RESOURCE, "out of memory");
+	}
+	struct source s;
+	source_get(p->h, &s);
+	int rc = 0;
+	if (s.spool_path)
+		rc = spool_replay(s.spool_path, NULL, counter_sink, &c) < 0 ? DMS_ERR_INTERNAL : 0;
+	else if (s.container_id && s.state >= DMS_STATE_RUNNING)
+		rc = read_engine(p->ex, s.container_id, s.tty, false, counter_sink, &c);
+	source_free(&s);
+	if (rc != 0) {
+		free(c.ring);
+		return err_set(err, rc < 0 ? DMS_ERR_INTERNAL : rc, "reading the log of %s",
+		               p->h->execution_id);
+	}
+	if (lr->tail) {
+		p->skip[1] = c.total[1];
+		p->skip[2] = c.total[2];
+	} else if (c.n > c.cap) {
+		/* The oldest kept start is where the last `cap` lines begin. */
+		p->skip[1] = c.ring[c.head][0];
+		p->skip[2] = c.ring[c.head][1];
+	} else if (c.cap == 0) {
+		p->skip[1] = c.total[1];
+		p->skip[2] = c.total[2];
+	}
+	free(c.ring);
+	return 0;
+}
+
+/* ---------------------------------------------------------- the thread */
+
+/* Waits (h->mu held) until pred holds or the executor shuts down. */
+#define WAIT_FOR(p, pred)                                                                 \
+	while (!(pred) && ctx_cond_wait((p)->ex->life, &(p)->h->cond, &(p)->h->mu, INT64_MAX) == 0)
+
+static void *pump_main(void *arg)
+{
+	struct pump *p = arg;
+	struct handler *h = p->h;
+	struct source s;
+	int rc = 0;
+
+	if (p->follow) { /* nothing to read before the container runs */
+		pthread_mutex_lock(&h->mu);
+		WAIT_FOR(p, h->state >= DMS_STATE_RUNNING);
+		pthread_mutex_unlock(&h->mu);
+	}
+	source_get(h, &s);
+	if (s.container_id && s.state == DMS_STATE_RUNNING)
+		rc = read_engine(p->ex, s.container_id, s.tty, p->follow, pump_sink, p);
+	/* rc 1: the reader left. A failed engine read (the container was just
+	 * harvested and removed) falls back to the spool like a follow does. */
+	bool from_spool = s.spool_path != NULL || (rc != 1 && (p->follow || rc != 0));
+	source_free(&s);
+
+	if (from_spool) {
+		/* Complete from the spool: wait for the harvest, then send what
+		 * the engine stream did not. */
+		pthread_mutex_lock(&h->mu);
+		/* The harvest completes before the final transition, so a final
+		 * handler that is not harvested never will be. */
+		WAIT_FOR(p, h->harvested || handler_state_final(h->state));
+		pthread_mutex_unlock(&h->mu);
+		source_get(h, &s);
+		if (s.spool_path) {
+			for (int i = 1; i <= 2; i++) {
+				if (p->seen[i] > p->skip[i])
+					p->skip[i] = p->seen[i];
+				p->seen[i] = 0;
+			}
+			spool_replay(s.spool_path, NULL, pump_sink, p);
+		}
+		source_free(&s);
+	}
+	pump_unlink(p);
+	close(p->fd);
+	handler_unref(h);
+	free(p);
+	return NULL;
+}
+
+int logs_open_stream(struct dms_executor *ex, struct handler *h, const struct log_request *lr,
+                     int *fd_out, dms_error **err)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return err_set(err, DMS_ERR_RESOURCE, "log stream socket: %s", strerror(errno));
+	shutdown(sv[0], SHUT_WR); /* the reader only reads */
+	struct pump *p = calloc(1, sizeof(*p));
+	int rc = 0;
+	if (!p) {
+		rc = err_set(err, DMS_ERR_RESOURCE, "out of memory");
+		goto fail;
+	}
+	p->ex = ex;
+	p->h = handler_ref(h);
+	p->fd = sv[1];
+	p->format = lr->format;
+	p->follow = lr->follow;
+	if ((rc = compute_skip(p, lr, err)) != 0)
+		goto fail;
+
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_t t;
+	pump_link(p);
+	if (pthread_create(&t, &attr, pump_main, p) != 0) {
+		pthread_attr_destroy(&attr);
+		pump_unlink(p);
+		rc = err_set(err, DMS_ERR_RESOURCE, "cannot start a log stream thread");
+		goto fail;
+	}
+	pthread_attr_destroy(&attr);
+	*fd_out = sv[0];
+	return 0;
+fail:
+	if (p)
+		handler_unref(p->h);
+	free(p);
+	close(sv[0]);
+	close(sv[1]);
+	return rc;
+}

@@ -1,0 +1,214 @@
+/* handler.c — one execution's state machine, result and waiters.
+ *
+ * Every state change goes through handler_transition(): it checks that the
+ * move is forward, stores the final result, and then — outside the handler
+ * lock but under notify_mu, so that one execution's notifications can never
+ * overtake each other — tells the executor's hook and the async waiters.
+ * Blocking waiters sleep on h->cond, which every transition broadcasts. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "error.h"
+#include "handler.h"
+
+static const char *const state_names[] = {
+	[DMS_STATE_PENDING] = "pending",   [DMS_STATE_CREATED] = "created",
+	[DMS_STATE_RUNNING] = "running",   [DMS_STATE_EXITED] = "exited",
+	[DMS_STATE_FAILED] = "failed",     [DMS_STATE_CANCELLED] = "cancelled",
+};
+
+const char *handler_state_name(dms_exec_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "unknown";
+}
+
+bool handler_state_final(dms_exec_state s)
+{
+	return s == DMS_STATE_EXITED || s == DMS_STATE_FAILED || s == DMS_STATE_CANCELLED;
+}
+
+struct handler *handler_new(const char *execution_id, const char *job_id,
+                            const char *container_name, struct exec_request *req_owned,
+                            handler_notify_fn notify, void *notify_ud)
+{
+	struct handler *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_mutex_init(&h->notify_mu, NULL);
+	ctx_cond_init(&h->cond);
+	h->refs = 1;
+	h->execution_id = strdup(execution_id);
+	h->job_id = strdup(job_id ? job_id : "");
+	h->container_name = strdup(container_name ? container_name : "");
+	h->req = req_owned;
+	h->notify = notify;
+	h->notify_ud = notify_ud;
+	h->state = DMS_STATE_PENDING;
+	h->event_exit_code = -1;
+	h->deadline_mono_ns = INT64_MAX;
+	h->kill_at_mono_ns = INT64_MAX;
+	if (!h->execution_id || !h->job_id || !h->container_name) {
+		h->req = NULL; /* not ours yet: the caller still owns it on failure */
+		handler_unref(h);
+		return NULL;
+	}
+	return h;
+}
+
+struct handler *handler_ref(struct handler *h)
+{
+	if (h)
+		__atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
+	return h;
+}
+
+void handler_unref(struct handler *h)
+{
+	if (!h || __atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	while (h->waiters) {
+		struct handler_waiter *w = h->waiters;
+		h->waiters = w->next;
+		free(w);
+	}
+	request_free(h->req);
+	free(h->execution_id);
+	free(h->job_id);
+	free(h->container_name);
+	free(h->container_id);
+	free(h->cancel_reason);
+	free(h->spool_path);
+	free(h->result_json);
+	err_free(h->error);
+	pthread_mutex_destroy(&h->mu);
+	pthread_mutex_destroy(&h->notify_mu);
+	pthread_cond_destroy(&h->cond);
+	free(h);
+}
+
+/* Calls one waiter with the final outcome of h (stable once final). */
+static void call_waiter(struct handler *h, dms_wait_fn fn, void *ud)
+{
+	fn(ud, h->execution_id, h->result_json, h->result_json ? NULL : h->error);
+}
+
+int handler_transition(struct handler *h, dms_exec_state to, char *result_json, dms_error *error)
+{
+	pthread_mutex_lock(&h->notify_mu);
+	pthread_mutex_lock(&h->mu);
+	dms_exec_state from = h->state;
+	bool forward = !handler_state_final(from) && to > from;
+	struct handler_waiter *waiters = NULL;
+	if (forward) {
+		h->state = to;
+		if (handler_state_final(to)) {
+			h->result_json = result_json;
+			h->error = error;
+			h->finished_mono_ns = mono_now_ns();
+			if (!h->result_json && !h->error)
+				err_set(&h->error, DMS_ERR_INTERNAL, "execution %s ended with no result",
+				        h->execution_id);
+			waiters = h->waiters;
+			h->waiters = NULL;
+			result_json = NULL;
+			error = NULL;
+		}
+		pthread_cond_broadcast(&h->cond);
+	}
+	pthread_mutex_unlock(&h->mu);
+	free(result_json);
+	err_free(error);
+	if (!forward) {
+		pthread_mutex_unlock(&h->notify_mu);
+		return 1;
+	}
+	/* Final fields never change again, so they are read without h->mu. */
+	if (h->notify)
+		h->notify(h->notify_ud, h, to, handler_state_final(to) ? h->result_json : NULL);
+	while (waiters) {
+		struct handler_waiter *w = waiters;
+		waiters = w->next;
+		call_waiter(h, w->fn, w->user_data);
+		free(w);
+	}
+	pthread_mutex_unlock(&h->notify_mu);
+	return 0;
+}
+
+int handler_add_waiter(struct handler *h, dms_wait_fn fn, void *ud)
+{
+	struct handler_waiter *w = calloc(1, sizeof(*w));
+	/* notify_mu orders us against a transition that is delivering right now:
+	 * either we queue before it takes the list, or we see the final state. */
+	pthread_mutex_lock(&h->notify_mu);
+	pthread_mutex_lock(&h->mu);
+	bool final = handler_state_final(h->state);
+	if (!final && w) {
+		w->fn = fn;
+		w->user_data = ud;
+		w->next = h->waiters;
+		h->waiters = w;
+		w = NULL;
+	}
+	pthread_mutex_unlock(&h->mu);
+	pthread_mutex_unlock(&h->notify_mu);
+	if (!final && w) { /* allocation failed: report it through the callback */
+		free(w);
+		dms_error e = {.struct_size = sizeof(e), .category = DMS_ERR_RESOURCE,
+		               .message = (char *)"out of memory queueing a waiter"};
+		fn(ud, h->execution_id, NULL, &e);
+		return 1;
+	}
+	free(w);
+	if (final)
+		call_waiter(h, fn, ud);
+	return final ? 1 : 0;
+}
+
+int handler_wait(struct handler *h, dms_context *ctx, char **result_json, dms_error **err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&h->mu);
+	while (!handler_state_final(h->state)) {
+		rc = ctx_cond_wait(ctx, &h->cond, &h->mu, INT64_MAX);
+		if (rc != 0)
+			break;
+	}
+	if (rc != 0) {
+		pthread_mutex_unlock(&h->mu);
+		return err_set(err, rc, "wait for %s: %s", h->execution_id,
+		               rc == DMS_ERR_TIMEOUT ? "deadline exceeded" : "cancelled by caller");
+	}
+	if (h->result_json) {
+		char *copy = strdup(h->result_json);
+		pthread_mutex_unlock(&h->mu);
+		if (!copy)
+			return err_set(err, DMS_ERR_RESOURCE, "out of memory copying a result");
+		*result_json = copy;
+		return 0;
+	}
+	rc = h->error->category;
+	if (err)
+		*err = err_dup(h->error);
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+void handler_abandon_waiters(struct handler *h, const dms_error *err)
+{
+	pthread_mutex_lock(&h->notify_mu);
+	pthread_mutex_lock(&h->mu);
+	struct handler_waiter *waiters = h->waiters;
+	h->waiters = NULL;
+	pthread_mutex_unlock(&h->mu);
+	while (waiters) {
+		struct handler_waiter *w = waiters;
+		waiters = w->next;
+		w->fn(w->user_data, h->execution_id, NULL, err);
+		free(w);
+	}
+	pthread_mutex_unlock(&h->notify_mu);
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The test command (README.md, .ci/run). On a fresh Debian machine as root:
+# installs the packages, builds everything with ASan+UBSan, starts a private
+# dockerd and Podman service with the test image, and runs every suite:
+# Criterion unit and integration tests and the D-Bus tests (ctest), then the
+# Gherkin features (behave) once per engine. Stops what it started.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh -L unit    only ctest tests with that label (no engines needed
+#                              for unit, but they are started anyway)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+bash scripts/install-deps.sh
+
+build=${DMS_TEST_BUILD_DIR:-$root/build-test}
+cmake -S . -B "$build" -DDMS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$build" -j"$(nproc)"
+
+export DMS_RUN=${DMS_RUN:-/tmp/dms-run}
+eval "$(bash scripts/engines.sh start all)"
+export DMS_STATE_DIR
+DMS_STATE_DIR=$(mktemp -d /tmp/dms-state.XXXXXX)
+cleanup() {
+	bash scripts/engines.sh stop all || true
+	rm -rf "$DMS_STATE_DIR"
+}
+trap cleanup EXIT
+
+# LeakSanitizer: report leaks; UBSan: fail on the first error.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+status=0
+ctest --test-dir "$build" --output-on-failure -j2 "$@" || status=$?
+
+if [ $# -eq 0 ] && [ -d features ] && ls features/*.feature >/dev/null 2>&1; then
+	for engine in docker podman; do
+		echo "== behave: $engine"
+		DMS_BINARY_DIR=$build DMS_ENGINE=$engine \
+			behave --no-capture --format progress --tags="not @wip" features || status=1
+	done
+fi
+exit $status

@@ -1,0 +1,256 @@
+/* test_handler.c — the per-execution state machine and the registry:
+ * forward-only transitions, exactly-once waiters, ordered notifications,
+ * blocking waits with deadlines, registry identity and growth. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "error.h"
+#include "handler.h"
+
+#define MAX_EVENTS 16
+
+struct recorder {
+	pthread_mutex_t mu;
+	dms_exec_state states[MAX_EVENTS];
+	int n;
+	int results; /* notifications that carried a result */
+};
+
+static void record(void *ud, const struct handler *h, dms_exec_state st, const char *result)
+{
+	(void)h;
+	struct recorder *r = ud;
+	pthread_mutex_lock(&r->mu);
+	if (r->n < MAX_EVENTS)
+		r->states[r->n++] = st;
+	r->results += result != NULL;
+	pthread_mutex_unlock(&r->mu);
+}
+
+static struct recorder rec;
+
+static struct handler *new_handler(const char *id)
+{
+	memset(&rec, 0, sizeof(rec));
+	pthread_mutex_init(&rec.mu, NULL);
+	struct handler *h = handler_new(id, "job", "dms-x-y", NULL, record, &rec);
+	cr_assert(h);
+	return h;
+}
+
+Test(handler, moves_forward_and_reports_in_order)
+{
+	struct handler *h = new_handler("e1");
+	cr_assert_eq(handler_transition(h, DMS_STATE_CREATED, NULL, NULL), 0);
+	cr_assert_eq(handler_transition(h, DMS_STATE_RUNNING, NULL, NULL), 0);
+	cr_assert_eq(handler_transition(h, DMS_STATE_CREATED, NULL, NULL), 1, "moved backwards");
+	cr_assert_eq(handler_transition(h, DMS_STATE_EXITED, strdup("{\"exit_code\":0}"), NULL), 0);
+	cr_assert_eq(handler_transition(h, DMS_STATE_CANCELLED, strdup("{}"), NULL), 1,
+	             "a final state changed");
+	cr_assert_eq(rec.n, 3, "notifications: %d", rec.n);
+	cr_assert_eq(rec.states[0], DMS_STATE_CREATED);
+	cr_assert_eq(rec.states[1], DMS_STATE_RUNNING);
+	cr_assert_eq(rec.states[2], DMS_STATE_EXITED);
+	cr_assert_eq(rec.results, 1);
+	cr_assert_str_eq(h->result_json, "{\"exit_code\":0}");
+	cr_assert_gt(h->finished_mono_ns, 0);
+	handler_unref(h);
+}
+
+struct transition_case {
+	dms_exec_state from;
+	dms_exec_state to;
+	int expect;
+};
+
+ParameterizedTestParameters(handler, transition_table)
+{
+	static struct transition_case cases[] = {
+		{DMS_STATE_PENDING, DMS_STATE_CREATED, 0},  {DMS_STATE_PENDING, DMS_STATE_FAILED, 0},
+		{DMS_STATE_PENDING, DMS_STATE_CANCELLED, 0}, {DMS_STATE_CREATED, DMS_STATE_RUNNING, 0},
+		{DMS_STATE_CREATED, DMS_STATE_PENDING, 1},  {DMS_STATE_RUNNING, DMS_STATE_RUNNING, 1},
+		{DMS_STATE_RUNNING, DMS_STATE_EXITED, 0},   {DMS_STATE_EXITED, DMS_STATE_FAILED, 1},
+		{DMS_STATE_FAILED, DMS_STATE_CANCELLED, 1}, {DMS_STATE_CANCELLED, DMS_STATE_RUNNING, 1},
+	};
+	return cr_make_param_array(struct transition_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct transition_case *c, handler, transition_table)
+{
+	struct handler *h = new_handler("t");
+	h->state = c->from;
+	int rc = handler_transition(h, c->to, handler_state_final(c->to) ? strdup("{}") : NULL, NULL);
+	cr_assert_eq(rc, c->expect, "%s -> %s gave %d", handler_state_name(c->from),
+	             handler_state_name(c->to), rc);
+	cr_assert_eq(h->state, c->expect == 0 ? c->to : c->from);
+	handler_unref(h);
+}
+
+struct slot {
+	int calls;
+	char *result;
+	int category;
+};
+
+static void waiter(void *ud, const char *id, const char *result, const dms_error *err)
+{
+	(void)id;
+	struct slot *s = ud;
+	s->calls++;
+	s->result = result ? strdup(result) : NULL;
+	s->category = err ? (int)err->category : 0;
+}
+
+Test(handler, async_waiters_called_exactly_once)
+{
+	struct handler *h = new_handler("w");
+	struct slot a = {0}, b = {0}, late = {0};
+	cr_assert_eq(handler_add_waiter(h, waiter, &a), 0);
+	cr_assert_eq(handler_add_waiter(h, waiter, &b), 0);
+	cr_assert_eq(a.calls + b.calls, 0);
+	handler_transition(h, DMS_STATE_RUNNING, NULL, NULL);
+	cr_assert_eq(a.calls, 0, "called before the end");
+	handler_transition(h, DMS_STATE_EXITED, strdup("{\"r\":1}"), NULL);
+	handler_transition(h, DMS_STATE_FAILED, NULL, NULL);
+	cr_assert_eq(a.calls, 1);
+	cr_assert_eq(b.calls, 1);
+	cr_assert_str_eq(a.result, "{\"r\":1}");
+	cr_assert_eq(handler_add_waiter(h, waiter, &late), 1, "late waiter not called at once");
+	cr_assert_eq(late.calls, 1);
+	cr_assert_str_eq(late.result, "{\"r\":1}");
+	free(a.result);
+	free(b.result);
+	free(late.result);
+	handler_unref(h);
+}
+
+Test(handler, failure_reaches_waiters_as_error)
+{
+	struct handler *h = new_handler("f");
+	struct slot a = {0};
+	handler_add_waiter(h, waiter, &a);
+	dms_error *e = NULL;
+	err_set(&e, DMS_ERR_IMAGE, "image x not found");
+	handler_transition(h, DMS_STATE_FAILED, NULL, e);
+	cr_assert_eq(a.calls, 1);
+	cr_assert_null(a.result);
+	cr_assert_eq(a.category, DMS_ERR_IMAGE);
+	char *res = NULL;
+	dms_error *got = NULL;
+	cr_assert_eq(handler_wait(h, NULL, &res, &got), DMS_ERR_IMAGE);
+	cr_assert_str_eq(got->message, "image x not found");
+	err_free(got);
+	handler_unref(h);
+}
+
+Test(handler, abandon_fails_queued_waiters)
+{
+	struct handler *h = new_handler("a");
+	struct slot a = {0};
+	handler_add_waiter(h, waiter, &a);
+	dms_error e = {.struct_size = sizeof(e), .category = DMS_ERR_CANCELLED, .message = "bye"};
+	handler_abandon_waiters(h, &e);
+	cr_assert_eq(a.calls, 1);
+	cr_assert_eq(a.category, DMS_ERR_CANCELLED);
+	handler_transition(h, DMS_STATE_EXITED, strdup("{}"), NULL);
+	cr_assert_eq(a.calls, 1, "abandoned waiter called again");
+	handler_unref(h);
+}
+
+static void *finish_later(void *arg)
+{
+	struct handler *h = arg;
+	handler_transition(h, DMS_STATE_RUNNING, NULL, NULL);
+	handler_transition(h, DMS_STATE_EXITED, strdup("{\"late\":true}"), NULL);
+	return NULL;
+}
+
+Test(handler, blocking_wait_wakes_on_the_transition)
+{
+	struct handler *h = new_handler("b");
+	pthread_t t;
+	pthread_create(&t, NULL, finish_later, h);
+	char *res = NULL;
+	dms_context *ctx = ctx_new(10000);
+	cr_assert_eq(handler_wait(h, ctx, &res, NULL), 0);
+	cr_assert_str_eq(res, "{\"late\":true}");
+	pthread_join(t, NULL);
+	free(res);
+	ctx_free(ctx);
+	handler_unref(h);
+}
+
+Test(handler, blocking_wait_honours_deadline)
+{
+	struct handler *h = new_handler("d");
+	dms_context *ctx = ctx_new(50);
+	char *res = NULL;
+	dms_error *err = NULL;
+	int64_t t0 = mono_now_ns();
+	cr_assert_eq(handler_wait(h, ctx, &res, &err), DMS_ERR_TIMEOUT);
+	int64_t ms = (mono_now_ns() - t0) / 1000000;
+	cr_assert(ms >= 40 && ms < 1000, "waited %lld ms", (long long)ms);
+	cr_assert_null(res);
+	err_free(err);
+	ctx_free(ctx);
+	handler_unref(h);
+}
+
+Test(registry, insert_get_remove_and_duplicates)
+{
+	struct registry *r = registry_new();
+	char id[32];
+	for (int i = 0; i < 1000; i++) { /* enough to grow the table a few times */
+		snprintf(id, sizeof(id), "exec-%d", i);
+		struct handler *h = handler_new(id, "j", "n", NULL, NULL, NULL), *old = NULL;
+		cr_assert_eq(registry_insert(r, h, &old), 0, "insert %s", id);
+		handler_unref(h);
+	}
+	cr_assert_eq(registry_count(r), 1000);
+	struct handler *dup = handler_new("exec-7", "j", "n", NULL, NULL, NULL), *old = NULL;
+	cr_assert_eq(registry_insert(r, dup, &old), 1);
+	cr_assert_str_eq(old->execution_id, "exec-7");
+	cr_assert_neq(old, dup);
+	handler_unref(dup);
+	registry_remove(r, old);
+	handler_unref(old);
+	cr_assert_null(registry_get(r, "exec-7"));
+	struct handler *h = registry_get(r, "exec-999");
+	cr_assert(h);
+	cr_assert_str_eq(h->execution_id, "exec-999");
+	handler_unref(h);
+	cr_assert_eq(registry_count(r), 999);
+	registry_free(r);
+}
+
+static bool drop_even(void *ud, struct handler *h)
+{
+	(*(int *)ud)++;
+	return atoi(h->execution_id + 2) % 2 == 0;
+}
+
+Test(registry, foreach_can_remove)
+{
+	struct registry *r = registry_new();
+	char id[16];
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "e-%d", i);
+		struct handler *h = handler_new(id, "j", "n", NULL, NULL, NULL), *old = NULL;
+		registry_insert(r, h, &old);
+		handler_unref(h);
+	}
+	int visits = 0;
+	registry_foreach(r, drop_even, &visits);
+	cr_assert_eq(visits, 10);
+	cr_assert_eq(registry_count(r), 5);
+	struct handler *h = registry_get(r, "e-3");
+	cr_assert(h);
+	handler_unref(h);
+	cr_assert_null(registry_get(r, "e-4"));
+	registry_free(r);
+}
