@@ -619,10 +619,6 @@ static void *janitor_main(void *arg)
 
 /* ------------------------------------------------------------- lifecycle */
 
-int executor_new_with_runtime(const char *id, const char *config_yaml,
-                              const struct runtime_ops *ops, struct dms_executor **out,
-                              dms_error **err);
-
 int executor_new(const char *id, const char *config_yaml, struct dms_executor **out,
                  dms_error **err)
 {

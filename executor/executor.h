@@ -47,6 +47,10 @@ struct dms_executor {
 
 int executor_new(const char *id, const char *config_yaml, struct dms_executor **out,
                  dms_error **err);
+/* The same on a given runtime table (unit tests: the fake runtime). */
+int executor_new_with_runtime(const char *id, const char *config_yaml,
+                              const struct runtime_ops *ops, struct dms_executor **out,
+                              dms_error **err);
 void executor_destroy(struct dms_executor *ex);
 int executor_set_event_handler(struct dms_executor *ex, dms_event_fn fn, void *ud);
 int executor_is_installed(struct dms_executor *ex, dms_context *ctx, bool *installed,

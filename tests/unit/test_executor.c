@@ -1,0 +1,308 @@
+/* test_executor.c — the executor's own logic on the fake runtime: what a
+ * real engine cannot be made to do on demand (drop its event stream at the
+ * wrong moment, fail an operation after a create, go down mid-job) and the
+ * bookkeeping around it (retention, recovery, failed starts). The real
+ * behaviour is proven by tests/integration against dockerd and Podman. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yajl/yajl_tree.h>
+
+#include "context.h"
+#include "error.h"
+#include "executor.h"
+#include "fake_runtime.h"
+#include "labels.h"
+
+#define IMAGE "fake/busybox:1"
+#define DEADLINE_MS 5000
+
+static struct dms_executor *ex;
+static char state_dir[] = "/tmp/dms-unit-XXXXXX";
+
+static struct dms_executor *new_exec(const char *id, const char *extra)
+{
+	char *cfg = NULL;
+	cr_assert(asprintf(&cfg, "state_dir: %s\nstop_timeout: 1s\n%s", state_dir,
+	                   extra ? extra : "") > 0);
+	struct dms_executor *e = NULL;
+	dms_error *err = NULL;
+	int rc = executor_new_with_runtime(id, cfg, &fake_runtime_ops, &e, &err);
+	cr_assert_eq(rc, 0, "executor_new: %s", err ? err->message : "?");
+	free(cfg);
+	return e;
+}
+
+static void setup(void)
+{
+	fake_runtime_reset();
+	fake_runtime_add_image(IMAGE);
+	cr_assert(mkdtemp(state_dir));
+	ex = new_exec("unit", NULL);
+	cr_assert(fake_runtime_wait_streams(1, DEADLINE_MS), "no event stream");
+}
+
+static void teardown(void)
+{
+	executor_destroy(ex);
+	ex = NULL;
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
+	cr_assert_eq(system(cmd), 0);
+	strcpy(state_dir, "/tmp/dms-unit-XXXXXX");
+}
+
+TestSuite(executor, .init = setup, .fini = teardown, .timeout = 30);
+
+static char *request(const char *exec_id, const char *extra_top)
+{
+	char *r = NULL;
+	cr_assert(asprintf(&r,
+	                   "{\"job_id\":\"j\",\"execution_id\":\"%s\",\"engine_spec\":{\"type\":"
+	                   "\"docker\",\"params\":{\"image\":\"%s\"}}%s%s}",
+	                   exec_id, IMAGE, extra_top ? "," : "", extra_top ? extra_top : "") > 0);
+	return r;
+}
+
+static char *cname(const char *exec_id)
+{
+	return labels_container_name("unit", exec_id);
+}
+
+static void start_ok(const char *exec_id)
+{
+	char *r = request(exec_id, NULL);
+	dms_error *err = NULL;
+	cr_assert_eq(executor_start(ex, NULL, r, &err), 0, "start: %s", err ? err->message : "");
+	free(r);
+}
+
+/* Waits with a deadline; returns the result's exit_code (asserts success). */
+static long long wait_exit(const char *exec_id, char **json_out)
+{
+	dms_context *ctx = ctx_new(DEADLINE_MS);
+	char *json = NULL;
+	dms_error *err = NULL;
+	int rc = executor_wait(ex, ctx, exec_id, &json, &err);
+	ctx_free(ctx);
+	cr_assert_eq(rc, 0, "wait %s: %d %s", exec_id, rc, err ? err->message : "");
+	yajl_val v = yajl_tree_parse(json, NULL, 0);
+	const char *path[] = {"exit_code", NULL};
+	long long code = YAJL_GET_INTEGER(yajl_tree_get(v, path, yajl_t_number));
+	yajl_tree_free(v);
+	if (json_out)
+		*json_out = json;
+	else
+		free(json);
+	return code;
+}
+
+Test(executor, exit_reported_from_the_event_stream)
+{
+	start_ok("e1");
+	char *n = cname("e1");
+	cr_assert_eq(fake_runtime_exit(NULL, n, 3, "out\n", "err\n", false), 0);
+	char *json;
+	cr_assert_eq(wait_exit("e1", &json), 3);
+	cr_assert(strstr(json, "\"stdout\":\"out\\n\""), "%s", json);
+	cr_assert(strstr(json, "\"stderr\":\"err\\n\""), "%s", json);
+	/* The container is removed after the harvest, off the critical path. */
+	cr_assert(fake_runtime_wait_gone(n, DEADLINE_MS), "container not removed");
+	free(json);
+	free(n);
+}
+
+Test(executor, exit_while_the_stream_was_down_is_found_by_the_relist)
+{
+	start_ok("e2");
+	char *n = cname("e2");
+	fake_runtime_set_down(true);  /* drops the stream: the die is never sent */
+	fake_runtime_set_down(false);
+	/* The container exits while nobody listens... */
+	fake_runtime_drop_streams();
+	cr_assert_eq(fake_runtime_exit(NULL, n, 0, "late\n", NULL, false), 0);
+	/* ...and the resync on reconnect finds it. */
+	cr_assert_eq(wait_exit("e2", NULL), 0);
+	free(n);
+}
+
+Test(executor, oom_event_sets_oom_killed)
+{
+	start_ok("oom");
+	char *n = cname("oom");
+	fake_runtime_exit(NULL, n, 137, "partial\n", NULL, true);
+	char *json;
+	cr_assert_eq(wait_exit("oom", &json), 137);
+	cr_assert(strstr(json, "\"oom_killed\":true"), "%s", json);
+	cr_assert(strstr(json, "\"stdout\":\"partial\\n\""), "kept output: %s", json);
+	free(json);
+	free(n);
+}
+
+Test(executor, start_failing_after_create_leaves_no_container)
+{
+	fake_runtime_fail_next("container_start", DMS_ERR_CONTAINER, 1);
+	char *r = request("bad-start", NULL);
+	dms_error *err = NULL;
+	cr_assert_eq(executor_start(ex, NULL, r, &err), DMS_ERR_CONTAINER);
+	err_free(err);
+	cr_assert_eq(fake_runtime_count("org.dms.execution=bad-start"), 0, "orphan left");
+	/* The id is free again. */
+	cr_assert_eq(executor_start(ex, NULL, r, NULL), 0);
+	free(r);
+}
+
+Test(executor, create_failure_is_reported_with_context)
+{
+	fake_runtime_fail_next("container_create", DMS_ERR_CONTAINER, 1);
+	char *r = request("bad-create", NULL);
+	dms_error *err = NULL;
+	cr_assert_eq(executor_start(ex, NULL, r, &err), DMS_ERR_CONTAINER);
+	cr_assert(err && err->message, "no error object");
+	err_free(err);
+	free(r);
+	char *json = NULL;
+	cr_assert_eq(executor_wait(ex, NULL, "bad-create", &json, NULL), DMS_ERR_NOT_FOUND);
+}
+
+Test(executor, engine_down_at_start_is_runtime_unavailable)
+{
+	fake_runtime_set_down(true);
+	char *r = request("down", NULL);
+	dms_error *err = NULL;
+	cr_assert_eq(executor_start(ex, NULL, r, &err), DMS_ERR_RUNTIME_UNAVAILABLE);
+	err_free(err);
+	fake_runtime_set_down(false);
+	free(r);
+}
+
+Test(executor, pull_policy)
+{
+	const char *never = "{\"job_id\":\"j\",\"execution_id\":\"n1\",\"engine_spec\":{\"type\":"
+	                    "\"docker\",\"params\":{\"image\":\"fake/remote:1\",\"pull_policy\":\"never\"}}}";
+	dms_error *err = NULL;
+	cr_assert_eq(executor_start(ex, NULL, never, &err), DMS_ERR_IMAGE);
+	cr_assert(strstr(err->message, "fake/remote:1"), "%s", err->message);
+	err_free(err);
+	cr_assert_eq(fake_runtime_op_count("image_pull"), 0);
+	fake_runtime_add_registry_image("fake/remote:1");
+	const char *pull = "{\"job_id\":\"j\",\"execution_id\":\"n2\",\"engine_spec\":{\"type\":"
+	                   "\"docker\",\"params\":{\"image\":\"fake/remote:1\"}}}";
+	cr_assert_eq(executor_start(ex, NULL, pull, NULL), 0);
+	cr_assert_eq(fake_runtime_op_count("image_pull"), 1);
+}
+
+Test(executor, retention_frees_finished_handlers)
+{
+	executor_destroy(ex);
+	ex = new_exec("unit", "retention: 100ms\n");
+	start_ok("short");
+	char *n = cname("short");
+	fake_runtime_exit(NULL, n, 0, NULL, NULL, false);
+	cr_assert_eq(wait_exit("short", NULL), 0);
+	/* Poll (deadline) until the janitor retired it. */
+	int64_t end = mono_now_ns() + 5 * 1000000000ll;
+	char *json = NULL;
+	int rc;
+	do {
+		rc = executor_wait(ex, NULL, "short", &json, NULL);
+		free(json);
+		json = NULL;
+	} while (rc == 0 && mono_now_ns() < end);
+	cr_assert_eq(rc, DMS_ERR_NOT_FOUND, "still retained after 5 s");
+	free(n);
+}
+
+Test(executor, recovery_adopts_running_harvests_exited_removes_created)
+{
+	const char *const run_labels[] = {"org.dms.executor=unit", "org.dms.job=j",
+	                                  "org.dms.execution=r-run", NULL};
+	const char *const exit_labels[] = {"org.dms.executor=unit", "org.dms.job=j",
+	                                   "org.dms.execution=r-exit", NULL};
+	const char *const new_labels[] = {"org.dms.executor=unit", "org.dms.job=j",
+	                                  "org.dms.execution=r-new", NULL};
+	const char *const foreign[] = {"org.dms.executor=other", "org.dms.job=j",
+	                               "org.dms.execution=r-foreign", NULL};
+	executor_destroy(ex);
+	char *n_run = cname("r-run"), *n_exit = cname("r-exit"), *n_new = cname("r-new");
+	free(fake_runtime_add_container(n_run, IMAGE, run_labels, CS_RUNNING, 0));
+	free(fake_runtime_add_container(n_exit, IMAGE, exit_labels, CS_EXITED, 9));
+	free(fake_runtime_add_container(n_new, IMAGE, new_labels, CS_CREATED, 0));
+	free(fake_runtime_add_container("foreign", IMAGE, foreign, CS_EXITED, 1));
+	ex = new_exec("unit", NULL);
+	/* Known at once (NewExecutor resyncs before returning). */
+	cr_assert_eq(wait_exit("r-exit", NULL), 9);
+	cr_assert(fake_runtime_wait_gone(n_new, DEADLINE_MS), "never-started container kept");
+	fake_runtime_exit(NULL, n_run, 4, "x\n", NULL, false);
+	cr_assert_eq(wait_exit("r-run", NULL), 4);
+	cr_assert(fake_runtime_exists("foreign"), "touched a foreign container");
+	char *json = NULL;
+	cr_assert_eq(executor_wait(ex, NULL, "r-foreign", &json, NULL), DMS_ERR_NOT_FOUND);
+	free(n_run);
+	free(n_exit);
+	free(n_new);
+}
+
+Test(executor, cancel_ignoring_sigterm_is_killed_by_the_janitor)
+{
+	start_ok("stubborn");
+	char *n = cname("stubborn");
+	fake_runtime_set_ignores_sigterm(n, true);
+	int64_t t0 = mono_now_ns();
+	cr_assert_eq(executor_cancel(ex, NULL, "stubborn", NULL), 0);
+	char *json;
+	cr_assert_eq(wait_exit("stubborn", &json), 137);
+	int64_t ms = (mono_now_ns() - t0) / 1000000;
+	cr_assert(ms >= 900, "SIGKILL before the 1 s grace: %lld ms", (long long)ms);
+	cr_assert(strstr(json, "\"cancelled\":true"), "%s", json);
+	free(json);
+	free(n);
+}
+
+Test(executor, many_jobs_constant_threads)
+{
+	char id[32];
+	for (int i = 0; i < 100; i++) {
+		snprintf(id, sizeof(id), "m-%d", i);
+		start_ok(id);
+	}
+	cr_assert_eq(fake_runtime_stream_count(), 1, "one event stream per executor");
+	for (int i = 0; i < 100; i++) {
+		snprintf(id, sizeof(id), "m-%d", i);
+		char *n = cname(id);
+		fake_runtime_exit(NULL, n, i % 7, NULL, NULL, false);
+		free(n);
+	}
+	for (int i = 0; i < 100; i++) {
+		snprintf(id, sizeof(id), "m-%d", i);
+		cr_assert_eq(wait_exit(id, NULL), i % 7);
+	}
+}
+
+struct slot {
+	int calls;
+	int category;
+};
+
+static void count_call(void *ud, const char *id, const char *res, const dms_error *err)
+{
+	(void)id;
+	(void)res;
+	struct slot *s = ud;
+	s->calls++;
+	s->category = err ? (int)err->category : 0;
+}
+
+Test(executor, destroy_fails_pending_waiters)
+{
+	start_ok("pending");
+	struct dms_executor *e = ex;
+	ex = NULL;
+	struct slot slot = {0, 0};
+	cr_assert_eq(executor_wait_async(e, "pending", count_call, &slot, NULL), 0);
+	executor_destroy(e);
+	cr_assert_eq(slot.calls, 1);
+	cr_assert_eq(slot.category, DMS_ERR_CANCELLED);
+}
