@@ -124,7 +124,7 @@ typedef struct dms_executor_ops {
 
 	/* --- lifecycle ------------------------------------------------- */
 	/* NewExecutor. `id` names the executor: labels, container names and
-	 * recovery key on it (1..64 chars of [A-Za-z0-9_.-]). `config_yaml`
+	 * recovery key on it (1..64 chars of [A-Za-z0-9_.:-]). `config_yaml`
 	 * may be NULL or empty for defaults. Creating an executor with the id
 	 * of one that died re-attaches its running jobs and harvests exited
 	 * ones. On success *out is owned by the caller (destroy()). */
