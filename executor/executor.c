@@ -226,80 +226,116 @@ static void finish_harvest(struct handler *h, char *spool_path)
 	pthread_mutex_unlock(&h->mu);
 }
 
+/* Not now: the engine did not answer (or still runs the container). The
+ * exit is forgotten so that the next resync finds it again; never a false
+ * "exited". */
+static void defer_harvest(struct dms_executor *ex, struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->exit_seen = false;
+	pthread_mutex_unlock(&h->mu);
+	pthread_mutex_lock(&ex->mu);
+	ex->resync_needed = true;
+	pthread_mutex_unlock(&ex->mu);
+}
+
+static bool engine_unreachable(int rc)
+{
+	return rc == DMS_ERR_RUNTIME_UNAVAILABLE || rc == DMS_ERR_CANCELLED || rc == DMS_ERR_TIMEOUT;
+}
+
+/* Appends "; <what>: <why>" to the result's error message. */
+static void result_note(struct exec_result *res, const char *what, const char *why)
+{
+	char *msg = NULL;
+	if (asprintf(&msg, "%s%s%s: %s", res->error_msg ? res->error_msg : "",
+	             res->error_msg ? "; " : "", what, why) < 0)
+		return;
+	free(res->error_msg);
+	res->error_msg = msg;
+}
+
+/* Reads the container's state and its whole log (non-follow, after the
+ * exit: lossless) into res and the spool. 0, or a category. */
+static int collect(struct dms_executor *ex, struct handler *h, const char *cid,
+                   struct exec_result *res, char **spool_path, dms_error **e)
+{
+	struct container_state st = {0};
+	int rc = ex->rt_ops->container_inspect(ex->rt, ex->life, cid, &st, e);
+	if (rc != 0)
+		return rc;
+	if (st.status == CS_RUNNING || st.status == CS_RESTARTING || st.status == CS_PAUSED) {
+		container_state_free(&st);
+		return err_set(e, DMS_ERR_CONTAINER, "container %s is still running", cid);
+	}
+	res->exit_code = st.exit_code;
+	res->oom_killed = st.oom_killed;
+	res->started_at_ns = st.started_at_ns;
+	/* dockerd stamps StartedAt after runc returns, so a job shorter than
+	 * that "finishes" first: report it as instantaneous. */
+	res->finished_at_ns = st.finished_at_ns && st.finished_at_ns < st.started_at_ns
+	                              ? st.started_at_ns
+	                              : st.finished_at_ns;
+	if (st.error && *st.error)
+		res->error_msg = strdup(st.error);
+	bool tty = st.tty;
+	container_state_free(&st);
+
+	struct spool *sp = NULL;
+	*spool_path = spool_path_for(ex, h);
+	if (*spool_path && spool_create(*spool_path, ex->cfg->log_spool_limit, &sp, NULL) != 0) {
+		free(*spool_path);
+		*spool_path = NULL;
+	}
+	struct harvest_sink hs = {.res = res, .spool = sp};
+	struct demux_ctx dc = {.sink = harvest_sink_fn, .ud = &hs};
+	demux_init(&dc.d, tty);
+	struct log_options lo = {.follow = false, .stdout_ = true, .stderr_ = true, .tail = -1};
+	rc = ex->rt_ops->container_logs(ex->rt, ex->life, cid, &lo, demux_log_fn, &dc, e);
+	spool_close(sp);
+	return rc;
+}
+
 static void harvest(struct dms_executor *ex, struct handler *h)
 {
 	pthread_mutex_lock(&h->mu);
 	char *cid = strdup(h->container_id ? h->container_id : "");
-	int event_exit = h->event_exit_code;
 	bool cancelled = h->cancel_requested;
 	char *reason = h->cancel_reason ? strdup(h->cancel_reason) : NULL;
-	bool tty = h->tty;
-	pthread_mutex_unlock(&h->mu);
-
 	struct exec_result res;
 	result_init(&res, ex->cfg->output_limit);
-	res.cancelled = cancelled;
-	res.exit_code = event_exit;
+	res.exit_code = h->event_exit_code;
+	pthread_mutex_unlock(&h->mu);
+
+	dms_exec_state final = cancelled ? DMS_STATE_CANCELLED : DMS_STATE_EXITED;
 	char *spool_path = NULL;
 	dms_error *e = NULL;
-	dms_exec_state final = cancelled ? DMS_STATE_CANCELLED : DMS_STATE_EXITED;
-
-	struct container_state st = {0};
-	int rc = ex->rt_ops->container_inspect(ex->rt, ex->life, cid, &st, &e);
-	if (rc == 0) {
-		res.exit_code = st.exit_code;
-		res.oom_killed = st.oom_killed;
-		res.started_at_ns = st.started_at_ns;
-		/* dockerd stamps StartedAt after runc returns, so a job shorter
-		 * than that "finishes" first: report it as instantaneous. */
-		res.finished_at_ns = st.finished_at_ns && st.finished_at_ns < st.started_at_ns
-		                             ? st.started_at_ns
-		                             : st.finished_at_ns;
-		tty = st.tty;
-		if (st.error && *st.error)
-			res.error_msg = strdup(st.error);
-	} else {
-		/* Gone before we looked (removed from outside, or by Cleanup). */
-		char *msg = NULL;
-		if (asprintf(&msg, "container %s vanished before its result was collected%s%s",
-		             cid, e ? ": " : "", e ? e->message : "") >= 0)
-			res.error_msg = msg;
+	int rc = cid ? collect(ex, h, cid, &res, &spool_path, &e) : DMS_ERR_RESOURCE;
+	bool remove = rc == 0;
+	if (engine_unreachable(rc) || rc == DMS_ERR_CONTAINER) {
+		defer_harvest(ex, h);
+		if (spool_path)
+			unlink(spool_path);
+		free(spool_path);
+		goto out;
+	} else if (rc == DMS_ERR_NOT_FOUND && !res.started_at_ns) {
+		/* Gone before we looked: removed from outside, or by Cleanup. */
+		result_note(&res, "container vanished before its result was collected",
+		            e ? e->message : "not found");
 		if (!cancelled)
 			final = DMS_STATE_FAILED;
-		err_free(e);
-		e = NULL;
+	} else if (rc != 0) {
+		/* Inspected, but the log could not be read completely. */
+		result_note(&res, "output could not be read", e ? e->message : "?");
+		remove = true;
 	}
+
 	pthread_mutex_lock(&h->mu);
 	res.oom_killed = res.oom_killed || h->oom_event;
+	res.cancelled = h->cancel_requested;
 	pthread_mutex_unlock(&h->mu);
 	if (res.exit_code > 128 && res.exit_code <= 128 + 64)
 		res.signal = res.exit_code - 128;
-
-	if (rc == 0) {
-		struct spool *sp = NULL;
-		spool_path = spool_path_for(ex, h);
-		if (spool_path && spool_create(spool_path, ex->cfg->log_spool_limit, &sp, NULL) != 0) {
-			free(spool_path);
-			spool_path = NULL;
-		}
-		struct harvest_sink hs = {.res = &res, .spool = sp};
-		struct demux_ctx dc = {.sink = harvest_sink_fn, .ud = &hs};
-		demux_init(&dc.d, tty);
-		struct log_options lo = {.follow = false, .stdout_ = true, .stderr_ = true,
-		                         .tail = -1};
-		if (ex->rt_ops->container_logs(ex->rt, ex->life, cid, &lo, demux_log_fn, &dc, &e) != 0) {
-			char *msg = NULL;
-			if (asprintf(&msg, "%s%soutput could not be read: %s",
-			             res.error_msg ? res.error_msg : "", res.error_msg ? "; " : "",
-			             e->message) >= 0) {
-				free(res.error_msg);
-				res.error_msg = msg;
-			}
-			err_free(e);
-			e = NULL;
-		}
-		spool_close(sp);
-	}
 	if (!res.error_msg && res.oom_killed)
 		res.error_msg = strdup("out of memory: killed by the kernel OOM killer");
 	if (cancelled) {
@@ -309,18 +345,20 @@ static void harvest(struct dms_executor *ex, struct handler *h)
 	}
 
 	char *json = result_to_json(&res);
-	result_free(&res);
-	container_state_free(&st);
-	free(reason);
 	finish_harvest(h, spool_path);
 	/* Any harvest means the job ran: make sure RUNNING was reported first,
 	 * even if the die event overtook the starter's own transition. */
 	handler_transition(h, DMS_STATE_RUNNING, NULL, NULL);
+	dms_error *fail = NULL;
 	if (!json)
-		err_set(&e, DMS_ERR_RESOURCE, "out of memory building the result");
-	handler_transition(h, json ? final : DMS_STATE_FAILED, json, e);
-	if (rc == 0)
+		err_set(&fail, DMS_ERR_RESOURCE, "out of memory building the result");
+	handler_transition(h, json ? final : DMS_STATE_FAILED, json, fail);
+	if (remove)
 		enqueue(ex, WORK_REMOVE, NULL, cid);
+out:
+	err_free(e);
+	result_free(&res);
+	free(reason);
 	free(cid);
 }
 
