@@ -30,6 +30,7 @@
 #include "labels.h"
 #include "result.h"
 #include "spool.h"
+#include "state.h"
 
 #define NS_PER_MS 1000000ll
 #define NS_PER_S 1000000000ll
@@ -176,6 +177,78 @@ static bool mark_exited(struct dms_executor *ex, struct handler *h, const char *
 	return take;
 }
 
+/* ----------------------------------------------------------- state files */
+
+static char *spool_path_for(struct dms_executor *ex, const struct handler *h)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s.log", ex->spool_dir, h->container_name) < 0)
+		return NULL;
+	return path;
+}
+
+
+static void finish_harvest(struct handler *h, char *spool_path)
+{
+	pthread_mutex_lock(&h->mu);
+	free(h->spool_path);
+	h->spool_path = spool_path;
+	h->harvested = true;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void save_state(struct dms_executor *ex, struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	struct state_record r = {
+		.execution_id = h->execution_id,
+		.job_id = h->job_id,
+		.container_name = h->container_name,
+		.container_id = h->container_id,
+		.state = h->state,
+		.result_json = h->result_json,
+	};
+	state_save(ex->jobs_dir, &r); /* best effort: recovery also relists */
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Rebuilds a handler from a record a dead predecessor left. Finished ones
+ * come back with their result; running ones are re-attached, and the
+ * resync that follows finds them exited, running, or lost. */
+static void restore(void *ud, const struct state_record *r)
+{
+	struct dms_executor *ex = ud;
+	bool final = handler_state_final(r->state) && r->result_json;
+	if (!final && (r->state < DMS_STATE_RUNNING || !r->container_id)) {
+		/* A Start cut short: the resync removes a never-started container. */
+		state_remove(ex->jobs_dir, r->container_name);
+		return;
+	}
+	struct handler *h = handler_new(r->execution_id, r->job_id, r->container_name, NULL,
+	                                on_handler_change, ex), *old = NULL;
+	if (!h)
+		return;
+	h->container_id = r->container_id ? strdup(r->container_id) : NULL;
+	if (registry_insert(ex->reg, h, &old) != 0) {
+		handler_unref(old);
+		handler_unref(h);
+		return;
+	}
+	handler_transition(h, DMS_STATE_CREATED, NULL, NULL);
+	handler_transition(h, DMS_STATE_RUNNING, NULL, NULL);
+	if (final) {
+		char *spool = spool_path_for(ex, h);
+		if (spool && access(spool, R_OK) != 0) {
+			free(spool);
+			spool = NULL;
+		}
+		finish_harvest(h, spool);
+		handler_transition(h, r->state, strdup(r->result_json), NULL);
+	}
+	handler_unref(h);
+}
+
 /* --------------------------------------------------------------- harvest */
 
 struct harvest_sink {
@@ -206,24 +279,6 @@ static int demux_log_fn(void *ud, const char *data, size_t len)
 	struct demux_ctx *dc = ud;
 	int rc = demux_feed(&dc->d, data, len, dc->sink, dc->ud);
 	return rc < 0 ? 0 : rc; /* a malformed frame ends parsing, not the copy */
-}
-
-static char *spool_path_for(struct dms_executor *ex, const struct handler *h)
-{
-	char *path = NULL;
-	if (asprintf(&path, "%s/%s.log", ex->spool_dir, h->container_name) < 0)
-		return NULL;
-	return path;
-}
-
-static void finish_harvest(struct handler *h, char *spool_path)
-{
-	pthread_mutex_lock(&h->mu);
-	free(h->spool_path);
-	h->spool_path = spool_path;
-	h->harvested = true;
-	pthread_cond_broadcast(&h->cond);
-	pthread_mutex_unlock(&h->mu);
 }
 
 /* Not now: the engine did not answer (or still runs the container). The
@@ -353,6 +408,7 @@ static void harvest(struct dms_executor *ex, struct handler *h)
 	if (!json)
 		err_set(&fail, DMS_ERR_RESOURCE, "out of memory building the result");
 	handler_transition(h, json ? final : DMS_STATE_FAILED, json, fail);
+	save_state(ex, h);
 	if (remove)
 		enqueue(ex, WORK_REMOVE, NULL, cid);
 out:
@@ -480,6 +536,7 @@ static void adopt(struct dms_executor *ex, const struct container_summary *c)
 	}
 	handler_transition(h, DMS_STATE_CREATED, NULL, NULL);
 	handler_transition(h, DMS_STATE_RUNNING, NULL, NULL);
+	save_state(ex, h);
 	if (c->status == CS_EXITED || c->status == CS_DEAD)
 		mark_exited(ex, h, c->id, -1);
 	handler_unref(h);
@@ -598,6 +655,8 @@ static bool janitor_handler(void *ud, struct handler *h)
 		if (spool)
 			unlink(spool);
 		free(spool);
+		if (retire)
+			state_remove(ex->jobs_dir, h->container_name);
 		if (!retire && expiry < jp->next)
 			jp->next = expiry;
 		return retire;
@@ -698,12 +757,13 @@ int executor_new_with_runtime(const char *id, const char *config_yaml,
 	ex->reg = registry_new();
 	ex->life = ctx_new(0);
 	if (!ex->id || !ex->reg || !ex->life || asprintf(&ex->label, "%s=%s", LABEL_EXECUTOR, id) < 0 ||
-	    asprintf(&ex->spool_dir, "%s/%s/spool", ex->cfg->state_dir, id) < 0) {
+	    asprintf(&ex->spool_dir, "%s/%s/spool", ex->cfg->state_dir, id) < 0 ||
+	    asprintf(&ex->jobs_dir, "%s/%s/jobs", ex->cfg->state_dir, id) < 0) {
 		rc = err_set(err, DMS_ERR_RESOURCE, "out of memory");
 		goto fail;
 	}
-	if (mkdir_p(ex->spool_dir, 0700) != 0) {
-		rc = err_set(err, DMS_ERR_CONFIG, "state_dir: cannot create %s: %s", ex->spool_dir,
+	if (mkdir_p(ex->spool_dir, 0700) != 0 || mkdir_p(ex->jobs_dir, 0700) != 0) {
+		rc = err_set(err, DMS_ERR_CONFIG, "state_dir: cannot create %s: %s", ex->jobs_dir,
 		             strerror(errno));
 		goto fail;
 	}
@@ -714,6 +774,7 @@ int executor_new_with_runtime(const char *id, const char *config_yaml,
 	/* Recover a dead predecessor's jobs before returning, so that its
 	 * executions are known to the first Wait. Bounded: an engine that does
 	 * not answer leaves it to the event thread's first connect. */
+	state_load(ex->jobs_dir, restore, ex);
 	dms_context *first = ctx_new(RESYNC_AT_START_TIMEOUT_MS);
 	resync(ex, first);
 	ctx_free(first);
@@ -751,6 +812,7 @@ fail:
 	free(ex->id);
 	free(ex->label);
 	free(ex->spool_dir);
+	free(ex->jobs_dir);
 	pthread_mutex_destroy(&ex->mu);
 	pthread_cond_destroy(&ex->cond);
 	free(ex);
@@ -798,6 +860,7 @@ void executor_destroy(struct dms_executor *ex)
 	free(ex->id);
 	free(ex->label);
 	free(ex->spool_dir);
+	free(ex->jobs_dir);
 	pthread_mutex_destroy(&ex->mu);
 	pthread_cond_destroy(&ex->cond);
 	free(ex);
@@ -902,6 +965,7 @@ static int fail_start(struct dms_executor *ex, struct handler *h, int rc, dms_er
 	if (!copy)
 		err_set(&copy, rc, "execution %s failed to start", h->execution_id);
 	handler_transition(h, cancelled ? DMS_STATE_CANCELLED : DMS_STATE_FAILED, NULL, copy);
+	state_remove(ex->jobs_dir, h->container_name);
 	registry_remove(ex->reg, h);
 	return rc;
 }
@@ -973,6 +1037,9 @@ static int start_handler(struct dms_executor *ex, dms_context *ctx, const char *
 		h->deadline_mono_ns = h->started_mono_ns + req->timeout_ms * NS_PER_MS;
 	pthread_mutex_unlock(&h->mu);
 	handler_transition(h, DMS_STATE_RUNNING, NULL, NULL);
+	/* A host crash before this line leaves a labelled container the
+	 * resync adopts (or removes, if it never started): no record needed. */
+	save_state(ex, h);
 	if (req->timeout_ms > 0) { /* the janitor plans the new deadline */
 		pthread_mutex_lock(&ex->mu);
 		pthread_cond_broadcast(&ex->cond);

@@ -22,6 +22,7 @@ struct dms_executor {
 	char *id;
 	char *label;               /* "org.dms.executor=<id>": every filter */
 	char *spool_dir;           /* <state_dir>/<id>/spool */
+	char *jobs_dir;            /* <state_dir>/<id>/jobs: state.h */
 	struct exec_config *cfg;
 	const struct runtime_ops *rt_ops;
 	struct runtime *rt;

@@ -682,22 +682,28 @@ Test(executor, cleanup_removes_ours_and_nothing_else)
 	free(net_theirs);
 }
 
-Test(executor, recovery_reattaches_running_and_harvests_exited)
+Test(executor, recovery_reattaches_running_keeps_results_reports_lost)
 {
 	start_ok("rec-running", "echo a; while [ ! -e /tmp/never ]; do sleep 0.05; done", NULL, NULL);
 	start_ok("rec-exited", "echo gone; exit 5", NULL, NULL);
 	P.ops->string_free(wait_ok("rec-exited"));
 	start_ok("rec-exits-later", "sleep 1; echo late; exit 4", NULL, NULL);
-	/* The executor "dies" (destroy leaves containers); a new one with
-	 * the same id picks up the running one. */
+	start_ok("rec-lost", "sleep 60", NULL, NULL);
+	/* The executor "dies" (destroy leaves containers running), and one
+	 * container disappears while nobody watches. */
 	P.ops->destroy(ex);
+	char *lost = labels_container_name(ex_id, "rec-lost");
+	cr_assert_eq(rt_ops->container_remove(rt, NULL, lost, true, NULL), 0);
+	free(lost);
 	ex = new_executor(ex_id, NULL);
+
 	char *res = wait_ok("rec-exits-later");
 	yajl_val v = itest_json(res);
 	cr_assert_eq(itest_int(v, "exit_code"), 4, "%s", res);
 	cr_assert_str_eq(itest_str(v, "stdout"), "late\n", "%s", res);
 	yajl_tree_free(v);
 	P.ops->string_free(res);
+
 	cr_assert_eq(P.ops->cancel(ex, NULL, "rec-running", NULL), 0);
 	res = wait_ok("rec-running");
 	v = itest_json(res);
@@ -705,6 +711,19 @@ Test(executor, recovery_reattaches_running_and_harvests_exited)
 	cr_assert_str_eq(itest_str(v, "stdout"), "a\n", "%s", res);
 	yajl_tree_free(v);
 	P.ops->string_free(res);
-	/* The one harvested before the restart was removed: not seen again. */
-	cr_assert_eq(P.ops->wait(ex, NULL, "rec-exited", &res, NULL), DMS_ERR_NOT_FOUND);
+
+	/* Harvested before the restart: the result survived it, not re-run. */
+	res = wait_ok("rec-exited");
+	v = itest_json(res);
+	cr_assert_eq(itest_int(v, "exit_code"), 5, "%s", res);
+	cr_assert_str_eq(itest_str(v, "stdout"), "gone\n", "%s", res);
+	yajl_tree_free(v);
+	P.ops->string_free(res);
+
+	res = wait_ok("rec-lost");
+	v = itest_json(res);
+	cr_assert(strstr(itest_str(v, "error_msg"), "vanished"), "%s", res);
+	cr_assert_eq(itest_int(v, "exit_code"), -1, "%s", res);
+	yajl_tree_free(v);
+	P.ops->string_free(res);
 }

@@ -1,0 +1,175 @@
+/* state.c — per-execution state files (see state.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "state.h"
+
+#define STATE_MAX_BYTES (4u << 20) /* a result is capped; this is generous */
+
+static const char *const state_names[] = {"pending", "created", "running",
+                                          "exited",  "failed",  "cancelled"};
+
+static void gen_str(yajl_gen g, const char *s)
+{
+	if (s)
+		yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+	else
+		yajl_gen_null(g);
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int state_save(const char *dir, const struct state_record *r)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	if (!g)
+		return -1;
+	yajl_gen_map_open(g);
+	gen_str(g, "execution_id");
+	gen_str(g, r->execution_id);
+	gen_str(g, "job_id");
+	gen_str(g, r->job_id);
+	gen_str(g, "container_id");
+	gen_str(g, r->container_id);
+	gen_str(g, "state");
+	gen_str(g, state_names[r->state]);
+	gen_str(g, "result");
+	/* Stored as a string: the result is opaque here and stays byte-exact. */
+	gen_str(g, r->result_json);
+	yajl_gen_map_close(g);
+	const unsigned char *buf;
+	size_t len;
+	yajl_gen_get_buf(g, &buf, &len);
+
+	char *path = NULL, *tmp = NULL;
+	int rc = -1, fd;
+	if (asprintf(&path, "%s/%s.json", dir, r->container_name) < 0)
+		path = NULL;
+	else if (asprintf(&tmp, "%s/.%s.tmp", dir, r->container_name) < 0)
+		tmp = NULL;
+	if (path && tmp && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	                              0600)) >= 0) {
+		/* No fsync: rename is atomic against a process crash, the failure
+		 * this guards against; a machine crash loses the engine's
+		 * containers too. */
+		int wrc = write_all(fd, buf, len);
+		if (close(fd) == 0 && wrc == 0)
+			rc = rename(tmp, path);
+		if (rc != 0)
+			unlink(tmp);
+	}
+	free(path);
+	free(tmp);
+	yajl_gen_free(g);
+	return rc;
+}
+
+void state_remove(const char *dir, const char *container_name)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s.json", dir, container_name) >= 0)
+		unlink(path);
+	free(path);
+}
+
+static char *read_file(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		if (len + 1 >= cap) {
+			char *nb = cap < STATE_MAX_BYTES ? realloc(buf, cap *= 2) : NULL;
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+		}
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			buf = NULL;
+		} else if (n == 0) {
+			buf[len] = '\0';
+			break;
+		} else {
+			len += (size_t)n;
+		}
+	}
+	close(fd);
+	return buf;
+}
+
+static const char *get_str(yajl_val root, const char *key)
+{
+	const char *path[] = {key, NULL};
+	yajl_val v = yajl_tree_get(root, path, yajl_t_string);
+	return v ? YAJL_GET_STRING(v) : NULL;
+}
+
+static int parse_state(const char *s)
+{
+	for (size_t i = 0; s && i < sizeof(state_names) / sizeof(state_names[0]); i++)
+		if (strcmp(s, state_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+void state_load(const char *dir, void (*fn)(void *ud, const struct state_record *r), void *ud)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
+			continue;
+		char *text = read_file(dirfd(d), de->d_name);
+		yajl_val root = text ? yajl_tree_parse(text, NULL, 0) : NULL;
+		char *name = strndup(de->d_name, n - 5);
+		struct state_record r = {
+			.execution_id = get_str(root, "execution_id"),
+			.job_id = get_str(root, "job_id"),
+			.container_name = name,
+			.container_id = get_str(root, "container_id"),
+			.result_json = get_str(root, "result"),
+		};
+		int st = parse_state(get_str(root, "state"));
+		if (root && name && r.execution_id && st >= 0) {
+			r.state = (dms_exec_state)st;
+			fn(ud, &r);
+		} else {
+			unlinkat(dirfd(d), de->d_name, 0);
+		}
+		free(name);
+		yajl_tree_free(root);
+		free(text);
+	}
+	closedir(d);
+}
