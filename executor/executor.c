@@ -722,6 +722,28 @@ int executor_new(const char *id, const char *config_yaml, struct dms_executor **
 	return executor_new_with_runtime(id, config_yaml, NULL, out, err);
 }
 
+/* Frees what executor_new built, once no thread of ex runs any more. */
+static void free_executor(struct dms_executor *ex)
+{
+	while (ex->queue_head) {
+		struct work *w = ex->queue_head;
+		ex->queue_head = w->next;
+		work_free(w);
+	}
+	registry_free(ex->reg);
+	if (ex->rt)
+		ex->rt_ops->close(ex->rt);
+	ctx_free(ex->life);
+	config_free(ex->cfg);
+	free(ex->id);
+	free(ex->label);
+	free(ex->spool_dir);
+	free(ex->jobs_dir);
+	pthread_mutex_destroy(&ex->mu);
+	pthread_cond_destroy(&ex->cond);
+	free(ex);
+}
+
 static int pick_runtime(struct dms_executor *ex, dms_error **err)
 {
 	const char *name = getenv("DMS_CONTAINER_RUNTIME");
@@ -804,18 +826,7 @@ int executor_new_with_runtime(const char *id, const char *config_yaml,
 	*out = ex;
 	return 0;
 fail:
-	if (ex->rt)
-		ex->rt_ops->close(ex->rt);
-	registry_free(ex->reg);
-	ctx_free(ex->life);
-	config_free(ex->cfg);
-	free(ex->id);
-	free(ex->label);
-	free(ex->spool_dir);
-	free(ex->jobs_dir);
-	pthread_mutex_destroy(&ex->mu);
-	pthread_cond_destroy(&ex->cond);
-	free(ex);
+	free_executor(ex);
 	return rc;
 }
 
@@ -844,26 +855,11 @@ void executor_destroy(struct dms_executor *ex)
 	pthread_mutex_lock(&ex->mu);
 	while (ex->log_threads > 0)
 		pthread_cond_wait(&ex->cond, &ex->mu);
-	while (ex->queue_head) {
-		struct work *w = ex->queue_head;
-		ex->queue_head = w->next;
-		work_free(w);
-	}
 	pthread_mutex_unlock(&ex->mu);
 	dms_error e = {.struct_size = sizeof(e), .category = DMS_ERR_CANCELLED,
 	               .message = (char *)"the executor was destroyed before the execution ended"};
 	registry_foreach(ex->reg, abandon_one, &e);
-	registry_free(ex->reg);
-	ex->rt_ops->close(ex->rt);
-	ctx_free(ex->life);
-	config_free(ex->cfg);
-	free(ex->id);
-	free(ex->label);
-	free(ex->spool_dir);
-	free(ex->jobs_dir);
-	pthread_mutex_destroy(&ex->mu);
-	pthread_cond_destroy(&ex->cond);
-	free(ex);
+	free_executor(ex);
 }
 
 /* ----------------------------------------------------------- operations */
