@@ -23,6 +23,7 @@
 #define DEFAULT_OUTPUT_LIMIT ((size_t)1 << 20)
 #define DEFAULT_RETENTION_MS (3600LL * 1000)
 #define DEFAULT_LOG_SPOOL_LIMIT ((size_t)64 << 20)
+#define DEFAULT_RESULTS_FILE_LIMIT ((size_t)64 << 20)
 #define DEFAULT_STOP_SIGNAL "SIGTERM"
 
 /* ---- numbers with units --------------------------------------------- */
@@ -321,6 +322,7 @@ static const struct key_def config_keys[] = {
 	{ "output_limit", set_size, offsetof(struct exec_config, output_limit) },
 	{ "retention", set_duration, offsetof(struct exec_config, retention_ms) },
 	{ "log_spool_limit", set_size, offsetof(struct exec_config, log_spool_limit) },
+	{ "results_file_limit", set_size, offsetof(struct exec_config, results_file_limit) },
 	{ "stop_signal", set_signal, offsetof(struct exec_config, stop_signal) },
 	{ NULL, NULL, 0 },
 };
@@ -343,6 +345,7 @@ static struct exec_config *config_defaults(void)
 	c->output_limit = DEFAULT_OUTPUT_LIMIT;
 	c->retention_ms = DEFAULT_RETENTION_MS;
 	c->log_spool_limit = DEFAULT_LOG_SPOOL_LIMIT;
+	c->results_file_limit = DEFAULT_RESULTS_FILE_LIMIT;
 	if (!c->runtime || !c->state_dir || !c->stop_signal) {
 		config_free(c);
 		return NULL;

@@ -16,6 +16,7 @@ struct exec_config {
 	size_t output_limit;      /* per stream in returned results; default 1 MiB */
 	int64_t retention_ms;     /* finished handlers kept this long; default 1 h */
 	size_t log_spool_limit;   /* per job, on disk; default 64 MiB */
+	size_t results_file_limit; /* per file in results_dir; default 64 MiB */
 	char *stop_signal;        /* default SIGTERM */
 };
 

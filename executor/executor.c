@@ -29,6 +29,7 @@
 #include "executor.h"
 #include "labels.h"
 #include "result.h"
+#include "results_dir.h"
 #include "spool.h"
 #include "state.h"
 
@@ -254,6 +255,7 @@ static void restore(void *ud, const struct state_record *r)
 struct harvest_sink {
 	struct exec_result *res;
 	struct spool *spool;
+	struct results_files *files; /* NULL without a results_dir */
 };
 
 static int harvest_sink_fn(void *ud, int stream, const char *data, size_t len)
@@ -265,6 +267,8 @@ static int harvest_sink_fn(void *ud, int stream, const char *data, size_t len)
 		capbuf_append(&hs->res->err, data, len);
 	if (hs->spool)
 		spool_append(hs->spool, stream, data, len);
+	if (hs->files)
+		results_files_write(hs->files, stream, data, len);
 	return 0;
 }
 
@@ -342,12 +346,21 @@ static int collect(struct dms_executor *ex, struct handler *h, const char *cid,
 		free(*spool_path);
 		*spool_path = NULL;
 	}
-	struct harvest_sink hs = {.res = res, .spool = sp};
+	struct results_files files;
+	const char *rdir = h->req ? h->req->results_dir : NULL;
+	bool have_files = rdir && results_files_open(&files, rdir, ex->cfg->results_file_limit,
+	                                             NULL) == 0;
+	struct harvest_sink hs = {.res = res, .spool = sp, .files = have_files ? &files : NULL};
 	struct demux_ctx dc = {.sink = harvest_sink_fn, .ud = &hs};
 	demux_init(&dc.d, tty);
 	struct log_options lo = {.follow = false, .stdout_ = true, .stderr_ = true, .tail = -1};
 	rc = ex->rt_ops->container_logs(ex->rt, ex->life, cid, &lo, demux_log_fn, &dc, e);
 	spool_close(sp);
+	if (have_files) {
+		results_files_close(&files);
+		if (rc == 0)
+			results_write_exit_code(rdir, res->exit_code, NULL);
+	}
 	return rc;
 }
 
@@ -999,7 +1012,7 @@ static int start_handler(struct dms_executor *ex, dms_context *ctx, const char *
 	}
 	strv labels = NULL;
 	char *cid = NULL;
-	if ((rc = ensure_image(ex, ctx, req, err)) != 0)
+	if ((rc = results_dir_prepare(req, err)) != 0 || (rc = ensure_image(ex, ctx, req, err)) != 0)
 		goto fail;
 	if (!(labels = build_labels(ex, req))) {
 		rc = err_set(err, DMS_ERR_RESOURCE, "out of memory");

@@ -727,3 +727,42 @@ Test(executor, recovery_reattaches_running_keeps_results_reports_lost)
 	yajl_tree_free(v);
 	P.ops->string_free(res);
 }
+
+static char *slurp(const char *dir, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "r");
+	cr_assert(f, "%s missing", path);
+	char *buf = calloc(1, 4096);
+	size_t n = fread(buf, 1, 4095, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+Test(executor, results_dir_gets_capped_files_and_exit_code)
+{
+	P.ops->destroy(ex);
+	ex = new_executor(ex_id, "results_file_limit: 8\noutput_limit: 4\n");
+	char base[] = "/tmp/dms-results-XXXXXX", dir[600], top[700];
+	cr_assert(mkdtemp(base));
+	snprintf(dir, sizeof(dir), "%s/e1/results", base); /* made by Start */
+	snprintf(top, sizeof(top), "\"results_dir\":\"%s\"", dir);
+	char *res = run_ok("resdir", "printf 12345678; printf abcdefghijk >&2; exit 6", NULL, top);
+	yajl_val v = itest_json(res);
+	cr_assert_str_eq(itest_str(v, "stdout"), "1234", "%s", res);
+	cr_assert(itest_bool(v, "stdout_truncated"), "%s", res);
+	yajl_tree_free(v);
+	P.ops->string_free(res);
+	char *out = slurp(dir, "stdout"), *err = slurp(dir, "stderr"), *code = slurp(dir, "exitCode");
+	cr_assert_str_eq(out, "12345678", "exactly at the file limit");
+	cr_assert_str_eq(err, "abcdefgh", "capped at the file limit");
+	cr_assert_str_eq(code, "6\n");
+	free(out);
+	free(err);
+	free(code);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+	cr_assert_eq(system(cmd), 0);
+}

@@ -41,6 +41,8 @@ static void assert_defaults(const struct exec_config *c, const char *state_dir)
 	cr_assert_eq(c->output_limit, 1048576, "output_limit = %zu", c->output_limit);
 	cr_assert_eq(c->retention_ms, 3600000, "retention_ms = %lld", (long long)c->retention_ms);
 	cr_assert_eq(c->log_spool_limit, 64u << 20, "log_spool_limit = %zu", c->log_spool_limit);
+	cr_assert_eq(c->results_file_limit, 64u << 20, "results_file_limit = %zu",
+	             c->results_file_limit);
 	cr_assert_str_eq(c->stop_signal, "SIGTERM", "stop_signal = %s", c->stop_signal);
 }
 
@@ -79,6 +81,7 @@ Test(config, every_key)
 	                                 "output_limit: 64KiB\n"
 	                                 "retention: 1.5m\n"
 	                                 "log_spool_limit: 8MB\n"
+	                                 "results_file_limit: 1k\n"
 	                                 "stop_signal: INT\n");
 
 	cr_assert_str_eq(c->runtime, "podman", "runtime = %s", c->runtime);
@@ -89,6 +92,8 @@ Test(config, every_key)
 	cr_assert_eq(c->output_limit, 65536, "output_limit = %zu", c->output_limit);
 	cr_assert_eq(c->retention_ms, 90000, "retention_ms = %lld", (long long)c->retention_ms);
 	cr_assert_eq(c->log_spool_limit, 8000000, "log_spool_limit = %zu", c->log_spool_limit);
+	cr_assert_eq(c->results_file_limit, 1024, "results_file_limit = %zu",
+	             c->results_file_limit);
 	cr_assert_str_eq(c->stop_signal, "SIGINT", "stop_signal = %s", c->stop_signal);
 	config_free(c);
 }
