@@ -1,0 +1,475 @@
+/* bus_table.c — table-driven dispatch, the standard interfaces, error
+ * mapping and introspection XML (see bus_table.h). */
+#include "bus_table.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+
+const char *bus_error_name(int status)
+{
+	switch ((dms_status)status) {
+	case DMS_ERR_NOT_FOUND:
+		return BUS_ERROR_PREFIX "NotFound";
+	case DMS_ERR_ALREADY_STARTED:
+		return BUS_ERROR_PREFIX "AlreadyStarted";
+	case DMS_ERR_ALREADY_FINISHED:
+		return BUS_ERROR_PREFIX "AlreadyFinished";
+	case DMS_ERR_INVALID_ARGUMENT:
+		return BUS_ERROR_PREFIX "InvalidArgument";
+	case DMS_ERR_RUNTIME_UNAVAILABLE:
+		return BUS_ERROR_PREFIX "RuntimeUnavailable";
+	case DMS_ERR_IMAGE:
+		return BUS_ERROR_PREFIX "Image";
+	case DMS_ERR_CONTAINER:
+		return BUS_ERROR_PREFIX "Container";
+	case DMS_ERR_NETWORK:
+		return BUS_ERROR_PREFIX "Network";
+	case DMS_ERR_VOLUME:
+		return BUS_ERROR_PREFIX "Volume";
+	case DMS_ERR_CONFIG:
+		return BUS_ERROR_PREFIX "Config";
+	case DMS_ERR_RESOURCE:
+		return BUS_ERROR_PREFIX "Resource";
+	case DMS_ERR_CANCELLED:
+		return BUS_ERROR_PREFIX "Cancelled";
+	case DMS_ERR_TIMEOUT:
+		return BUS_ERROR_PREFIX "Timeout";
+	case DMS_OK: /* a failure reported as success is a plugin bug */
+	case DMS_ERR_INTERNAL:
+		break;
+	}
+	return BUS_ERROR_PREFIX "Internal";
+}
+
+/* --- UTF-8 ---------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *p)
+{
+	unsigned cp;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+char *bus_utf8_copy(const char *s)
+{
+	struct host_buf b;
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+
+	if (dbus_validate_utf8((const char *)p, NULL))
+		return host_strdup((const char *)p);
+	host_buf_init(&b, 0);
+	while (*p) {
+		size_t n = utf8_seq(p);
+		if (n) {
+			host_buf_append(&b, (const char *)p, n);
+			p += n;
+		} else {
+			host_buf_puts(&b, "\xef\xbf\xbd");
+			p++;
+		}
+	}
+	return host_buf_steal(&b);
+}
+
+/* --- replies -------------------------------------------------------- */
+
+static void send_and_unref(DBusConnection *conn, DBusMessage *m)
+{
+	if (!m)
+		return;
+	dbus_connection_send(conn, m, NULL);
+	dbus_message_unref(m);
+}
+
+void bus_reply_empty(DBusConnection *conn, DBusMessage *msg)
+{
+	send_and_unref(conn, dbus_message_new_method_return(msg));
+}
+
+void bus_reply_string(DBusConnection *conn, DBusMessage *msg, const char *s)
+{
+	DBusMessage *r = dbus_message_new_method_return(msg);
+	char *v = bus_utf8_copy(s);
+
+	if (r && !dbus_message_append_args(r, DBUS_TYPE_STRING, &v, DBUS_TYPE_INVALID)) {
+		dbus_message_unref(r);
+		r = NULL;
+	}
+	free(v);
+	send_and_unref(conn, r);
+}
+
+void bus_reply_error(DBusConnection *conn, DBusMessage *msg, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	char *text = NULL, *valid;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
+	va_end(ap);
+	valid = bus_utf8_copy(text ? text : name);
+	free(text);
+	send_and_unref(conn, dbus_message_new_error(msg, name, valid));
+	free(valid);
+}
+
+void bus_reply_dms_error(DBusConnection *conn, DBusMessage *msg, int status, const dms_error *err)
+{
+	/* The error object's category wins over the return value when both
+	 * are present and disagree: it is the more specific of the two. */
+	int category = err && err->category != DMS_OK ? (int)err->category : status;
+	char *text = err ? host_error_text(err) : host_strdup(dms_status_name(category));
+
+	bus_reply_error(conn, msg, bus_error_name(category), "%s", text);
+	free(text);
+}
+
+/* --- introspection -------------------------------------------------- */
+
+/* Emits one <arg> per complete type of sig, named from `names`. */
+static void xml_args(struct host_buf *b, const char *sig, const char *names, const char *direction)
+{
+	DBusSignatureIter it;
+	const char *n = names ? names : "";
+
+	if (!sig || !*sig)
+		return;
+	dbus_signature_iter_init(&it, sig);
+	do {
+		char *type = dbus_signature_iter_get_signature(&it);
+		size_t len = strcspn(n, " ");
+		char *name = host_strndup(n, len);
+
+		n += len;
+		n += strspn(n, " ");
+		host_buf_puts(b, "      <arg");
+		if (*name) {
+			host_buf_puts(b, " name=\"");
+			host_buf_xml_escaped(b, name);
+			host_buf_puts(b, "\"");
+		}
+		host_buf_printf(b, " type=\"%s\"", type ? type : "");
+		if (direction)
+			host_buf_printf(b, " direction=\"%s\"", direction);
+		host_buf_puts(b, "/>\n");
+		free(name);
+		dbus_free(type);
+	} while (dbus_signature_iter_next(&it));
+}
+
+static void xml_interface(struct host_buf *b, const struct bus_interface *i)
+{
+	host_buf_printf(b, "  <interface name=\"%s\">\n", i->name);
+	for (const struct bus_method *m = i->methods; m && m->name; m++) {
+		if (!*m->in_sig && !*m->out_sig) {
+			host_buf_printf(b, "    <method name=\"%s\"/>\n", m->name);
+			continue;
+		}
+		host_buf_printf(b, "    <method name=\"%s\">\n", m->name);
+		xml_args(b, m->in_sig, m->in_names, "in");
+		xml_args(b, m->out_sig, m->out_names, "out");
+		host_buf_puts(b, "    </method>\n");
+	}
+	for (const struct bus_signal *s = i->signals; s && s->name; s++) {
+		host_buf_printf(b, "    <signal name=\"%s\">\n", s->name);
+		xml_args(b, s->sig, s->names, NULL);
+		host_buf_puts(b, "    </signal>\n");
+	}
+	for (const struct bus_property *p = i->properties; p && p->name; p++) {
+		host_buf_printf(b, "    <property name=\"%s\" type=\"%s\" access=\"read\"", p->name,
+		                p->sig);
+		if (p->emits_changed)
+			host_buf_printf(b,
+			                ">\n      <annotation name=\"org.freedesktop.DBus.Property."
+			                "EmitsChangedSignal\" value=\"%s\"/>\n    </property>\n",
+			                p->emits_changed);
+		else
+			host_buf_puts(b, "/>\n");
+	}
+	host_buf_puts(b, "  </interface>\n");
+}
+
+char *bus_introspect_xml(const struct bus_interface *const *ifaces, char **children)
+{
+	struct host_buf b;
+
+	host_buf_init(&b, 0);
+	host_buf_puts(&b, DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE "<node>\n");
+	for (; ifaces && *ifaces; ifaces++)
+		xml_interface(&b, *ifaces);
+	for (char **c = children; c && *c; c++) {
+		host_buf_puts(&b, "  <node name=\"");
+		host_buf_xml_escaped(&b, *c);
+		host_buf_puts(&b, "\"/>\n");
+	}
+	host_buf_puts(&b, "</node>\n");
+	return host_buf_steal(&b);
+}
+
+static void free_strv(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static void introspect(const struct bus_call *c)
+{
+	char **children = c->cls->children ? c->cls->children(c->object) : NULL;
+	char *xml = bus_introspect_xml(c->cls->interfaces, children);
+
+	bus_reply_string(c->conn, c->msg, xml);
+	free(xml);
+	free_strv(children);
+}
+
+static const struct bus_method introspectable_methods[] = {
+    {"Introspect", "", "", "s", "xml_data", introspect},
+    {.name = NULL},
+};
+
+const struct bus_interface bus_introspectable_interface = {
+    .name = DBUS_INTERFACE_INTROSPECTABLE,
+    .methods = introspectable_methods,
+};
+
+/* --- org.freedesktop.DBus.Properties --------------------------------- */
+
+static const struct bus_interface *find_interface(const struct bus_object_class *cls,
+                                                  const char *name)
+{
+	for (const struct bus_interface *const *i = cls->interfaces; *i; i++)
+		if (strcmp((*i)->name, name) == 0)
+			return *i;
+	return NULL;
+}
+
+static bool append_variant(DBusMessageIter *it, const struct bus_property *p, void *object)
+{
+	DBusMessageIter v;
+
+	if (!dbus_message_iter_open_container(it, DBUS_TYPE_VARIANT, p->sig, &v))
+		return false;
+	if (!p->get(object, &v)) {
+		dbus_message_iter_abandon_container(it, &v);
+		return false;
+	}
+	return dbus_message_iter_close_container(it, &v);
+}
+
+static void properties_get(const struct bus_call *c)
+{
+	const char *iface, *prop;
+	const struct bus_interface *i;
+
+	dbus_message_get_args(c->msg, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &prop,
+	                      DBUS_TYPE_INVALID);
+	i = find_interface(c->cls, iface);
+	if (!i) {
+		bus_reply_error(c->conn, c->msg, DBUS_ERROR_UNKNOWN_INTERFACE,
+		                "No interface %s on this object", iface);
+		return;
+	}
+	for (const struct bus_property *p = i->properties; p && p->name; p++) {
+		if (strcmp(p->name, prop) != 0)
+			continue;
+		DBusMessage *r = dbus_message_new_method_return(c->msg);
+		DBusMessageIter it;
+		if (!r)
+			return;
+		dbus_message_iter_init_append(r, &it);
+		if (!append_variant(&it, p, c->object)) {
+			dbus_message_unref(r);
+			bus_reply_error(c->conn, c->msg, DBUS_ERROR_FAILED,
+			                "Cannot read property %s", prop);
+			return;
+		}
+		send_and_unref(c->conn, r);
+		return;
+	}
+	bus_reply_error(c->conn, c->msg, DBUS_ERROR_UNKNOWN_PROPERTY, "No property %s on %s", prop,
+	                iface);
+}
+
+static void properties_get_all(const struct bus_call *c)
+{
+	const char *iface;
+	const struct bus_interface *i;
+	DBusMessageIter it, dict, entry;
+	DBusMessage *r;
+
+	dbus_message_get_args(c->msg, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_INVALID);
+	i = find_interface(c->cls, iface);
+	if (!i) {
+		bus_reply_error(c->conn, c->msg, DBUS_ERROR_UNKNOWN_INTERFACE,
+		                "No interface %s on this object", iface);
+		return;
+	}
+	r = dbus_message_new_method_return(c->msg);
+	if (!r)
+		return;
+	dbus_message_iter_init_append(r, &it);
+	if (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict))
+		goto fail;
+	for (const struct bus_property *p = i->properties; p && p->name; p++) {
+		if (!dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry))
+			goto fail_dict;
+		if (!dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &p->name) ||
+		    !append_variant(&entry, p, c->object)) {
+			dbus_message_iter_abandon_container(&dict, &entry);
+			goto fail_dict;
+		}
+		if (!dbus_message_iter_close_container(&dict, &entry))
+			goto fail_dict;
+	}
+	if (!dbus_message_iter_close_container(&it, &dict))
+		goto fail;
+	send_and_unref(c->conn, r);
+	return;
+fail_dict:
+	dbus_message_iter_abandon_container(&it, &dict);
+fail:
+	dbus_message_unref(r);
+	bus_reply_error(c->conn, c->msg, DBUS_ERROR_FAILED, "Cannot read the properties of %s",
+	                iface);
+}
+
+static void properties_set(const struct bus_call *c)
+{
+	const char *iface = "", *prop = "";
+	DBusMessageIter it;
+
+	dbus_message_iter_init(c->msg, &it);
+	dbus_message_iter_get_basic(&it, &iface);
+	dbus_message_iter_next(&it);
+	dbus_message_iter_get_basic(&it, &prop);
+	bus_reply_error(c->conn, c->msg, DBUS_ERROR_PROPERTY_READ_ONLY,
+	                "Property %s of %s is read-only", prop, iface);
+}
+
+static const struct bus_method properties_methods[] = {
+    {"Get", "ss", "interface_name property_name", "v", "value", properties_get},
+    {"GetAll", "s", "interface_name", "a{sv}", "properties", properties_get_all},
+    {"Set", "ssv", "interface_name property_name value", "", "", properties_set},
+    {.name = NULL},
+};
+
+static const struct bus_signal properties_signals[] = {
+    {"PropertiesChanged", "sa{sv}as", "interface_name changed_properties invalidated_properties"},
+    {.name = NULL},
+};
+
+const struct bus_interface bus_properties_interface = {
+    .name = DBUS_INTERFACE_PROPERTIES,
+    .methods = properties_methods,
+    .signals = properties_signals,
+};
+
+/* --- org.freedesktop.DBus.Peer ---------------------------------------
+ * libdbus answers these itself before dispatch; the handlers exist so the
+ * table (and so the XML) is complete and correct if it ever does not. */
+
+static void peer_ping(const struct bus_call *c)
+{
+	bus_reply_empty(c->conn, c->msg);
+}
+
+static void peer_machine_id(const struct bus_call *c)
+{
+	char *id = dbus_try_get_local_machine_id(NULL);
+
+	if (!id) {
+		bus_reply_error(c->conn, c->msg, DBUS_ERROR_FAILED, "No machine id");
+		return;
+	}
+	bus_reply_string(c->conn, c->msg, id);
+	dbus_free(id);
+}
+
+static const struct bus_method peer_methods[] = {
+    {"Ping", "", "", "", "", peer_ping},
+    {"GetMachineId", "", "", "s", "machine_uuid", peer_machine_id},
+    {.name = NULL},
+};
+
+const struct bus_interface bus_peer_interface = {
+    .name = DBUS_INTERFACE_PEER,
+    .methods = peer_methods,
+};
+
+/* --- dispatch ------------------------------------------------------- */
+
+DBusHandlerResult bus_dispatch(DBusConnection *conn, DBusMessage *msg,
+                               const struct bus_object_class *cls, void *object)
+{
+	const char *iface_name = dbus_message_get_interface(msg);
+	const char *member = dbus_message_get_member(msg);
+	const struct bus_method *method = NULL;
+	const struct bus_interface *iface = NULL;
+
+	if (iface_name) {
+		iface = find_interface(cls, iface_name);
+		if (!iface) {
+			bus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_INTERFACE,
+			                "No interface %s on object %s", iface_name,
+			                dbus_message_get_path(msg));
+			return DBUS_HANDLER_RESULT_HANDLED;
+		}
+	}
+	/* Without an interface the first method of that name wins, as the
+	 * specification allows. */
+	for (const struct bus_interface *const *i = cls->interfaces; *i && !method; i++) {
+		if (iface && *i != iface)
+			continue;
+		for (const struct bus_method *m = (*i)->methods; m->name; m++) {
+			if (strcmp(m->name, member) == 0) {
+				method = m;
+				break;
+			}
+		}
+	}
+	if (!method) {
+		bus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD,
+		                "No method %s on interface %s of object %s", member,
+		                iface_name ? iface_name : "(any)", dbus_message_get_path(msg));
+		return DBUS_HANDLER_RESULT_HANDLED;
+	}
+	if (!dbus_message_has_signature(msg, method->in_sig)) {
+		bus_reply_error(conn, msg, DBUS_ERROR_INVALID_ARGS,
+		                "Method %s expects arguments of signature \"%s\", got \"%s\"",
+		                method->name, method->in_sig, dbus_message_get_signature(msg));
+		return DBUS_HANDLER_RESULT_HANDLED;
+	}
+	struct bus_call call = {.conn = conn, .msg = msg, .object = object, .cls = cls};
+	method->fn(&call);
+	return DBUS_HANDLER_RESULT_HANDLED;
+}

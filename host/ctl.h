@@ -1,0 +1,72 @@
+/* ctl.h — dmsctl's view of an executor: one set of calls served either by
+ * a running dms-host over D-Bus or, when no dms-host owns the bus name, by
+ * the plugin loaded in-process ("embedded" mode). Also the Docker log
+ * frame demultiplexer the CLI uses to split a framed log stream.
+ *
+ * Why two backends behind one interface: `dmsctl run` must work the same
+ * on a device with dms-host and on a bare machine with only an engine, and
+ * every subcommand should be written once. */
+#ifndef DMS_HOST_CTL_H
+#define DMS_HOST_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A failed call: `name` is the D-Bus error name (org.dms.Error.* for
+ * executor errors, also in embedded mode), `message` the text. */
+struct ctl_error {
+	char *name;
+	char *message;
+};
+
+void ctl_error_clear(struct ctl_error *e);
+/* True when e is org.dms.Error.<category> (e.g. "NotFound"). */
+bool ctl_error_is(const struct ctl_error *e, const char *category);
+
+struct ctl_options {
+	const char *executor_id;
+	const char *config;      /* YAML text or NULL */
+	const char *plugin_path; /* NULL: default lookup */
+	bool system_bus;
+	bool embedded_only; /* never try the bus */
+	bool verbose;
+};
+
+struct ctl_backend;
+
+/* Connects to dms-host (ensuring the executor exists) or, when the name
+ * has no owner, loads the plugin and creates the executor in-process. */
+int ctl_backend_open(const struct ctl_options *o, struct ctl_backend **out, struct ctl_error *err);
+void ctl_backend_close(struct ctl_backend *b);
+bool ctl_backend_embedded(const struct ctl_backend *b);
+
+int ctl_is_installed(struct ctl_backend *b, bool *installed, char **info_json,
+                     struct ctl_error *err);
+int ctl_start(struct ctl_backend *b, const char *request, struct ctl_error *err);
+int ctl_wait(struct ctl_backend *b, const char *execution_id, char **result_json,
+             struct ctl_error *err);
+int ctl_cancel(struct ctl_backend *b, const char *execution_id, struct ctl_error *err);
+int ctl_log_stream(struct ctl_backend *b, const char *request, int *fd, struct ctl_error *err);
+int ctl_run(struct ctl_backend *b, const char *request, char **result_json, struct ctl_error *err);
+int ctl_cleanup(struct ctl_backend *b, struct ctl_error *err);
+int ctl_list(struct ctl_backend *b, char **list_json, struct ctl_error *err);
+
+/* Docker's multiplexed stream: 8-byte headers {stream, 0, 0, 0, size32 BE}
+ * then the payload. Headers may be split across reads at any byte. A
+ * stream that does not look framed (a TTY job) is passed through as
+ * stdout from its first bad header on. */
+struct ctl_demux {
+	uint8_t hdr[8];
+	size_t hdr_len;
+	uint32_t remaining;
+	int stream;
+	bool raw;
+};
+
+typedef int (*ctl_sink_fn)(void *ud, int stream, const char *data, size_t len);
+void ctl_demux_init(struct ctl_demux *d);
+/* Returns 0, or the sink's non-zero return. */
+int ctl_demux_feed(struct ctl_demux *d, const char *data, size_t len, ctl_sink_fn sink, void *ud);
+
+#endif
