@@ -10,7 +10,8 @@ trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 export PKG_CONFIG_PATH=$(dirname "$(find "$prefix" -name dms-executor.pc)")
 plugin=$(pkg-config --variable=plugindir dms-executor)
-san=""; nm -D "$plugin" | grep -q __asan_init && san="-fsanitize=address,undefined"
+# (grep -c, not -q: under pipefail an early exit would fail the pipeline)
+san=""; [ "$(nm -D "$plugin" | grep -c __asan_init)" != 0 ] && san="-fsanitize=address,undefined"
 cc -std=c11 -Wall -Wextra -Werror $san $(pkg-config --cflags dms-executor) \
 	"$src/tests/install/minimal_host.c" -o "$prefix/minimal_host" $(pkg-config --libs dms-executor)
 host=${DMS_DOCKER_HOST:-unix:///tmp/dms-run/docker.sock}
