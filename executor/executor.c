@@ -209,6 +209,7 @@ static void save_state(struct dms_executor *ex, struct handler *h)
 		.container_id = h->container_id,
 		.state = h->state,
 		.result_json = h->result_json,
+		.cancel_reason = h->cancel_requested ? h->cancel_reason : NULL,
 	};
 	state_save(ex->jobs_dir, &r); /* best effort: recovery also relists */
 	pthread_mutex_unlock(&h->mu);
@@ -231,6 +232,12 @@ static void restore(void *ud, const struct state_record *r)
 	if (!h)
 		return;
 	h->container_id = r->container_id ? strdup(r->container_id) : NULL;
+	if (r->cancel_reason) {
+		/* A cancel in progress when the predecessor died: finish it. */
+		h->cancel_requested = true;
+		h->cancel_reason = strdup(r->cancel_reason);
+		h->kill_at_mono_ns = mono_now_ns() + ex->cfg->stop_timeout_ms * NS_PER_MS;
+	}
 	if (registry_insert(ex->reg, h, &old) != 0) {
 		handler_unref(old);
 		handler_unref(h);
@@ -594,8 +601,18 @@ static void resync(struct dms_executor *ex, dms_context *ctx)
 	for (size_t i = 0; i < rc.n; i++) {
 		const char *exec_id = label_value(rc.list[i].labels, LABEL_EXECUTION);
 		struct handler *h = exec_id ? registry_get(ex->reg, exec_id) : NULL;
-		if (!h)
+		if (!h) {
 			adopt(ex, &rc.list[i]);
+		} else {
+			/* Finished, but its container outlived a predecessor that
+			 * died before removing it. */
+			pthread_mutex_lock(&h->mu);
+			bool leftover = handler_state_final(h->state) && h->harvested &&
+			                h->container_id && strcmp(h->container_id, rc.list[i].id) == 0;
+			pthread_mutex_unlock(&h->mu);
+			if (leftover)
+				enqueue(ex, WORK_REMOVE, NULL, rc.list[i].id);
+		}
 		handler_unref(h);
 	}
 	registry_foreach(ex->reg, resync_handler, &rc);
@@ -633,7 +650,8 @@ static int64_t stop_timeout_ns_of(const struct dms_executor *ex, const struct ha
  * held on entry, released. */
 static void begin_stop_locked(struct dms_executor *ex, struct handler *h, const char *reason)
 {
-	if (!h->cancel_requested) {
+	bool first = !h->cancel_requested;
+	if (first) {
 		h->cancel_requested = true;
 		free(h->cancel_reason);
 		h->cancel_reason = strdup(reason);
@@ -646,6 +664,8 @@ static void begin_stop_locked(struct dms_executor *ex, struct handler *h, const 
 		h->kill_at_mono_ns = mono_now_ns() + grace;
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->mu);
+	if (first) /* a successor must know the result is a cancellation */
+		save_state(ex, h);
 	if (!cid)
 		return;
 	send_signal(ex, cid, grace == 0 ? "SIGKILL" : stop_signal_of(ex, h));

@@ -52,6 +52,8 @@ int state_save(const char *dir, const struct state_record *r)
 	gen_str(g, r->container_id);
 	gen_str(g, "state");
 	gen_str(g, state_names[r->state]);
+	gen_str(g, "cancel_reason");
+	gen_str(g, r->cancel_reason);
 	gen_str(g, "result");
 	/* Stored as a string: the result is opaque here and stays byte-exact. */
 	gen_str(g, r->result_json);
@@ -159,6 +161,7 @@ void state_load(const char *dir, void (*fn)(void *ud, const struct state_record 
 			.container_name = name,
 			.container_id = get_str(root, "container_id"),
 			.result_json = get_str(root, "result"),
+			.cancel_reason = get_str(root, "cancel_reason"),
 		};
 		int st = parse_state(get_str(root, "state"));
 		if (root && name && r.execution_id && st >= 0) {

@@ -15,6 +15,7 @@ struct state_record {
 	const char *container_id;   /* may be NULL */
 	dms_exec_state state;
 	const char *result_json;    /* final states; may be NULL */
+	const char *cancel_reason;  /* set once Cancel or the deadline asked; may be NULL */
 };
 
 /* Writes (replaces) the record of r->container_name. 0 or -1 (errno). */

@@ -306,3 +306,23 @@ Test(executor, destroy_fails_pending_waiters)
 	cr_assert_eq(slot.calls, 1);
 	cr_assert_eq(slot.category, DMS_ERR_CANCELLED);
 }
+
+Test(executor, cancel_survives_an_executor_restart)
+{
+	start_ok("persist");
+	char *n = cname("persist");
+	fake_runtime_set_ignores_sigterm(n, true);
+	/* Cancel returns only once the container stopped; do it with a context
+	 * that ends first, as if the host died during the grace period. */
+	dms_context *ctx = ctx_new(100);
+	cr_assert_eq(executor_cancel(ex, ctx, "persist", NULL), DMS_ERR_TIMEOUT);
+	ctx_free(ctx);
+	executor_destroy(ex);
+	cr_assert_eq(fake_runtime_status(n), CS_RUNNING, "the stubborn job should still run");
+	ex = new_exec("unit", NULL);
+	char *json;
+	cr_assert_eq(wait_exit("persist", &json), 137, "the successor did not finish the cancel");
+	cr_assert(strstr(json, "\"cancelled\":true"), "%s", json);
+	free(json);
+	free(n);
+}
