@@ -24,6 +24,8 @@
 #define DEFAULT_RETENTION_MS (3600LL * 1000)
 #define DEFAULT_LOG_SPOOL_LIMIT ((size_t)64 << 20)
 #define DEFAULT_RESULTS_FILE_LIMIT ((size_t)64 << 20)
+#define DEFAULT_PULL_TIMEOUT_MS (30LL * 60 * 1000)
+#define DEFAULT_PULL_PROGRESS_TIMEOUT_MS (2LL * 60 * 1000)
 #define DEFAULT_STOP_SIGNAL "SIGTERM"
 
 /* ---- numbers with units --------------------------------------------- */
@@ -323,6 +325,9 @@ static const struct key_def config_keys[] = {
 	{ "retention", set_duration, offsetof(struct exec_config, retention_ms) },
 	{ "log_spool_limit", set_size, offsetof(struct exec_config, log_spool_limit) },
 	{ "results_file_limit", set_size, offsetof(struct exec_config, results_file_limit) },
+	{ "pull_timeout", set_duration, offsetof(struct exec_config, pull_timeout_ms) },
+	{ "pull_progress_timeout", set_duration,
+	  offsetof(struct exec_config, pull_progress_timeout_ms) },
 	{ "stop_signal", set_signal, offsetof(struct exec_config, stop_signal) },
 	{ NULL, NULL, 0 },
 };
@@ -346,6 +351,8 @@ static struct exec_config *config_defaults(void)
 	c->retention_ms = DEFAULT_RETENTION_MS;
 	c->log_spool_limit = DEFAULT_LOG_SPOOL_LIMIT;
 	c->results_file_limit = DEFAULT_RESULTS_FILE_LIMIT;
+	c->pull_timeout_ms = DEFAULT_PULL_TIMEOUT_MS;
+	c->pull_progress_timeout_ms = DEFAULT_PULL_PROGRESS_TIMEOUT_MS;
 	if (!c->runtime || !c->state_dir || !c->stop_signal) {
 		config_free(c);
 		return NULL;

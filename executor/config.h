@@ -18,6 +18,8 @@ struct exec_config {
 	size_t log_spool_limit;   /* per job, on disk; default 64 MiB */
 	size_t results_file_limit; /* per file in results_dir; default 64 MiB */
 	char *stop_signal;        /* default SIGTERM */
+	int64_t pull_timeout_ms;  /* a whole image pull; default 30 min */
+	int64_t pull_progress_timeout_ms; /* a pull with no progress; default 2 min */
 };
 
 /* text may be NULL or empty: all defaults. */

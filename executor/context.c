@@ -19,7 +19,7 @@
 
 struct dms_context {
 	atomic_bool cancelled;
-	int64_t deadline_ns; /* absolute CLOCK_MONOTONIC, INT64_MAX: none */
+	_Atomic int64_t deadline_ns; /* absolute CLOCK_MONOTONIC, INT64_MAX: none */
 };
 
 static int64_t clock_ns(clockid_t clk)
@@ -73,14 +73,21 @@ int ctx_status(const dms_context *ctx)
 		return 0;
 	if (atomic_load(&((dms_context *)ctx)->cancelled))
 		return DMS_ERR_CANCELLED;
-	if (ctx->deadline_ns != INT64_MAX && mono_now_ns() >= ctx->deadline_ns)
+	int64_t deadline = atomic_load(&((dms_context *)ctx)->deadline_ns);
+	if (deadline != INT64_MAX && mono_now_ns() >= deadline)
 		return DMS_ERR_TIMEOUT;
 	return 0;
 }
 
 int64_t ctx_deadline_ns(const dms_context *ctx)
 {
-	return ctx ? ctx->deadline_ns : INT64_MAX;
+	return ctx ? atomic_load(&((dms_context *)ctx)->deadline_ns) : INT64_MAX;
+}
+
+void ctx_set_deadline_ns(dms_context *ctx, int64_t deadline_ns)
+{
+	if (ctx)
+		atomic_store(&ctx->deadline_ns, deadline_ns);
 }
 
 void ctx_cond_init(pthread_cond_t *cond)

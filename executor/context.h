@@ -16,6 +16,9 @@ void ctx_free(dms_context *ctx);
 int ctx_status(const dms_context *ctx);
 /* Absolute CLOCK_MONOTONIC deadline in ns, or INT64_MAX. */
 int64_t ctx_deadline_ns(const dms_context *ctx);
+/* Moves the deadline (thread-safe): a sliding deadline, e.g. "no progress
+ * for 2 minutes", is pushed forward on every sign of progress. */
+void ctx_set_deadline_ns(dms_context *ctx, int64_t deadline_ns);
 
 /* CLOCK_MONOTONIC / CLOCK_REALTIME now, in ns. */
 int64_t mono_now_ns(void);

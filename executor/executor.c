@@ -777,15 +777,22 @@ static void free_executor(struct dms_executor *ex)
 	free(ex);
 }
 
+/* $DMS_CONTAINER_RUNTIME, else the config's `runtime:` (docker | podman |
+ * auto); `auto` asks the engines which one answers (runtimes/runtime.c). */
 static int pick_runtime(struct dms_executor *ex, dms_error **err)
 {
+	/* Defined in runtimes/runtime.c; declared here until runtime.h has it. */
+	extern int runtime_select(const char *name, const char *host,
+	                          const struct runtime_ops **out, dms_error **err);
 	const char *name = getenv("DMS_CONTAINER_RUNTIME");
-	if (!name || !*name)
+	const char *from = "DMS_CONTAINER_RUNTIME";
+	int rc;
+	if (!name || !*name) {
 		name = ex->cfg->runtime ? ex->cfg->runtime : "docker";
-	ex->rt_ops = runtime_by_name(name);
-	if (!ex->rt_ops)
-		return err_set(err, DMS_ERR_CONFIG, "runtime: '%s' is not available (have: docker%s)",
-		               name, runtime_by_name("podman") ? ", podman" : "");
+		from = "runtime";
+	}
+	if ((rc = runtime_select(name, ex->cfg->host, &ex->rt_ops, err)) != 0)
+		return err_wrap(err, rc, "%s", from);
 	return 0;
 }
 
@@ -956,6 +963,113 @@ static strv build_labels(struct dms_executor *ex, const struct exec_request *req
 	return v;
 }
 
+/* ------------------------------------------------------------------ pulls */
+
+/* One pull per image at a time: concurrent Starts of one image share it.
+ * The pull has its own context, bounded by pull_timeout and by a sliding
+ * no-progress deadline that every progress message pushes forward; a
+ * caller whose own context ends stops waiting, the pull goes on for the
+ * others. */
+struct pull {
+	char *image;
+	dms_context *ctx;
+	int64_t total_deadline_ns;
+	int64_t idle_ns;
+	bool done;
+	int rc;
+	dms_error *err;
+	int refs; /* the puller and each waiter; under ex->mu */
+	struct pull *next;
+};
+
+static void pull_progress(void *ud, const char *status, int64_t current, int64_t total)
+{
+	(void)status;
+	(void)current;
+	(void)total;
+	struct pull *p = ud;
+	int64_t next = mono_now_ns() + p->idle_ns;
+	ctx_set_deadline_ns(p->ctx, next < p->total_deadline_ns ? next : p->total_deadline_ns);
+}
+
+static void pull_unref_locked(struct pull *p)
+{
+	if (--p->refs > 0)
+		return;
+	free(p->image);
+	ctx_free(p->ctx);
+	err_free(p->err);
+	free(p);
+}
+
+static int shared_pull(struct dms_executor *ex, dms_context *ctx, const char *image,
+                       dms_error **err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&ex->mu);
+	struct pull *p = ex->pulls;
+	while (p && strcmp(p->image, image) != 0)
+		p = p->next;
+	if (p) { /* somebody pulls it already: wait for that */
+		p->refs++;
+		while (!p->done && (rc = ctx_cond_wait(ctx, &ex->cond, &ex->mu, INT64_MAX)) == 0)
+			;
+		if (p->done) {
+			rc = p->rc;
+			if (rc && err)
+				*err = err_dup(p->err);
+		} else {
+			rc = err_set(err, rc, "image %s: gave up waiting for its pull", image);
+		}
+		pull_unref_locked(p);
+		pthread_mutex_unlock(&ex->mu);
+		return rc;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->image = strdup(image)) || !(p->ctx = ctx_new(0))) {
+		if (p)
+			free(p->image);
+		free(p);
+		pthread_mutex_unlock(&ex->mu);
+		return err_set(err, DMS_ERR_RESOURCE, "out of memory");
+	}
+	p->refs = 1;
+	p->idle_ns = ex->cfg->pull_progress_timeout_ms * NS_PER_MS;
+	p->total_deadline_ns = mono_now_ns() + ex->cfg->pull_timeout_ms * NS_PER_MS;
+	pull_progress(p, NULL, 0, 0);
+	p->next = ex->pulls;
+	ex->pulls = p;
+	pthread_mutex_unlock(&ex->mu);
+
+	dms_error *e = NULL;
+	rc = ex->rt_ops->image_pull(ex->rt, p->ctx, image, NULL, pull_progress, p, &e);
+	if (rc == DMS_ERR_TIMEOUT) {
+		bool total = mono_now_ns() >= p->total_deadline_ns;
+		err_free(e);
+		e = NULL;
+		err_engine(&e, DMS_ERR_TIMEOUT, "image pull", image, NULL,
+		           "image %s: pull %s %llds", image,
+		           total ? "took longer than pull_timeout," : "made no progress for",
+		           (long long)((total ? ex->cfg->pull_timeout_ms
+		                              : ex->cfg->pull_progress_timeout_ms) / 1000));
+	}
+	pthread_mutex_lock(&ex->mu);
+	for (struct pull **pp = &ex->pulls; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	p->done = true;
+	p->rc = rc;
+	p->err = e;
+	if (rc && err)
+		*err = err_dup(e);
+	pthread_cond_broadcast(&ex->cond);
+	pull_unref_locked(p);
+	pthread_mutex_unlock(&ex->mu);
+	return rc;
+}
+
 static int ensure_image(struct dms_executor *ex, dms_context *ctx, const struct exec_request *req,
                         dms_error **err)
 {
@@ -971,8 +1085,7 @@ static int ensure_image(struct dms_executor *ex, dms_context *ctx, const struct 
 			                  "image %s is not present and pull_policy is never",
 			                  req->image);
 	}
-	rc = ex->rt_ops->image_pull(ex->rt, ctx, req->image, NULL, NULL, NULL, err);
-	return rc ? err_wrap(err, rc, "image %s", req->image) : 0;
+	return shared_pull(ex, ctx, req->image, err);
 }
 
 /* Ends a Start that did not get the job running: the container (if any)

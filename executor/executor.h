@@ -17,6 +17,7 @@
 
 struct work; /* a queued harvest or container removal */
 struct pump; /* an open log stream (logs.c) */
+struct pull; /* an image pull shared by concurrent Starts */
 
 struct dms_executor {
 	char *id;
@@ -40,6 +41,7 @@ struct dms_executor {
 	int64_t last_event_ns;     /* wall clock of the last event seen */
 	int log_threads;           /* live log stream threads */
 	struct pump *pumps;        /* their list (logs.c) */
+	struct pull *pulls;        /* image pulls in progress, one per image */
 
 	pthread_t events_thread;
 	pthread_t janitor_thread;

@@ -408,16 +408,18 @@ static long effective_timeout_ms(const struct http_request *req, const dms_conte
 	int64_t t = req->timeout_ms == 0 ? HTTP_DEFAULT_TIMEOUT_MS : req->timeout_ms;
 	int64_t deadline = ctx_deadline_ns(ctx);
 
+	/* Unbounded requests (streams, pulls) end only through their context,
+	 * which the transfer loop polls: its deadline may move while they run. */
+	if (t < 0)
+		return 0;
 	if (deadline != INT64_MAX) {
 		int64_t left = (deadline - mono_now_ns()) / 1000000 + 1;
 
 		if (left < 1)
 			left = 1;
-		if (t < 0 || left < t)
+		if (left < t)
 			t = left;
 	}
-	if (t < 0)
-		return 0;
 	return t > 0x7fffffffL ? 0x7fffffffL : (long)t;
 }
 

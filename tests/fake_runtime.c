@@ -556,6 +556,19 @@ static int fake_image_present(struct runtime *rt, dms_context *ctx, const char *
 	return rc;
 }
 
+/* fake_runtime_set_pull_gate: pulls block until released (or their ctx ends). */
+static bool pull_gate_closed;
+static bool pull_gate_progress;
+
+void fake_runtime_set_pull_gate(bool closed, bool progress)
+{
+	lock();
+	pull_gate_closed = closed;
+	pull_gate_progress = progress;
+	pthread_cond_broadcast(&cond);
+	unlock();
+}
+
 static int fake_image_pull(struct runtime *rt, dms_context *ctx, const char *image,
                            const char *registry_auth, runtime_progress_fn fn, void *ud,
                            dms_error **err)
@@ -566,6 +579,24 @@ static int fake_image_pull(struct runtime *rt, dms_context *ctx, const char *ima
 	(void)rt;
 	(void)registry_auth;
 	lock();
+	while (pull_gate_closed) {
+		bool progress = pull_gate_progress;
+		if (progress && fn) { /* a pull that keeps reporting progress */
+			unlock();
+			fn(ud, "Downloading", 1, 2);
+			lock();
+		}
+		rc = ctx_cond_wait(ctx, &cond, &mu, mono_now_ns() + 20 * 1000000LL);
+		if (rc != 0 && rc != DMS_ERR_TIMEOUT) {
+			unlock();
+			return err_set(err, rc, "pull of %s interrupted", image);
+		}
+		if (ctx_status(ctx) != 0) {
+			rc = ctx_status(ctx);
+			unlock();
+			return err_set(err, rc, "pull of %s interrupted", image);
+		}
+	}
 	rc = op_enter("image_pull", ctx, image, err);
 	if (rc == 0) {
 		i = find_image(image);
@@ -1218,6 +1249,8 @@ const struct runtime_ops fake_runtime_ops = {
 void fake_runtime_reset(void)
 {
 	lock();
+	pull_gate_closed = false;
+	pull_gate_progress = false;
 	while (fk.ctrs) {
 		struct fake_ctr *c = fk.ctrs;
 

@@ -80,6 +80,10 @@ int fake_runtime_write(struct runtime *rt, const char *name_or_id, const char *o
  * name_or_id NULL sets the default for containers created afterwards. */
 void fake_runtime_set_ignores_sigterm(const char *name_or_id, bool ignores);
 
+/* closed: image pulls block until reopened or their context ends (with
+ * progress: calling the progress callback every 20 ms while blocked). */
+void fake_runtime_set_pull_gate(bool closed, bool progress);
+
 /* Engine up/down. Going down drops every event stream. */
 void fake_runtime_set_down(bool down);
 /* Drops every event stream (a connection reset) without going down. */

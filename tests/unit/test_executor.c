@@ -4,6 +4,8 @@
  * bookkeeping around it (retention, recovery, failed starts). The real
  * behaviour is proven by tests/integration against dockerd and Podman. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,4 +327,72 @@ Test(executor, cancel_survives_an_executor_restart)
 	cr_assert(strstr(json, "\"cancelled\":true"), "%s", json);
 	free(json);
 	free(n);
+}
+
+struct bg_start {
+	const char *exec_id;
+	int rc;
+	pthread_t t;
+};
+
+static void *start_thread(void *arg)
+{
+	struct bg_start *b = arg;
+	char *r = NULL;
+	cr_assert(asprintf(&r,
+	                   "{\"job_id\":\"j\",\"execution_id\":\"%s\",\"engine_spec\":{\"type\":"
+	                   "\"docker\",\"params\":{\"image\":\"fake/shared:1\"}}}",
+	                   b->exec_id) > 0);
+	b->rc = executor_start(ex, NULL, r, NULL);
+	free(r);
+	return NULL;
+}
+
+Test(executor, concurrent_starts_share_one_pull)
+{
+	fake_runtime_add_registry_image("fake/shared:1");
+	fake_runtime_set_pull_gate(true, false);
+	struct bg_start b[4] = {{.exec_id = "s0"}, {.exec_id = "s1"}, {.exec_id = "s2"},
+	                        {.exec_id = "s3"}};
+	for (int i = 0; i < 4; i++)
+		pthread_create(&b[i].t, NULL, start_thread, &b[i]);
+	/* Wait (deadline) until the first pull is in, then let it finish. */
+	int64_t end = mono_now_ns() + 5 * 1000000000ll;
+	while (fake_runtime_op_count("image_pull") == 0 && mono_now_ns() < end)
+		sched_yield();
+	fake_runtime_set_pull_gate(false, false);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(b[i].t, NULL);
+		cr_assert_eq(b[i].rc, 0, "start %s: %d", b[i].exec_id, b[i].rc);
+	}
+	/* Starts that came after the pull finished find the image present. */
+	cr_assert_eq(fake_runtime_op_count("image_pull"), 1, "pulls: %d",
+	             fake_runtime_op_count("image_pull"));
+}
+
+Test(executor, pull_without_progress_times_out_with_progress_does_not)
+{
+	executor_destroy(ex);
+	ex = new_exec("unit", "pull_progress_timeout: 200ms\npull_timeout: 2s\n");
+	fake_runtime_add_registry_image("fake/slow:1");
+	fake_runtime_set_pull_gate(true, false);
+	const char *req = "{\"job_id\":\"j\",\"execution_id\":\"slow\",\"engine_spec\":{\"type\":"
+	                  "\"docker\",\"params\":{\"image\":\"fake/slow:1\"}}}";
+	dms_error *err = NULL;
+	int64_t t0 = mono_now_ns();
+	cr_assert_eq(executor_start(ex, NULL, req, &err), DMS_ERR_TIMEOUT);
+	int64_t ms = (mono_now_ns() - t0) / 1000000;
+	cr_assert(ms >= 150 && ms < 1500, "gave up after %lld ms", (long long)ms);
+	cr_assert(strstr(err->message, "no progress"), "%s", err->message);
+	err_free(err);
+	err = NULL;
+	/* Progress keeps it alive until the total limit. */
+	fake_runtime_set_pull_gate(true, true);
+	t0 = mono_now_ns();
+	cr_assert_eq(executor_start(ex, NULL, req, &err), DMS_ERR_TIMEOUT);
+	ms = (mono_now_ns() - t0) / 1000000;
+	cr_assert(ms >= 1800, "a progressing pull was cut after %lld ms", (long long)ms);
+	cr_assert(strstr(err->message, "pull_timeout"), "%s", err->message);
+	err_free(err);
+	fake_runtime_set_pull_gate(false, false);
 }
