@@ -283,37 +283,57 @@ static int set_size(struct exec_config *c, const struct key_def *k, const char *
 	return 0;
 }
 
-static const char *const signal_names[] = {
-	"HUP",  "INT",  "QUIT", "ILL",  "TRAP", "ABRT", "BUS",  "FPE",    "KILL", "USR1", "SEGV",
-	"USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN",
-	"TTOU", "URG",  "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO",  "PWR",  "SYS",
-};
+bool config_parse_signal(const char *s, char canon[32])
+{
+	static const char *const names[] = {
+		"HUP",  "INT",  "QUIT", "ILL",  "TRAP",   "ABRT", "IOT",  "BUS",  "FPE",
+		"KILL", "USR1", "SEGV", "USR2", "PIPE",   "ALRM", "TERM", "STKFLT", "CHLD",
+		"CONT", "STOP", "TSTP", "TTIN", "TTOU",   "URG",  "XCPU", "XFSZ", "VTALRM",
+		"PROF", "WINCH", "IO",  "POLL", "PWR",    "SYS",  "RTMIN", "RTMAX", NULL,
+	};
+	char up[24], *end;
+	size_t i;
 
-/* Accepts "SIGTERM", "TERM", "sigterm" or a number 1..64; stores the
- * canonical "SIGTERM" form (numbers as given). */
+	if (s[0] >= '1' && s[0] <= '9') {
+		long n = strtol(s, &end, 10);
+		if (*end || n < 1 || n > 64)
+			return false;
+		snprintf(canon, 32, "%ld", n);
+		return true;
+	}
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (i = 0; s[i] && i < sizeof(up) - 1; i++)
+		up[i] = (char)toupper((unsigned char)s[i]);
+	if (s[i] || i == 0)
+		return false;
+	up[i] = '\0';
+	for (i = 0; names[i]; i++)
+		if (strcmp(up, names[i]) == 0)
+			goto ok;
+	/* Within the 30 real-time signals, as Docker writes them. */
+	if ((strncmp(up, "RTMIN+", 6) == 0 || strncmp(up, "RTMAX-", 6) == 0) && up[6] >= '1' &&
+	    up[6] <= '9') {
+		long off = strtol(up + 6, &end, 10);
+		if (*end == '\0' && off >= 1 && off <= 30)
+			goto ok;
+	}
+	return false;
+ok:
+	snprintf(canon, 32, "SIG%s", up);
+	return true;
+}
+
+/* Accepts what config_parse_signal does; stores its canonical form. */
 static int set_signal(struct exec_config *c, const struct key_def *k, const char *value,
                       const yaml_node_t *node, dms_error **err)
 {
-	const char *name = value;
-	char canon[16];
+	char canon[32];
 
-	if (isdigit((unsigned char)value[0])) {
-		char *end;
-		long n = strtol(value, &end, 10);
-
-		if (*end || n < 1 || n > 64)
-			return bad_value(k, node, value, "must be a signal name or number 1..64", err);
-		return replace_string(FIELD(c, k, char *), value, err);
-	}
-	if (strncasecmp(name, "SIG", 3) == 0)
-		name += 3;
-	for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++) {
-		if (strcasecmp(name, signal_names[i]) == 0) {
-			snprintf(canon, sizeof(canon), "SIG%s", signal_names[i]);
-			return replace_string(FIELD(c, k, char *), canon, err);
-		}
-	}
-	return bad_value(k, node, value, "must be a signal name such as SIGTERM", err);
+	if (!config_parse_signal(value, canon))
+		return bad_value(k, node, value,
+		                 "must be a signal name such as SIGTERM or a number 1..64", err);
+	return replace_string(FIELD(c, k, char *), canon, err);
 }
 
 static const struct key_def config_keys[] = {

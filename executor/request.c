@@ -1077,70 +1077,21 @@ static int set_labels(struct ctx *c, const struct node *n, void *dst, const stru
 	return 0;
 }
 
-/* "SIGTERM", "TERM", "sigterm" -> "SIGTERM" in canon (the forms the config's
- * stop_signal takes, plus SIGRTMIN+n / SIGRTMAX-n as Docker takes them). */
-static bool signal_canonical(const char *name, char canon[32])
-{
-	static const char *const names[] = {
-	    "HUP",  "INT",   "QUIT", "ILL",  "TRAP", "ABRT", "IOT",  "BUS",    "FPE",
-	    "KILL", "USR1",  "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD",
-	    "CONT", "STOP",  "TSTP", "TTIN", "TTOU", "URG",  "XCPU", "XFSZ",   "VTALRM",
-	    "PROF", "WINCH", "IO",   "POLL", "PWR",  "SYS",  NULL,
-	};
-	char up[24];
-	size_t i;
-	char *end;
-	long off;
-
-	if (strncasecmp(name, "SIG", 3) == 0)
-		name += 3;
-	for (i = 0; name[i] && i < sizeof(up) - 1; i++)
-		up[i] = (char)toupper((unsigned char)name[i]);
-	if (name[i] || i == 0)
-		return false;
-	up[i] = '\0';
-	for (i = 0; names[i]; i++)
-		if (strcmp(up, names[i]) == 0)
-			goto ok;
-	if (strcmp(up, "RTMIN") == 0 || strcmp(up, "RTMAX") == 0)
-		goto ok;
-	/* Within the 30 real-time signals. */
-	if ((strncmp(up, "RTMIN+", 6) == 0 || strncmp(up, "RTMAX-", 6) == 0) && up[6] >= '1' &&
-	    up[6] <= '9') {
-		off = strtol(up + 6, &end, 10);
-		if (*end == '\0' && off >= 1 && off <= 30)
-			goto ok;
-	}
-	return false;
-ok:
-	snprintf(canon, 32, "SIG%s", up);
-	return true;
-}
-
 /* A name (stored as "SIGTERM") or a number 1..64 (stored as its decimal
  * text) — the two forms Docker's StopSignal takes. */
 static int set_signal(struct ctx *c, const struct node *n, void *dst, const struct field *f)
 {
 	char buf[32];
-	char *end;
-	long long v;
 
 	(void)f;
-	if (n->kind == NODE_NUMBER) {
-		if (n->is_int && n->integer >= 1 && n->integer <= SIGNAL_MAX) {
-			snprintf(buf, sizeof(buf), "%" PRId64, n->integer);
+	if (n->kind == NODE_NUMBER && n->is_int) {
+		snprintf(buf, sizeof(buf), "%" PRId64, n->integer);
+		if (config_parse_signal(buf, buf))
 			return store_string(c, buf, dst);
-		}
 	} else if (n->kind == NODE_STRING) {
-		if (n->text[0] >= '1' && n->text[0] <= '9') {
-			errno = 0;
-			v = strtoll(n->text, &end, 10);
-			if (*end == '\0' && errno == 0 && v <= SIGNAL_MAX)
-				return store_string(c, n->text, dst);
-		} else if (signal_canonical(n->text, buf)) {
+		if (config_parse_signal(n->text, buf))
 			return store_string(c, buf, dst);
-		}
-	} else {
+	} else if (n->kind != NODE_NUMBER) {
 		return fail_type(c, n, "a signal name or number");
 	}
 	return fail_at(c, n, "must be a signal name like \"SIGTERM\" or a number 1..%d, got %s",
