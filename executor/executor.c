@@ -909,7 +909,9 @@ int executor_is_installed(struct dms_executor *ex, dms_context *ctx, bool *insta
 {
 	dms_context *own = ctx ? NULL : ctx_new(IS_INSTALLED_TIMEOUT_MS);
 	struct runtime_info info = {0};
-	int rc = ex->rt_ops->ping(ex->rt, ctx ? ctx : own, &info, NULL);
+	/* The fingerprint costs /version and /info (tens of ms on dockerd):
+	 * only when asked for. */
+	int rc = ex->rt_ops->ping(ex->rt, ctx ? ctx : own, info_json ? &info : NULL, NULL);
 	ctx_free(own);
 	*installed = rc == 0;
 	if (info_json) {

@@ -41,6 +41,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (host_plugin_load(argv[1], &p, &why) < 0) {
 		host_log("%s", why);
+		free(why);
 		return 1;
 	}
 	const dms_executor_ops *ops = p->desc->ops;
