@@ -1,30 +1,106 @@
-/* runtime.c — the table of runtimes by name and the free functions of the
- * types runtime.h hands out.
+/* runtime.c — the table of runtimes by name, the choice of one for a config
+ * (including `runtime: auto`), and the free functions of the types runtime.h
+ * hands out.
  *
  * Exists so that choosing an engine is one lookup in one small table (the
- * config's `runtime:` key names a row) and so that every runtime frees its
- * results the same way.
+ * config's `runtime:` key names a row, or `auto` asks which engine answers)
+ * and so that every runtime frees its results the same way.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "compat.h"
 #include "runtime.h"
+
+/* How long `auto` waits for each engine's /_ping. A local socket answers in
+ * milliseconds; this only bounds a hung engine. */
+#define RUNTIME_PROBE_TIMEOUT_MS 1000
 
 static const struct {
 	const char *name;
 	const struct runtime_ops *ops;
+	char *(*endpoint)(const char *host); /* its discovery, for `auto` */
 } runtimes[] = {
-    {"docker", &docker_runtime_ops},
+    /* `auto` tries them in this order. */
+    {"docker", &docker_runtime_ops, docker_endpoint},
+    {"podman", &podman_runtime_ops, podman_endpoint},
 };
+
+#define N_RUNTIMES (sizeof(runtimes) / sizeof(runtimes[0]))
 
 const struct runtime_ops *runtime_by_name(const char *name)
 {
 	if (!name)
 		return NULL;
-	for (size_t i = 0; i < sizeof(runtimes) / sizeof(runtimes[0]); i++)
+	for (size_t i = 0; i < N_RUNTIMES; i++)
 		if (strcmp(runtimes[i].name, name) == 0)
 			return runtimes[i].ops;
 	return NULL;
+}
+
+static const struct runtime_ops *ops_of_flavor(const struct compat_flavor *f)
+{
+	return f == &compat_podman_flavor ? &podman_runtime_ops : &docker_runtime_ops;
+}
+
+/* A unix socket URL whose file exists (an engine may be starting on it). */
+static bool socket_exists(const char *url)
+{
+	const char *path = strncmp(url, "unix://", 7) == 0 ? url + 7 : url;
+
+	return path[0] == '/' && access(path, F_OK) == 0;
+}
+
+/* `auto`: with a host, the engine there says which it is (Podman names
+ * itself in Libpod-Api-Version and "Server: Libpod/..."); without one, the
+ * first engine whose discovered endpoint answers /_ping. The table's
+ * discovery must be the one that found the engine, since open() discovers
+ * again. When nothing answers, the first runtime whose socket exists (an
+ * engine still starting), else docker: IsInstalled then says no, and the
+ * quirks follow whichever engine answers later (compat.h). */
+static const struct runtime_ops *runtime_auto(const char *host)
+{
+	const struct compat_flavor *engine = NULL;
+	const struct runtime_ops *present = NULL;
+
+	if (host && *host) {
+		if (compat_probe(host, RUNTIME_PROBE_TIMEOUT_MS, &engine, NULL) == 0)
+			return ops_of_flavor(engine);
+		return &docker_runtime_ops;
+	}
+	for (size_t i = 0; i < N_RUNTIMES; i++) {
+		char *url = runtimes[i].endpoint(NULL);
+		int rc;
+
+		if (!url)
+			continue;
+		rc = compat_probe(url, RUNTIME_PROBE_TIMEOUT_MS, &engine, NULL);
+		if (rc != 0 && !present && socket_exists(url))
+			present = runtimes[i].ops;
+		free(url);
+		if (rc == 0)
+			return runtimes[i].ops;
+	}
+	return present ? present : &docker_runtime_ops;
+}
+
+int runtime_select(const char *name, const char *host, const struct runtime_ops **out,
+                   dms_error **err)
+{
+	const struct runtime_ops *ops;
+
+	if (name && strcmp(name, "auto") == 0)
+		ops = runtime_auto(host);
+	else
+		ops = runtime_by_name(name);
+	if (!ops)
+		return err_set(err, DMS_ERR_CONFIG,
+		               "'%s' is not available (have: docker, podman, auto)",
+		               name ? name : "(null)");
+	*out = ops;
+	return 0;
 }
 
 void runtime_info_free(struct runtime_info *i)

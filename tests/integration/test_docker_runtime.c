@@ -381,7 +381,9 @@ Test(docker_runtime, ping_fills_info_and_negotiates_the_engines_version)
 		snprintf(want, sizeof(want), "%d.%d", major, minor);
 
 	ASSERT_OK(ops->ping(rt, NULL, &info, &err), "ping");
-	cr_assert_str_eq(info.kind, "docker");
+	/* The kind is the engine's, not the table's: this suite also runs
+	 * against Podman's compat socket, which names itself in its headers. */
+	cr_assert_str_eq(info.kind, ping.libpod_api_version ? "podman" : "docker");
 	cr_assert_str_eq(info.api_version, want, "negotiated %s, engine says %s (cap 1.43)",
 	                 info.api_version, ping.api_version);
 	cr_assert(info.version && *info.version, "no engine version");
@@ -531,6 +533,7 @@ Test(docker_runtime, create_sets_labels_and_limits)
 {
 	char *name = name_for("limits"), *id = create(name, "true", "org.dms.test.extra=x=y");
 	struct container_state st = {0};
+	const char *stop_signal;
 	char path[160];
 	yajl_val root;
 	dms_error *err = NULL;
@@ -552,9 +555,11 @@ Test(docker_runtime, create_sets_labels_and_limits)
 	cr_assert_eq(json_int(root, (const char *[]){"HostConfig", "NanoCpus", NULL}), 500000000LL);
 	cr_assert_eq(json_int(root, (const char *[]){"HostConfig", "PidsLimit", NULL}), 64);
 	cr_assert_eq(json_int(root, (const char *[]){"Config", "StopTimeout", NULL}), 2);
-	cr_assert_str_eq(YAJL_GET_STRING(yajl_tree_get(
-	                     root, (const char *[]){"Config", "StopSignal", NULL}, yajl_t_string)),
-	                 "SIGTERM");
+	stop_signal = YAJL_GET_STRING(
+	    yajl_tree_get(root, (const char *[]){"Config", "StopSignal", NULL}, yajl_t_string));
+	/* dockerd echoes the name; Podman stores and reports the number. */
+	cr_assert(strcmp(stop_signal, "SIGTERM") == 0 || strcmp(stop_signal, "15") == 0,
+	          "StopSignal %s", stop_signal);
 	yajl_tree_free(root);
 
 	remove_container(id);

@@ -1,0 +1,202 @@
+/* compat.h — internal to executor/runtimes/: the Docker Engine API client
+ * that both docker.c and podman.c are thin tables over.
+ *
+ * Exists because Podman serves the Docker-compatible API too, so nearly every
+ * operation is the same code for both engines. What differs per engine is
+ * data in a `struct compat_flavor` (event names, which label filters the
+ * engine honours) plus two hooks where Podman's libpod API is needed for a
+ * correct answer (the fingerprint and image import). The flavor a runtime
+ * uses is the one of the engine that answers, learned from the headers of
+ * GET /_ping when the API version is negotiated — so a docker table pointed
+ * at Podman's socket (DOCKER_HOST=.../podman.sock) still gets Podman's
+ * handling. Nothing outside executor/runtimes/ includes this file.
+ */
+#ifndef DMS_RUNTIMES_COMPAT_H
+#define DMS_RUNTIMES_COMPAT_H
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <yajl/yajl_tree.h>
+
+#include "context.h"
+#include "error.h"
+#include "http.h"
+#include "runtime.h"
+
+/* Whose error category a failed answer is (runtime.h's mapping). */
+enum compat_object {
+	COMPAT_ENGINE,
+	COMPAT_IMAGE,
+	COMPAT_CONTAINER,
+	COMPAT_NETWORK,
+	COMPAT_VOLUME,
+};
+
+/* One engine event Action and what it means to the executor. */
+struct compat_event_name {
+	const char *action;
+	enum runtime_event_kind kind;
+};
+
+/* What is different about one engine behind the same API. */
+struct compat_flavor {
+	const char *kind; /* "docker" | "podman": the fingerprint's runtime */
+	/* Container event Actions the executor cares about; ends with a NULL
+	 * action. Anything else is RT_EV_OTHER. */
+	const struct compat_event_name *events;
+	/* Actor attributes holding a die event's exit code, by preference;
+	 * ends with NULL. */
+	const char *const *exit_code_attributes;
+	/* The engine's /events answers nothing for a key-only label filter
+	 * ("k" rather than "k=v"): send none and match the key here. */
+	bool events_key_only_label_here;
+	/* Completes the fingerprint where the compat /info is not the truth
+	 * (NULL: rootless and cgroup version from /info). */
+	int (*fill_info)(struct runtime *rt, dms_context *ctx, struct runtime_info *info,
+	                 dms_error **err);
+	/* Replaces POST /images/create?fromSrc=- (NULL: use it). */
+	int (*image_import)(struct runtime *rt, dms_context *ctx, int fd, const char *ref,
+	                    dms_error **err);
+	/* Replaces GET /containers/{id}/logs as it is (NULL: use it), for an
+	 * engine whose answers need mending: a follow stream that is not an
+	 * exact prefix of the log, errors written into a 200 body. */
+	int (*logs)(struct runtime *rt, dms_context *ctx, const char *id,
+	            const struct log_options *opts, runtime_log_fn fn, void *ud, dms_error **err);
+};
+
+extern const struct compat_flavor compat_docker_flavor; /* docker.c */
+extern const struct compat_flavor compat_podman_flavor; /* podman.c */
+
+/* Where each engine listens when the config names no host (docs/engine-api.md,
+ * "Engine address"). Never contacts the engine; the result is malloc'd. */
+char *docker_endpoint(const char *host);
+char *podman_endpoint(const char *host);
+
+/* ---- the runtime_ops implementations both tables use ---------------------- */
+
+/* A runtime on `url` that speaks `flavor` until the engine says otherwise. */
+int compat_open(const char *url, const struct compat_flavor *flavor, struct runtime **out,
+                dms_error **err);
+void compat_close(struct runtime *rt);
+int compat_ping(struct runtime *rt, dms_context *ctx, struct runtime_info *info, dms_error **err);
+int compat_image_present(struct runtime *rt, dms_context *ctx, const char *image, bool *present,
+                         dms_error **err);
+int compat_image_pull(struct runtime *rt, dms_context *ctx, const char *image,
+                      const char *registry_auth, runtime_progress_fn fn, void *ud, dms_error **err);
+int compat_image_import(struct runtime *rt, dms_context *ctx, int fd, const char *ref,
+                        dms_error **err);
+int compat_container_create(struct runtime *rt, dms_context *ctx, const struct container_spec *spec,
+                            char **id_out, dms_error **err);
+int compat_container_start(struct runtime *rt, dms_context *ctx, const char *id, dms_error **err);
+int compat_container_stop(struct runtime *rt, dms_context *ctx, const char *id, int timeout_s,
+                          dms_error **err);
+int compat_container_kill(struct runtime *rt, dms_context *ctx, const char *id, const char *signal,
+                          dms_error **err);
+int compat_container_remove(struct runtime *rt, dms_context *ctx, const char *id, bool force,
+                            dms_error **err);
+int compat_container_inspect(struct runtime *rt, dms_context *ctx, const char *id,
+                             struct container_state *out, dms_error **err);
+int compat_container_list(struct runtime *rt, dms_context *ctx, const char *label,
+                          struct container_summary **out, size_t *n, dms_error **err);
+int compat_container_logs(struct runtime *rt, dms_context *ctx, const char *id,
+                          const struct log_options *opts, runtime_log_fn fn, void *ud,
+                          dms_error **err);
+int compat_events(struct runtime *rt, dms_context *ctx, const char *label, int64_t since_ns,
+                  runtime_ready_fn ready, runtime_event_fn fn, void *ud, dms_error **err);
+int compat_network_create(struct runtime *rt, dms_context *ctx, const char *name, const strv labels,
+                          bool internal, char **id_out, dms_error **err);
+int compat_volume_create(struct runtime *rt, dms_context *ctx, const char *name, const strv labels,
+                         dms_error **err);
+int compat_object_list(struct runtime *rt, dms_context *ctx, enum runtime_object kind,
+                       const char *label, strv *out, dms_error **err);
+int compat_object_remove(struct runtime *rt, dms_context *ctx, enum runtime_object kind,
+                         const char *id, dms_error **err);
+
+/* ---- for runtime selection (runtime.c) ------------------------------------ */
+
+/* The table for a config's `runtime:` value (or $DMS_CONTAINER_RUNTIME):
+ * "docker", "podman", or "auto" — the engine at `host` when given, else the
+ * first of docker's and podman's discovered endpoints that answers /_ping
+ * within a short deadline. DMS_ERR_CONFIG for any other name. The executor
+ * calls it from pick_runtime(); its declaration belongs in runtime.h. */
+int runtime_select(const char *name, const char *host, const struct runtime_ops **out,
+                   dms_error **err);
+
+/* GET /_ping on `url` within timeout_ms. 0 when an engine answered 200;
+ * *engine is then the flavor its headers name (Podman sends
+ * Libpod-Api-Version and "Server: Libpod/..."; anything else is Docker). */
+int compat_probe(const char *url, long timeout_ms, const struct compat_flavor **engine,
+                 dms_error **err);
+
+/* ---- for the flavors' hooks (podman.c) ------------------------------------ */
+
+/* Performs one request; a versioned one negotiates first. Non-zero only when
+ * no HTTP answer arrived; the caller judges the status. */
+int compat_call(struct runtime *rt, dms_context *ctx, const struct http_request *req,
+                struct http_response *resp, const char *op, const char *resource, dms_error **err);
+/* GET path (as given: not versioned), expect 200 and a JSON document. */
+int compat_get_json(struct runtime *rt, dms_context *ctx, const char *path, enum compat_object o,
+                    const char *op, const char *resource, yajl_val *out, dms_error **err);
+/* "/v<Libpod-Api-Version>/libpod<path>", negotiating first; the version is
+ * the engine's own (never a constant). Fails when the engine has no libpod
+ * API. Caller frees *out. */
+int compat_libpod_path(struct runtime *rt, dms_context *ctx, const char *path, const char *op,
+                       const char *resource, char **out, dms_error **err);
+/* GET /containers/{id}/logs as opts say (follow included), with
+ * timestamps=1 when asked: the raw answer goes to fn. */
+int compat_logs_read(struct runtime *rt, dms_context *ctx, const char *id,
+                     const struct log_options *opts, bool timestamps, runtime_log_fn fn, void *ud,
+                     dms_error **err);
+/* The engine URL (for messages). */
+const char *compat_url(const struct runtime *rt);
+
+/* An HTTP answer that is not the expected one, as a categorised error that
+ * names the operation, the resource and the engine's own text. */
+int compat_http_failure(const struct http_response *r, enum compat_object o, const char *op,
+                        const char *resource, dms_error **err);
+int compat_bad_json(enum compat_object o, const char *op, const char *resource, dms_error **err);
+int compat_oom(dms_error **err);
+
+/* JSON reading: a string at a path, NULL if absent or not a string. */
+const char *compat_jstr(yajl_val v, const char **path);
+yajl_val compat_parse_json(const char *text);
+#define COMPAT_JPATH(...) ((const char *[]){__VA_ARGS__, NULL})
+
+/* Splits "repo[:tag]" / "repo@digest" into the name and the tag (a missing
+ * tag is "latest"). -1 on allocation failure. */
+int compat_split_image_ref(const char *ref, char **name, char **tag);
+/* The reference Docker means: "busybox" -> "docker.io/library/busybox:latest",
+ * "dms-test/busybox" -> "docker.io/dms-test/busybox:latest"; a reference
+ * with a registry host ("localhost/x", "r.example:5000/x") keeps it. */
+char *compat_qualify_image_ref(const char *ref);
+
+/* ---- cleanup helpers ------------------------------------------------------ */
+
+static inline void compat_freep(void *p)
+{
+	free(*(void **)p);
+}
+#define _cleanup_free_ __attribute__((cleanup(compat_freep)))
+
+static inline void compat_yajl_tree_freep(yajl_val *v)
+{
+	if (*v)
+		yajl_tree_free(*v);
+}
+#define _cleanup_yajl_tree_ __attribute__((cleanup(compat_yajl_tree_freep)))
+
+static inline void compat_response_freep(struct http_response *r)
+{
+	http_response_free(r);
+}
+#define _cleanup_response_ __attribute__((cleanup(compat_response_freep)))
+
+static inline struct http_response compat_response_new(void)
+{
+	struct http_response r;
+
+	http_response_init(&r);
+	return r;
+}
+
+#endif
