@@ -781,9 +781,6 @@ static void free_executor(struct dms_executor *ex)
  * auto); `auto` asks the engines which one answers (runtimes/runtime.c). */
 static int pick_runtime(struct dms_executor *ex, dms_error **err)
 {
-	/* Defined in runtimes/runtime.c; declared here until runtime.h has it. */
-	extern int runtime_select(const char *name, const char *host,
-	                          const struct runtime_ops **out, dms_error **err);
 	const char *name = getenv("DMS_CONTAINER_RUNTIME");
 	const char *from = "DMS_CONTAINER_RUNTIME";
 	int rc;

@@ -175,5 +175,10 @@ extern const struct runtime_ops podman_runtime_ops;
 
 /* "docker" | "podman" -> table; NULL if unknown. */
 const struct runtime_ops *runtime_by_name(const char *name);
+/* name: "docker" | "podman" | "auto" (the first engine that answers; with
+ * a host, the one listening there). DMS_ERR_CONFIG for an unknown name,
+ * DMS_ERR_RUNTIME_UNAVAILABLE when auto finds no engine. */
+int runtime_select(const char *name, const char *host, const struct runtime_ops **out,
+                   dms_error **err);
 
 #endif
