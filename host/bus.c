@@ -86,6 +86,7 @@ struct job {
 struct waiter {
 	DBusConnection *conn;
 	DBusMessage *msg;
+	bool is_run; /* Run: a cancelled job is an org.dms.Error.Cancelled reply */
 };
 
 static const dms_executor_ops *ops_of(const struct bus_executor *e)
@@ -245,20 +246,34 @@ static void on_wait_done(void *user_data, const char *execution_id, const char *
                          const dms_error *error)
 {
 	struct waiter *w = user_data;
+	struct host_json *doc = NULL;
 
-	(void)execution_id;
-	if (result_json)
+	/* Run follows the ABI's run(): a job ended by Cancel or by its deadline
+	 * fails the call (Wait returns the result with cancelled: true). */
+	if (result_json && w->is_run &&
+	    (doc = host_json_parse(result_json, strlen(result_json), NULL)) &&
+	    host_json_get_bool(doc, "cancelled", false)) {
+		const char *why = host_json_get_string(doc, "error_msg");
+		bus_reply_error(w->conn, w->msg, bus_error_name(DMS_ERR_CANCELLED),
+		                "execution %s was cancelled: %s", execution_id,
+		                why ? why : "cancelled");
+	} else if (result_json)
 		bus_reply_string(w->conn, w->msg, result_json);
 	else
 		bus_reply_dms_error(w->conn, w->msg,
 		                    error ? (int)error->category : DMS_ERR_INTERNAL, error);
+	host_json_free(doc);
 	waiter_free(w);
 }
 
-/* wait_async on behalf of msg; answers msg with an error if it fails. */
-static void wait_deferred(struct bus_executor *e, DBusMessage *msg, const char *execution_id)
+/* wait_async on behalf of msg (a Wait, or the waiting half of a Run);
+ * answers msg with an error if it fails. */
+static void wait_deferred(struct bus_executor *e, DBusMessage *msg, const char *execution_id,
+                          bool is_run)
 {
 	struct waiter *w = waiter_new(e->host, msg);
+
+	w->is_run = is_run;
 	dms_error *err = NULL;
 	int rc = ops_of(e)->wait_async(e->ex, execution_id, on_wait_done, w, &err);
 
@@ -529,7 +544,7 @@ static void run_worker(struct job *j)
 	if (rc != DMS_OK)
 		job_fail(j, rc, err);
 	else
-		wait_deferred(j->exe, j->msg, execution_id);
+		wait_deferred(j->exe, j->msg, execution_id, true);
 out:
 	host_json_free(doc);
 	free(owned_request);
@@ -558,7 +573,7 @@ static void wait_method(const struct bus_call *c)
 	const char *id = "";
 
 	dbus_message_get_args(c->msg, NULL, DBUS_TYPE_STRING, &id, DBUS_TYPE_INVALID);
-	wait_deferred(c->object, c->msg, id);
+	wait_deferred(c->object, c->msg, id, false);
 }
 
 static bool get_id(void *object, DBusMessageIter *it)
