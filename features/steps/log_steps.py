@@ -113,6 +113,16 @@ def plain_lines(context, lines):
 @step("the log stream carried on stdout the numbers 1 to {count:d}, one per line")
 def stream_numbers(context, count):
     want = ("\n".join(str(i) for i in range(1, count + 1)) + "\n").encode()
+    _compare_stdout(context, want)
+
+
+@step("the log stream carried on stdout the numbers 1 to {count:d}, each padded to {width:d} bytes")
+def stream_padded_numbers(context, count, width):
+    want = "".join("%-*d\n" % (width - 1, i) for i in range(1, count + 1)).encode()
+    _compare_stdout(context, want)
+
+
+def _compare_stdout(context, want):
     got = bytes(context.stream.stdout)
     if got == want:
         return
