@@ -1,0 +1,31 @@
+"""dockerpy_latency.py — the docker-py column of the benchmark: times
+`containers.run(IMAGE, ["true"], remove=True)` with Debian's python3-docker,
+from one long-lived client (how a Python service would use it), one warm-up
+run first. Prints {"samples_ms": [...], "docker_py": VERSION}.
+
+    python3 dockerpy_latency.py HOST IMAGE N      (HOST: unix:///path)
+"""
+import json
+import sys
+import time
+
+import docker
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit('usage: dockerpy_latency.py HOST IMAGE N')
+    host, image, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    client = docker.DockerClient(base_url=host, version='auto')
+    samples = []
+    for i in range(-1, n):  # i == -1: warm-up
+        t0 = time.perf_counter()
+        client.containers.run(image, ['true'], remove=True)
+        if i >= 0:
+            samples.append(round((time.perf_counter() - t0) * 1000, 3))
+    client.close()
+    print(json.dumps({'samples_ms': samples, 'docker_py': docker.__version__}))
+
+
+if __name__ == '__main__':
+    main()

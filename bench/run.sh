@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# bench/run.sh — the benchmark of issue 8 in one command: the executor against
+# the raw Engine API and the tools people use instead (docker/podman CLI,
+# docker-py), side by side on the same engine and image, in one run. Prints
+# the results table, writes bench/results/latest.json (+ latest.txt) and, after
+# a full run, docs/performance.md. See bench/README.md for what each section
+# measures and for the BENCH_* knobs.
+#
+# It uses an existing build (BENCH_BUILD_DIR, default build/; configured and
+# built as RelWithDebInfo if missing), starts the private engines with
+# scripts/engines.sh, a private dbus-daemon and dms-host, runs the sections and
+# tears down, by pid, everything it started. It synchronises only by polling
+# with deadlines; a column that fails is reported "n/a", never aborts the run.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root"
+
+RUNS=${BENCH_RUNS:-20}
+ROUNDS=${BENCH_ROUNDS:-4}
+ENGINES=${BENCH_ENGINES:-docker podman}
+SECTIONS=${BENCH_SECTIONS:-latency tput logs scale exit}
+TPUT_CONC=${BENCH_TPUT_CONC:-1 4 16}
+TPUT_JOBS=${BENCH_TPUT_JOBS:-32}
+LOG_BYTES=${BENCH_LOG_BYTES:-200000000}
+LOG_RUNS=${BENCH_LOG_RUNS:-3}
+SCALE_N=${BENCH_SCALE_N:-200}
+SCALE_SLEEP=${BENCH_SCALE_SLEEP:-30}
+SCALE_START_CONC=${BENCH_SCALE_START_CONC:-1}
+SCALE_SETTLE=${BENCH_SCALE_SETTLE:-35}
+EXIT_RUNS=${BENCH_EXIT_RUNS:-$RUNS}
+EXIT_SLEEP=${BENCH_EXIT_SLEEP:-1}
+BUILD=${BENCH_BUILD_DIR:-build}
+RESULTS=${BENCH_RESULTS_DIR:-$here/results}
+case "$BUILD" in /*) ;; *) BUILD=$root/$BUILD ;; esac
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+# wait_for DESCRIPTION SECONDS CMD... — polls CMD until it succeeds or the deadline passes.
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  local end=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $end ]; then log "timed out after ${secs}s waiting for $what"; return 1; fi
+    sleep 0.1
+  done
+}
+
+# stop_pid NAME PID — SIGTERM, poll for the exit, SIGKILL after 30 s.
+stop_pid() {
+  local name=$1 pid=$2
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill "$pid" 2>/dev/null || true
+  wait_for "$name ($pid) to exit" 30 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+}
+
+# --- the build ---------------------------------------------------------------
+if [ ! -x "$BUILD/bin/dms-host" ] || [ ! -x "$BUILD/bin/dmsctl" ] || [ ! -f "$BUILD/lib/dms-executor.so" ]; then
+  log "building $BUILD (RelWithDebInfo)"
+  cmake -S "$root" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDMS_BUILD_TESTS=OFF >&2
+  cmake --build "$BUILD" -j"$(nproc)" >&2
+fi
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
+[ -n "$build_type" ] || build_type="RelWithDebInfo (the CMakeLists default)"
+if grep -q '^DMS_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
+  [ "${BENCH_ALLOW_SANITIZE:-0}" = 1 ] ||
+    die "$BUILD is a sanitizer build (DMS_SANITIZE=ON): its numbers mean nothing. Use an optimised build (BENCH_BUILD_DIR) or BENCH_ALLOW_SANITIZE=1."
+  build_type="$build_type+sanitize"
+fi
+PLUGIN=$BUILD/lib/dms-executor.so
+DMSCTL=$BUILD/bin/dmsctl
+
+# The benchmark's own C programs: through CMake when the root CMakeLists has
+# bench/ (target dms-bench-tools), else compiled here like the project (C11,
+# warnings as errors) against the installed libraries and the plugin header.
+TOOLS=""
+if grep -qs 'add_subdirectory(bench' "$root/CMakeLists.txt" &&
+    cmake --build "$BUILD" --target dms-bench-tools -j"$(nproc)" >&2; then
+  for d in "$BUILD/bin" "$BUILD/bench"; do [ -x "$d/dms-bench-raw" ] && TOOLS=$d && break; done
+fi
+if [ -z "$TOOLS" ]; then
+  TOOLS=$BUILD/bench-tools
+  mkdir -p "$TOOLS"
+  CC=${CC:-cc}
+  CFLAGS_BENCH="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -I$root/plugin-api/include"
+  build_tool() { # NAME PKGS SOURCES...
+    local name=$1 pkgs=$2; shift 2
+    local out=$TOOLS/$name src newer=0
+    for src in "$@" "$here/bench.h" "$here/procstat.h"; do [ "$src" -nt "$out" ] && newer=1; done
+    [ $newer = 1 ] || return 0
+    # shellcheck disable=SC2046,SC2086
+    $CC $CFLAGS_BENCH -o "$out" "$@" $(pkg-config --cflags --libs $pkgs) -lpthread -ldl
+  }
+  build_tool dms-bench-raw "libcurl yajl" "$here/raw.c" "$here/bench.c"
+  build_tool dms-bench-inproc "libcurl yajl" "$here/inproc.c" "$here/bench.c"
+  build_tool dms-bench-bus "libcurl yajl dbus-1" "$here/busclient.c" "$here/procstat.c" "$here/bench.c"
+  build_tool dms-bench-timecmd "libcurl yajl" "$here/timecmd.c" "$here/bench.c"
+fi
+
+# docker-py: Debian's python3-docker, for the system python.
+PY=/usr/bin/python3
+if ! "$PY" -c 'import docker' 2>/dev/null; then
+  log "installing python3-docker"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y python3-docker >&2 ||
+    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-docker >&2; } ||
+    log "python3-docker could not be installed: the docker-py column will be n/a"
+fi
+
+# --- engines, bus, host ------------------------------------------------------
+WORK=$(mktemp -d /tmp/dms-bench.XXXXXX)
+# Parts and logs go straight to the results, so a run cut short keeps them.
+PARTS=$RESULTS/parts
+LOGS=$RESULTS/logs
+rm -rf "$PARTS" "$LOGS"
+mkdir -p "$PARTS" "$LOGS"
+DBUS_PID=""
+HOST_PID=""
+TOOL_PID="" # the process group of the tool running now
+STARTED_ENGINES=""
+
+ping_engine() { [ "$(curl -fsS --max-time 2 --unix-socket "$1" http://d/_ping 2>/dev/null)" = OK ]; }
+
+cleanup() {
+  local rc=$?
+  set +e
+  [ -n "$TOOL_PID" ] && kill -TERM -- "-$TOOL_PID" 2>/dev/null
+  stop_host
+  stop_pid dbus-daemon "$DBUS_PID"
+  for e in $STARTED_ENGINES; do bash "$root/scripts/engines.sh" stop "$e" >&2; done
+  rm -rf "$WORK"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+RUN_DIR=${DMS_RUN:-/tmp/dms-run}
+declare -A was_up
+for e in $ENGINES; do
+  if ping_engine "$RUN_DIR/$e.sock"; then was_up[$e]=1; else was_up[$e]=0; fi
+done
+if [ "$ENGINES" = "docker podman" ] && env_text=$(bash scripts/engines.sh start all); then
+  eval "$env_text"
+else # one engine asked for, or one failed to start: each on its own
+  for e in $ENGINES; do
+    if env_text=$(bash scripts/engines.sh start "$e"); then eval "$env_text"; else log "$e did not start: its columns will be n/a"; fi
+  done
+fi
+IMAGE=${BENCH_IMAGE:-${DMS_TEST_IMAGE:-dms-test/busybox:latest}}
+UP_ENGINES=""
+for e in $ENGINES; do
+  [ "${was_up[$e]}" = 0 ] && ping_engine "$RUN_DIR/$e.sock" && STARTED_ENGINES="$STARTED_ENGINES $e"
+  ping_engine "$RUN_DIR/$e.sock" && UP_ENGINES="$UP_ENGINES $e"
+done
+
+bus_env=$(dbus-daemon --session --fork --print-address=1 --print-pid=1)
+DBUS_SESSION_BUS_ADDRESS=$(sed -n 1p <<<"$bus_env")
+DBUS_PID=$(sed -n 2p <<<"$bus_env")
+export DBUS_SESSION_BUS_ADDRESS
+unset DMS_EXECUTOR_CONFIG
+
+start_host() {
+  setsid "$BUILD/bin/dms-host" --session >>"$LOGS/dms-host.log" 2>&1 </dev/null &
+  HOST_PID=$!
+  "$TOOLS/dms-bench-bus" wait-name 30 || die "dms-host did not take the bus name (see $LOGS/dms-host.log)"
+}
+stop_host() {
+  [ -n "$HOST_PID" ] || return 0
+  stop_pid dms-host "$HOST_PID"
+  HOST_PID=""
+}
+
+engine_host() { echo "unix://$RUN_DIR/$1.sock"; }
+config_file() { # ENGINE — the executor config shared by dms-host, dmsctl and in-process
+  local f=$WORK/executor-$1.yaml
+  [ -f "$f" ] || printf 'runtime: %s\nhost: %s\nstate_dir: %s\n' "$1" "$(engine_host "$1")" "$WORK/state-$1" >"$f"
+  echo "$f"
+}
+
+# measure SECTION ENGINE VARIANT PARAM ROUND TIMEOUT_S CMD... — runs one tool,
+# its JSON to the parts, its stderr to the logs; a failure becomes {"error"}.
+# A tool still running at its deadline is a hang worth a look: the stacks of
+# it and of dms-host go to the log (gdb, when installed) before it is killed.
+measure() {
+  local key="$1__$2__$3__$4__$5" secs=$6; shift 6
+  local out=$PARTS/$key.json err=$LOGS/$key.log rc=0 why pid end
+  log "$key"
+  setsid "$@" >"$out" 2>"$err" </dev/null & # its own process group: $pid
+  pid=$!
+  TOOL_PID=$pid
+  end=$((SECONDS + secs))
+  while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then
+    if command -v gdb >/dev/null; then
+      { echo "=== stacks of the tool ($pid) at its ${secs}s deadline"
+        gdb -p "$pid" -batch -ex 'thread apply all bt' 2>&1 | grep -E '^(Thread|#)'
+        if [ -n "$HOST_PID" ]; then
+          echo "=== stacks of dms-host ($HOST_PID)"
+          gdb -p "$HOST_PID" -batch -ex 'thread apply all bt' 2>&1 | grep -E '^(Thread|#)'
+        fi; } >"$LOGS/$key.stacks" 2>&1
+    fi
+    kill -TERM -- "-$pid" 2>/dev/null || true # the tool and what it spawned
+    wait_for "$key to exit" 30 bash -c "! kill -0 $pid" || kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    TOOL_PID=""
+    why="timed out after ${secs}s (stacks: logs/$key.stacks). $( (grep -v '^\s*$' "$err" || true) | tail -2 | tr '\n' ' ' | cut -c1-300)"
+  else
+    wait "$pid" || rc=$?
+    TOOL_PID=""
+    [ $rc = 0 ] && [ -s "$out" ] && return 0
+    why=$( (grep -v '^\s*$' "$err" || true) | tail -3 | tr '\n' ' ' | cut -c1-400)
+    [ -n "$why" ] || why="exit status $rc"
+  fi
+  "$PY" -c 'import json,sys; print(json.dumps({"error": sys.argv[1]}))' "$why" >"$out"
+  log "  failed: $why"
+  return 0
+}
+
+# The clients of each variant, as commands.
+raw_cmd() { echo "$TOOLS/dms-bench-raw $(engine_host "$1") $IMAGE"; }
+inproc_cmd() { echo "$TOOLS/dms-bench-inproc $PLUGIN $(config_file "$1") $IMAGE $1 $(engine_host "$1")"; }
+bus_cmd() { echo "$TOOLS/dms-bench-bus bench-$1 $(config_file "$1") $IMAGE $1 $(engine_host "$1")"; }
+cli_cmd() {
+  case "$1" in
+    docker) local d; d=$(command -v docker || echo /usr/bin/docker); echo "$d -H $(engine_host docker) run --rm $IMAGE true" ;;
+    podman) echo "podman --remote --url $(engine_host podman) run --rm $IMAGE true" ;;
+  esac
+}
+
+# Samples are split into rounds that alternate between the variants, so a
+# burst of load from elsewhere on the machine hits them all alike.
+per_round() { local n=$(( ($1 + ROUNDS - 1) / ROUNDS )); echo $(( n < 1 ? 1 : n )); }
+
+section_latency() {
+  local e=$1 k r t
+  k=$(per_round "$RUNS")
+  t=$(( 60 + k * 60 ))
+  if ! "$DMSCTL" -v --executor "bench-$e" --config "$(config_file "$e")" info 2>&1 >/dev/null |
+      grep -q 'dms-host on the bus'; then
+    log "dmsctl does not reach dms-host for $e: the dmsctl column will be n/a"
+  fi
+  for ((r = 0; r < ROUNDS; r++)); do
+    # shellcheck disable=SC2046
+    measure latency "$e" raw - $r $t $(raw_cmd "$e") latency "$k"
+    # shellcheck disable=SC2046
+    measure latency "$e" bus_run - $r $t $(bus_cmd "$e") latency "$k"
+    measure latency "$e" dmsctl - $r $t "$TOOLS/dms-bench-timecmd" "$k" -- \
+      "$DMSCTL" --executor "bench-$e" --config "$(config_file "$e")" run --rm "$IMAGE" -- true
+    # shellcheck disable=SC2046
+    measure latency "$e" inproc - $r $t $(inproc_cmd "$e") latency "$k"
+    # shellcheck disable=SC2046
+    measure latency "$e" cli - $r $t "$TOOLS/dms-bench-timecmd" "$k" -- $(cli_cmd "$e")
+    measure latency "$e" dockerpy - $r $t "$PY" "$here/dockerpy_latency.py" "$(engine_host "$e")" "$IMAGE" "$k"
+  done
+}
+
+section_tput() {
+  local e=$1 c t
+  for c in $TPUT_CONC; do
+    local jobs=$(( TPUT_JOBS > 2 * c ? TPUT_JOBS : 2 * c ))
+    t=$(( 120 + jobs * 30 ))
+    # shellcheck disable=SC2046
+    measure tput "$e" raw "$c" 0 $t $(raw_cmd "$e") tput "$c" "$jobs"
+    # shellcheck disable=SC2046
+    measure tput "$e" inproc "$c" 0 $t $(inproc_cmd "$e") tput "$c" "$jobs"
+    # shellcheck disable=SC2046
+    measure tput "$e" bus "$c" 0 $t $(bus_cmd "$e") tput "$c" "$jobs"
+  done
+}
+
+section_logs() {
+  local e=$1 r t=$(( 300 + LOG_BYTES / 1000000 ))
+  for ((r = 0; r < LOG_RUNS; r++)); do
+    # shellcheck disable=SC2046
+    measure logs "$e" raw - $r $t $(raw_cmd "$e") logs "$LOG_BYTES"
+    # shellcheck disable=SC2046
+    measure logs "$e" bus - $r $t $(bus_cmd "$e") logs "$LOG_BYTES"
+    # shellcheck disable=SC2046
+    measure logs "$e" inproc - $r $t $(inproc_cmd "$e") logs "$LOG_BYTES"
+  done
+}
+
+section_scale() {
+  local e=$1 n gate=$WORK/gate-$1
+  mkdir -p "$gate"
+  # A fresh dms-host: its numbers are those of this workload only.
+  stop_host
+  start_host
+  for n in 1 "$SCALE_N"; do
+    local t=$(( 600 + n * 30 + SCALE_SLEEP + SCALE_SETTLE ))
+    # shellcheck disable=SC2046
+    measure scale "$e" bus "$n" 0 $t $(bus_cmd "$e") scale "$n" "$SCALE_SLEEP" \
+      "$SCALE_START_CONC" "$SCALE_SETTLE" "$gate" "$HOST_PID"
+  done
+  stop_host
+  start_host
+}
+
+section_exit() {
+  local e=$1 t=$(( 120 + EXIT_RUNS * (EXIT_SLEEP + 30) ))
+  # shellcheck disable=SC2046
+  measure exit "$e" raw - 0 $t $(raw_cmd "$e") exit "$EXIT_RUNS" "$EXIT_SLEEP"
+  # shellcheck disable=SC2046
+  measure exit "$e" bus - 0 $t $(bus_cmd "$e") exit "$EXIT_RUNS" "$EXIT_SLEEP"
+  # shellcheck disable=SC2046
+  measure exit "$e" inproc - 0 $t $(inproc_cmd "$e") exit "$EXIT_RUNS" "$EXIT_SLEEP"
+}
+
+# Leaves nothing behind: the executors' labelled containers (Cleanup), and any
+# container a killed tool left: the raw client's (label dms.bench) and those of
+# the in-process executors (org.dms.executor=bench-inproc-*).
+tidy_engine() {
+  local e=$1 sock=$RUN_DIR/$1.sock ids id
+  "$DMSCTL" --executor "bench-$e" --config "$(config_file "$e")" cleanup >/dev/null 2>&1 || true
+  ids=$(curl -fsS --unix-socket "$sock" -G http://d/containers/json --data-urlencode all=1 2>/dev/null |
+        "$PY" -c 'import json,sys
+for c in json.load(sys.stdin):
+    l = c.get("Labels") or {}
+    if "dms.bench" in l or l.get("org.dms.executor", "").startswith("bench-inproc-"):
+        print(c["Id"])' 2>/dev/null || true)
+  for id in $ids; do curl -fsS --unix-socket "$sock" -X DELETE "http://d/containers/$id?force=1" >/dev/null 2>&1 || true; done
+}
+
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+t_begin=$SECONDS
+start_host
+for sec in $SECTIONS; do
+  for e in $ENGINES; do
+    case " $UP_ENGINES " in *" $e "*) ;; *) log "$e is not up: skipping $sec"; continue ;; esac
+    printf '%s/%s %s\n' "$sec" "$e" "$(cut -d' ' -f1 /proc/loadavg)" >>"$WORK/load.txt"
+    "section_$sec" "$e"
+  done
+done
+for e in $UP_ENGINES; do tidy_engine "$e"; done
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+full=0
+[ "$RUNS" -ge 20 ] && [ "$SECTIONS" = "latency tput logs scale exit" ] &&
+  [ "$ENGINES" = "docker podman" ] && [ "$SCALE_N" -ge 200 ] && full=1
+engines_desc=""
+for e in $UP_ENGINES; do
+  v=$(curl -fsS --unix-socket "$RUN_DIR/$e.sock" http://d/version 2>/dev/null |
+      "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Version","?"), "API", d.get("ApiVersion","?"))' 2>/dev/null || echo '?')
+  engines_desc="$engines_desc${engines_desc:+, }$e $v"
+done
+"$PY" - "$WORK/meta.json" <<EOF
+import json, sys
+json.dump({
+  "started": "$started", "hostname": "$(hostname)", "nproc": $(nproc),
+  "load_start": "$load_start", "load_end": "$load_end",
+  "duration_s": $((SECONDS - t_begin)),
+  "git": "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo '+dirty')",
+  "build_dir": "$BUILD", "build_type": "$build_type",
+  "runs": $RUNS, "rounds": $ROUNDS, "engines": "$ENGINES", "engines_desc": "$engines_desc",
+  "image": "$IMAGE", "sections": "$SECTIONS", "tput_conc": "$TPUT_CONC", "tput_jobs": $TPUT_JOBS,
+  "log_bytes": $LOG_BYTES, "log_runs": $LOG_RUNS, "scale_n": $SCALE_N,
+  "scale_sleep": $SCALE_SLEEP, "scale_start_conc": $SCALE_START_CONC,
+  "scale_settle": $SCALE_SETTLE, "exit_runs": $EXIT_RUNS, "exit_sleep": $EXIT_SLEEP,
+  "full_run": bool($full),
+  "load_by_section": dict(l.split() for l in open("$WORK/load.txt")) if __import__("os").path.exists("$WORK/load.txt") else {},
+}, open(sys.argv[1], "w"), indent=1)
+EOF
+doc=()
+if [ "${BENCH_WRITE_DOC:-$full}" = 1 ]; then doc=("$root/docs/performance.md"); fi
+"$PY" "$here/report.py" "$PARTS" "$WORK/meta.json" "$RESULTS/latest.json" "$RESULTS/latest.txt" "${doc[@]}"
+log "results: $RESULTS/latest.json, $RESULTS/latest.txt${doc:+, ${doc[0]}} (logs: $LOGS)"
+[ $full = 1 ] || log "not a full run (BENCH_RUNS < 20, or a subset of sections/engines): docs/performance.md left as it is"
