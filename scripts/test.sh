@@ -19,7 +19,9 @@ cmake -S . -B "$build" -DDMS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$build" -j"$(nproc)"
 
 export DMS_RUN=${DMS_RUN:-/tmp/dms-run}
-eval "$(bash scripts/engines.sh start all)"
+# (not eval "$(...)": eval of an empty string succeeds and would hide a failed start)
+engine_env=$(bash scripts/engines.sh start all) || { echo "test.sh: the engines did not start" >&2; exit 1; }
+eval "$engine_env"
 export DMS_STATE_DIR
 DMS_STATE_DIR=$(mktemp -d /tmp/dms-state.XXXXXX)
 cleanup() {
