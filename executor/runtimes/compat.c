@@ -848,17 +848,52 @@ static int fetch_info(struct runtime *rt, dms_context *ctx, struct runtime_info 
 	return 0;
 }
 
+/* What the ping's headers say, for when the details did not come: the
+ * engine's version from Libpod-Api-Version, else from "Server: <name>/<version>
+ * (<os>)"; rootless and the cgroup version stay unknown (false, 0). */
+static int header_info(struct runtime *rt, const char *identity, struct runtime_info *out)
+{
+	const struct compat_flavor *flavor;
+	const char *server = identity, *nl = identity ? strchr(identity, '\n') : NULL;
+	const char *libpod = nl ? strchr(nl + 1, '\n') : NULL;
+	const char *slash = server ? strchr(server, '/') : NULL;
+	const char *paren = server ? strchr(server, '(') : NULL;
+	struct runtime_info i = {0};
+
+	pthread_mutex_lock(&rt->mu);
+	flavor = rt->flavor;
+	pthread_mutex_unlock(&rt->mu);
+	i.kind = strdup(flavor->kind);
+	i.api_version = strdup_or_null(http_client_api_version(rt->http));
+	if (libpod && libpod[1])
+		i.version = strdup(libpod + 1);
+	else if (slash && (!nl || slash < nl))
+		i.version = strndup(slash + 1, strcspn(slash + 1, " \n"));
+	if (paren && (!nl || paren < nl))
+		i.os = strndup(paren + 1, strcspn(paren + 1, ")\n"));
+	if (!i.kind || !i.api_version) {
+		runtime_info_free(&i);
+		return -1;
+	}
+	*out = i;
+	return 0;
+}
+
 /* Every ping reaches the engine (that is what IsInstalled asks); the rest of
  * the fingerprint is fetched again only when the engine's identity headers
- * changed. It costs two or three requests that exec helper binaries in the
- * engine (Podman's /libpod/info took 3.4 s on a loaded machine here) and
- * changes only with the engine build or service. */
+ * changed. It costs one to three requests that exec helper binaries inside
+ * the engine (Podman's /libpod/info took 3–6 s on a loaded machine here,
+ * compat /version up to 10 s) and changes only with the engine build or
+ * service. When the details do not come (the caller's deadline passed
+ * first), the engine still answered the ping: the fingerprint is what its
+ * headers say, and the details are asked again next time. */
 int compat_ping(struct runtime *rt, dms_context *ctx, struct runtime_info *info, dms_error **err)
 {
 	_cleanup_free_ char *identity = NULL;
 	const char *url = http_client_url(rt->http);
 	struct runtime_info i = {0};
 	bool cached = false;
+	dms_error *detail = NULL;
 	int rc;
 
 	/* Always re-negotiate: the engine may have been upgraded (or replaced:
@@ -876,11 +911,13 @@ int compat_ping(struct runtime *rt, dms_context *ctx, struct runtime_info *info,
 		cached = true;
 	}
 	pthread_mutex_unlock(&rt->mu);
-	if (!cached) {
+	if (!cached && fetch_info(rt, ctx, &i, &detail) != 0) {
+		err_free(detail);
+		if (header_info(rt, identity, &i) != 0)
+			return compat_oom(err);
+	} else if (!cached) {
 		struct runtime_info keep;
 
-		if ((rc = fetch_info(rt, ctx, &i, err)) != 0)
-			return rc;
 		if (identity && info_copy(&keep, &i) == 0) {
 			pthread_mutex_lock(&rt->mu);
 			runtime_info_free(&rt->info);

@@ -114,14 +114,6 @@ int compat_object_remove(struct runtime *rt, dms_context *ctx, enum runtime_obje
 
 /* ---- for runtime selection (runtime.c) ------------------------------------ */
 
-/* The table for a config's `runtime:` value (or $DMS_CONTAINER_RUNTIME):
- * "docker", "podman", or "auto" — the engine at `host` when given, else the
- * first of docker's and podman's discovered endpoints that answers /_ping
- * within a short deadline. DMS_ERR_CONFIG for any other name. The executor
- * calls it from pick_runtime(); its declaration belongs in runtime.h. */
-int runtime_select(const char *name, const char *host, const struct runtime_ops **out,
-                   dms_error **err);
-
 /* GET /_ping on `url` within timeout_ms. 0 when an engine answered 200;
  * *engine is then the flavor its headers name (Podman sends
  * Libpod-Api-Version and "Server: Libpod/..."; anything else is Docker). */

@@ -685,6 +685,33 @@ Test(docker_runtime, logs_without_follow_return_framed_stdout_and_stderr)
 	free(name);
 }
 
+/* Polls the container's stdout (deadlined) until `line` appeared n times. */
+static void wait_for_lines(const char *id, const char *line, int n)
+{
+	struct log_options opts = {.stdout_ = true, .tail = -1};
+	int64_t deadline = mono_now_ns() + EVENT_TIMEOUT_MS * 1000000LL;
+	int seen = 0;
+
+	for (;;) {
+		struct collected c = {.len = 0};
+		char *out = NULL, *errtext = NULL;
+		dms_error *err = NULL;
+
+		ASSERT_OK(ops->container_logs(rt, NULL, id, &opts, collect, &c, &err), "logs");
+		itest_unframe(c.data, (long)c.len, &out, &errtext);
+		seen = 0;
+		for (char *p = out; (p = strstr(p, line)); p += strlen(line))
+			seen++;
+		free(out);
+		free(errtext);
+		if (seen >= n)
+			return;
+		cr_assert_lt(mono_now_ns(), deadline, "\"%s\" seen %d times, want %d", line, seen,
+		             n);
+		usleep(20000); /* between polls of a deadlined wait */
+	}
+}
+
 Test(docker_runtime, stop_kill_and_remove)
 {
 	char *name = name_for("stop"), *id;
@@ -694,7 +721,7 @@ Test(docker_runtime, stop_kill_and_remove)
 	dms_error *err = NULL;
 
 	w = watcher_start(0);
-	id = create(name, "trap 'exit 0' TERM; while true; do sleep 1; done", NULL);
+	id = create(name, "trap 'exit 0' TERM; echo ready; while true; do sleep 1; done", NULL);
 	ASSERT_OK(ops->container_start(rt, NULL, id, &err), "start");
 	ASSERT_OK(ops->container_start(rt, NULL, id, &err), "start again (304)");
 
@@ -710,8 +737,12 @@ Test(docker_runtime, stop_kill_and_remove)
 	err_free(err);
 	err = NULL;
 
-	/* stop returns once the container stopped: SIGTERM is trapped -> exit 0 */
+	/* stop returns once the container stopped: SIGTERM is trapped -> exit 0.
+	 * Not before the restarted shell set its trap (its second "ready"): an
+	 * untrapped SIGTERM is ignored by PID 1 and the stop ends in SIGKILL
+	 * (seen on a loaded machine, where Podman starts slowly). */
 	ASSERT_OK(ops->container_start(rt, NULL, id, &err), "restart");
+	wait_for_lines(id, "ready\n", 2);
 	ASSERT_OK(ops->container_stop(rt, NULL, id, 10, &err), "stop");
 	ASSERT_OK(ops->container_inspect(rt, NULL, id, &st, &err), "inspect");
 	cr_assert_eq(st.status, CS_EXITED, "status %d after stop", st.status);
