@@ -114,13 +114,21 @@ CONF
   import_image "$sock"
 }
 
+# alive PID COMM — PID runs COMM and is not a zombie (a pid file may outlive
+# its process and the pid be reused; PID 1 here does not always reap).
+alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ $stat == "$1 ($2) "* ]] && [[ $stat != "$1 ($2) Z "* ]]
+}
+
 stop_pidfile() { # NAME PIDFILE
   local pidf=$2 pid
   [ -f "$pidf" ] || return 0
   pid=$(cat "$pidf")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid" "$1"; then
     kill "$pid" 2>/dev/null || true
-    wait_for "$1 to exit" 30 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+    wait_for "$1 to exit" 30 bash -c "$(declare -f alive); ! alive $pid $1" || kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$pidf"
 }
