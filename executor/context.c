@@ -8,6 +8,7 @@
  * condition variables without registering with them.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -20,6 +21,8 @@
 struct dms_context {
 	atomic_bool cancelled;
 	_Atomic int64_t deadline_ns; /* absolute CLOCK_MONOTONIC, INT64_MAX: none */
+	const dms_context *parent;   /* done when it is; NULL: none */
+	int hangup_fd;               /* cancelled once its peer closed; -1: none */
 };
 
 static int64_t clock_ns(clockid_t clk)
@@ -47,6 +50,7 @@ dms_context *ctx_new(int64_t timeout_ms)
 	if (!ctx)
 		return NULL;
 	atomic_init(&ctx->cancelled, false);
+	ctx->hangup_fd = -1;
 	if (timeout_ms <= 0)
 		ctx->deadline_ns = INT64_MAX;
 	else if (timeout_ms > (INT64_MAX - mono_now_ns()) / 1000000)
@@ -54,6 +58,26 @@ dms_context *ctx_new(int64_t timeout_ms)
 	else
 		ctx->deadline_ns = mono_now_ns() + timeout_ms * 1000000;
 	return ctx;
+}
+
+dms_context *ctx_new_child(const dms_context *parent, int hangup_fd)
+{
+	dms_context *ctx = ctx_new(0);
+
+	if (ctx) {
+		ctx->parent = parent;
+		ctx->hangup_fd = hangup_fd;
+	}
+	return ctx;
+}
+
+/* POLLHUP on a unix stream socket means both directions are shut: the peer
+ * closed (a reader's own shutdown(SHUT_WR) alone does not raise it). */
+static bool peer_hung_up(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = 0};
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL));
 }
 
 void ctx_cancel(dms_context *ctx)
@@ -76,12 +100,26 @@ int ctx_status(const dms_context *ctx)
 	int64_t deadline = atomic_load(&((dms_context *)ctx)->deadline_ns);
 	if (deadline != INT64_MAX && mono_now_ns() >= deadline)
 		return DMS_ERR_TIMEOUT;
+	if (ctx->parent) {
+		int rc = ctx_status(ctx->parent);
+
+		if (rc != 0)
+			return rc;
+	}
+	if (ctx->hangup_fd >= 0 && peer_hung_up(ctx->hangup_fd))
+		return DMS_ERR_CANCELLED;
 	return 0;
 }
 
 int64_t ctx_deadline_ns(const dms_context *ctx)
 {
-	return ctx ? atomic_load(&((dms_context *)ctx)->deadline_ns) : INT64_MAX;
+	int64_t own, parent;
+
+	if (!ctx)
+		return INT64_MAX;
+	own = atomic_load(&((dms_context *)ctx)->deadline_ns);
+	parent = ctx_deadline_ns(ctx->parent);
+	return parent < own ? parent : own;
 }
 
 void ctx_set_deadline_ns(dms_context *ctx, int64_t deadline_ns)

@@ -9,6 +9,11 @@
 #include <dms/executor.h>
 
 dms_context *ctx_new(int64_t timeout_ms);
+/* A context that is also done when `parent` is (parent may be NULL; it must
+ * outlive the child), and cancelled once the peer of the socket `hangup_fd`
+ * (-1: none) has closed it — so a thread that serves a reader notices the
+ * reader left even while it has nothing to send. */
+dms_context *ctx_new_child(const dms_context *parent, int hangup_fd);
 void ctx_cancel(dms_context *ctx);
 void ctx_free(dms_context *ctx);
 

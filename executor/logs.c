@@ -25,6 +25,7 @@
 struct pump {
 	struct dms_executor *ex;
 	struct handler *h;
+	dms_context *ctx; /* the executor's life, and the reader still there */
 	int fd;
 	enum log_format format;
 	bool follow;
@@ -124,13 +125,13 @@ static int engine_feed_fn(void *ud, const char *data, size_t len)
 
 /* Reads the container's log (following or not) through sink. Returns 0
  * when the stream ended, 1 when the sink stopped it, else an error. */
-static int read_engine(struct dms_executor *ex, const char *cid, bool tty, bool follow,
-                       demux_sink_fn sink, void *ud)
+static int read_engine(struct dms_executor *ex, dms_context *ctx, const char *cid, bool tty,
+                       bool follow, demux_sink_fn sink, void *ud)
 {
 	struct engine_feed f = {.sink = sink, .ud = ud};
 	demux_init(&f.d, tty);
 	struct log_options lo = {.follow = follow, .stdout_ = true, .stderr_ = true, .tail = -1};
-	int rc = ex->rt_ops->container_logs(ex->rt, ex->life, cid, &lo, engine_feed_fn, &f, NULL);
+	int rc = ex->rt_ops->container_logs(ex->rt, ctx, cid, &lo, engine_feed_fn, &f, NULL);
 	return f.stopped ? 1 : rc;
 }
 
@@ -210,7 +211,7 @@ static int compute_skip(struct pump *p, const struct log_request *lr, dms_error 
 	if (s.spool_path)
 		rc = spool_replay(s.spool_path, NULL, counter_sink, &c) < 0 ? DMS_ERR_INTERNAL : 0;
 	else if (s.container_id && s.state >= DMS_STATE_RUNNING)
-		rc = read_engine(p->ex, s.container_id, s.tty, false, counter_sink, &c);
+		rc = read_engine(p->ex, p->ctx, s.container_id, s.tty, false, counter_sink, &c);
 	source_free(&s);
 	if (rc != 0) {
 		free(c.ring);
@@ -234,9 +235,10 @@ static int compute_skip(struct pump *p, const struct log_request *lr, dms_error 
 
 /* ---------------------------------------------------------- the thread */
 
-/* Waits (h->mu held) until pred holds or the executor shuts down. */
+/* Waits (h->mu held) until pred holds, the executor shuts down or the
+ * reader leaves: a follower of an idle job ends when its reader does. */
 #define WAIT_FOR(p, pred)                                                                 \
-	while (!(pred) && ctx_cond_wait((p)->ex->life, &(p)->h->cond, &(p)->h->mu, INT64_MAX) == 0)
+	while (!(pred) && ctx_cond_wait((p)->ctx, &(p)->h->cond, &(p)->h->mu, INT64_MAX) == 0)
 
 static void *pump_main(void *arg)
 {
@@ -252,10 +254,12 @@ static void *pump_main(void *arg)
 	}
 	source_get(h, &s);
 	if (s.container_id && s.state == DMS_STATE_RUNNING)
-		rc = read_engine(p->ex, s.container_id, s.tty, p->follow, pump_sink, p);
-	/* rc 1: the reader left. A failed engine read (the container was just
-	 * harvested and removed) falls back to the spool like a follow does. */
-	bool from_spool = s.spool_path != NULL || (rc != 1 && (p->follow || rc != 0));
+		rc = read_engine(p->ex, p->ctx, s.container_id, s.tty, p->follow, pump_sink, p);
+	/* rc 1 or a done context: the reader left (or the executor is going).
+	 * A failed engine read (the container was just harvested and removed)
+	 * falls back to the spool like a follow does. */
+	bool from_spool = ctx_status(p->ctx) == 0 &&
+	                  (s.spool_path != NULL || (rc != 1 && (p->follow || rc != 0)));
 	source_free(&s);
 
 	if (from_spool) {
@@ -279,6 +283,7 @@ static void *pump_main(void *arg)
 	}
 	pump_unlink(p);
 	close(p->fd);
+	ctx_free(p->ctx);
 	handler_unref(h);
 	free(p);
 	return NULL;
@@ -300,6 +305,10 @@ int logs_open_stream(struct dms_executor *ex, struct handler *h, const struct lo
 	p->ex = ex;
 	p->h = handler_ref(h);
 	p->fd = sv[1];
+	if (!(p->ctx = ctx_new_child(ex->life, sv[1]))) {
+		rc = err_set(err, DMS_ERR_RESOURCE, "out of memory");
+		goto fail;
+	}
 	p->format = lr->format;
 	p->follow = lr->follow;
 	if ((rc = compute_skip(p, lr, err)) != 0)
@@ -320,8 +329,10 @@ int logs_open_stream(struct dms_executor *ex, struct handler *h, const struct lo
 	*fd_out = sv[0];
 	return 0;
 fail:
-	if (p)
+	if (p) {
 		handler_unref(p->h);
+		ctx_free(p->ctx);
+	}
 	free(p);
 	close(sv[0]);
 	close(sv[1]);

@@ -5,7 +5,9 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "context.h"
 
@@ -229,4 +231,37 @@ Test(context, cancel_wins_over_later_deadline)
 	ctx_cancel(ctx);
 	cr_assert_eq(ctx_status(ctx), DMS_ERR_CANCELLED, "status = %d", ctx_status(ctx));
 	ctx_free(ctx);
+}
+
+Test(context, child_is_done_when_its_parent_is)
+{
+	dms_context *parent = ctx_new(0), *child = ctx_new_child(parent, -1);
+
+	cr_assert_eq(ctx_status(child), 0);
+	ctx_cancel(parent);
+	cr_assert_eq(ctx_status(child), DMS_ERR_CANCELLED, "child status %d", ctx_status(child));
+	ctx_free(child);
+	ctx_free(parent);
+
+	parent = ctx_new(1);
+	child = ctx_new_child(parent, -1);
+	cr_assert_eq(ctx_deadline_ns(child), ctx_deadline_ns(parent), "the parent's deadline");
+	ctx_free(child);
+	ctx_free(parent);
+}
+
+Test(context, child_is_cancelled_when_the_reader_closes_its_socket)
+{
+	int sv[2];
+	dms_context *ctx;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ctx = ctx_new_child(NULL, sv[1]);
+	/* A reader that only reads shuts its writing side: not a hang-up. */
+	shutdown(sv[0], SHUT_WR);
+	cr_assert_eq(ctx_status(ctx), 0, "status %d after the reader's SHUT_WR", ctx_status(ctx));
+	close(sv[0]);
+	cr_assert_eq(ctx_status(ctx), DMS_ERR_CANCELLED, "status %d after close", ctx_status(ctx));
+	ctx_free(ctx);
+	close(sv[1]);
 }

@@ -396,3 +396,28 @@ Test(executor, pull_without_progress_times_out_with_progress_does_not)
 	err_free(err);
 	fake_runtime_set_pull_gate(false, false);
 }
+
+/* A follower of a job that prints nothing holds a thread until its reader
+ * leaves — not until the job ends. */
+Test(executor, idle_follower_ends_when_its_reader_closes)
+{
+	dms_error *err = NULL;
+	int fd = -1;
+	int64_t deadline;
+
+	start_ok("idle");
+	cr_assert_eq(executor_get_log_stream(ex, NULL, "{\"execution_id\":\"idle\",\"follow\":true}",
+	                                     &fd, &err),
+	             0, "log stream: %s", err ? err->message : "");
+	pthread_mutex_lock(&ex->mu);
+	cr_assert_eq(ex->log_threads, 1, "log threads %d", ex->log_threads);
+	pthread_mutex_unlock(&ex->mu);
+	close(fd);
+	deadline = mono_now_ns() + DEADLINE_MS * 1000000LL;
+	pthread_mutex_lock(&ex->mu);
+	while (ex->log_threads > 0 && mono_now_ns() < deadline)
+		ctx_cond_wait(NULL, &ex->cond, &ex->mu, mono_now_ns() + 100 * 1000000LL);
+	cr_assert_eq(ex->log_threads, 0, "a follower outlived its reader: %d threads",
+	             ex->log_threads);
+	pthread_mutex_unlock(&ex->mu);
+}
