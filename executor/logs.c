@@ -123,8 +123,13 @@ static int engine_feed_fn(void *ud, const char *data, size_t len)
 	return rc != 0;
 }
 
+/* What read_engine returns when the sink stopped the stream (the reader
+ * left): not a category, which are all positive — DMS_ERR_NOT_FOUND is 1,
+ * and a follow of a container harvested meanwhile ends with it. */
+#define READER_LEFT (-1)
+
 /* Reads the container's log (following or not) through sink. Returns 0
- * when the stream ended, 1 when the sink stopped it, else an error. */
+ * when the stream ended, READER_LEFT, or an error category. */
 static int read_engine(struct dms_executor *ex, dms_context *ctx, const char *cid, bool tty,
                        bool follow, demux_sink_fn sink, void *ud)
 {
@@ -132,7 +137,7 @@ static int read_engine(struct dms_executor *ex, dms_context *ctx, const char *ci
 	demux_init(&f.d, tty);
 	struct log_options lo = {.follow = follow, .stdout_ = true, .stderr_ = true, .tail = -1};
 	int rc = ex->rt_ops->container_logs(ex->rt, ctx, cid, &lo, engine_feed_fn, &f, NULL);
-	return f.stopped ? 1 : rc;
+	return f.stopped ? READER_LEFT : rc;
 }
 
 /* Where h's output can be read right now. */
@@ -255,11 +260,11 @@ static void *pump_main(void *arg)
 	source_get(h, &s);
 	if (s.container_id && s.state == DMS_STATE_RUNNING)
 		rc = read_engine(p->ex, p->ctx, s.container_id, s.tty, p->follow, pump_sink, p);
-	/* rc 1 or a done context: the reader left (or the executor is going).
-	 * A failed engine read (the container was just harvested and removed)
-	 * falls back to the spool like a follow does. */
+	/* READER_LEFT or a done context: the reader left (or the executor is
+	 * going). A failed engine read (the container was just harvested and
+	 * removed: 404) falls back to the spool like a follow does. */
 	bool from_spool = ctx_status(p->ctx) == 0 &&
-	                  (s.spool_path != NULL || (rc != 1 && (p->follow || rc != 0)));
+	                  (s.spool_path != NULL || (rc != READER_LEFT && (p->follow || rc != 0)));
 	source_free(&s);
 
 	if (from_spool) {

@@ -4,6 +4,8 @@
  * bookkeeping around it (retention, recovery, failed starts). The real
  * behaviour is proven by tests/integration against dockerd and Podman. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -420,4 +422,46 @@ Test(executor, idle_follower_ends_when_its_reader_closes)
 	cr_assert_eq(ex->log_threads, 0, "a follower outlived its reader: %d threads",
 	             ex->log_threads);
 	pthread_mutex_unlock(&ex->mu);
+}
+
+/* A follow whose engine read fails with 404 (the container was harvested
+ * and removed under it) completes from the spool: NOT_FOUND is category 1,
+ * which once read as "the reader left" and ended the stream empty. */
+Test(executor, follow_failing_with_not_found_completes_from_the_spool)
+{
+	dms_error *err = NULL;
+	char buf[256], *n;
+	size_t got = 0;
+	int fd = -1;
+	int64_t deadline = mono_now_ns() + DEADLINE_MS * 1000000LL;
+
+	start_ok("nf");
+	fake_runtime_fail_next("container_logs", DMS_ERR_NOT_FOUND, 1);
+	cr_assert_eq(executor_get_log_stream(
+	                 ex, NULL, "{\"execution_id\":\"nf\",\"follow\":true,\"format\":\"plain\"}",
+	                 &fd, &err),
+	             0, "log stream: %s", err ? err->message : "");
+	while (fake_runtime_op_count("container_logs") < 1 && mono_now_ns() < deadline)
+		sched_yield();
+	cr_assert_geq(fake_runtime_op_count("container_logs"), 1, "the follower never read");
+	n = cname("nf");
+	fake_runtime_exit(NULL, n, 0, "complete\n", NULL, false);
+	free(n);
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = (int)((deadline - mono_now_ns()) / 1000000);
+		ssize_t r;
+
+		cr_assert_gt(left, 0, "no EOF in time; got \"%.*s\"", (int)got, buf);
+		if (poll(&p, 1, left) <= 0)
+			continue;
+		r = read(fd, buf + got, sizeof(buf) - 1 - got);
+		cr_assert_geq(r, 0, "read: %s", strerror(errno));
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = '\0';
+	cr_assert_str_eq(buf, "complete\n");
 }
