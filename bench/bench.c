@@ -2,6 +2,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -699,4 +700,42 @@ long bench_arg_long(const char *what, const char *s, long min, long max)
 	if (errno || *end || end == s || v < min || v > max)
 		bench_die("%s: expected an integer in [%ld, %ld], got \"%s\"", what, min, max, s);
 	return v;
+}
+
+/* --- interleaving ------------------------------------------------------ */
+
+/* Opened O_RDWR: a FIFO opened so never blocks in open() and never reads EOF
+ * while run.sh is between turns. */
+static int turn_fd(const char *env, int *fd)
+{
+	if (*fd == -2) {
+		const char *path = getenv(env);
+		*fd = -1;
+		if (path && *path && (*fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+			bench_die("%s=%s: %s", env, path, strerror(errno));
+	}
+	return *fd;
+}
+
+static int turn_go = -2, turn_done = -2;
+
+void bench_turn_begin(void)
+{
+	char c;
+	int fd = turn_fd("BENCH_TURN_GO", &turn_go);
+	if (fd < 0)
+		return;
+	while (read(fd, &c, 1) != 1)
+		if (errno != EINTR)
+			bench_die("BENCH_TURN_GO: %s", strerror(errno));
+}
+
+void bench_turn_end(void)
+{
+	int fd = turn_fd("BENCH_TURN_DONE", &turn_done);
+	if (fd < 0)
+		return;
+	while (write(fd, "x", 1) != 1)
+		if (errno != EINTR)
+			bench_die("BENCH_TURN_DONE: %s", strerror(errno));
 }

@@ -118,6 +118,16 @@ char *bench_log_cmd(unsigned long long bytes);
 char *bench_exec_request(const char *execution_id, const char *type, const char *image,
                          const char *const *cmd, const char *extra);
 
+/* --- interleaving ------------------------------------------------------ */
+/* Turns taken in a run where several tools measure side by side: run.sh
+ * starts every variant at once and hands out one turn at a time (A, B, C,
+ * A, B, C...), so a burst of load from elsewhere hits every variant alike.
+ * A tool takes a turn around each job, the warm-up included. Without
+ * BENCH_TURN_GO / BENCH_TURN_DONE (FIFO paths) in the environment both are
+ * no-ops: the tool runs on its own. */
+void bench_turn_begin(void); /* blocks until run.sh says go */
+void bench_turn_end(void);   /* tells run.sh this turn is done */
+
 /* --- output ---------------------------------------------------------- */
 /* Prints "name":[v,...] (no surrounding braces). */
 void bench_print_samples(FILE *f, const char *name, const double *v, size_t n);

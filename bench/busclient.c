@@ -224,8 +224,10 @@ static int mode_latency(struct bus *b, long n)
 	int r = 0;
 
 	for (long i = -1; i < n && r == 0; i++) { /* i == -1: warm-up */
+		bench_turn_begin();
 		double t0 = bench_now_ms();
 		r = run_true_block(b);
+		bench_turn_end();
 		if (i >= 0)
 			v[i] = bench_now_ms() - t0;
 	}
@@ -361,6 +363,7 @@ static int mode_exit(struct bus *b, const char *id, long n, const char *sleep_s)
 	int rc = 0;
 
 	for (long i = 0; i < n && rc == 0; i++) {
+		bench_turn_begin();
 		char *eid = next_execution_id(b);
 		char *req = bench_exec_request(eid, b->type, b->image, cmd, "");
 		DBusMessage *r = call_block(b, b->path, EXEC_IFACE, "Start", req, NULL);
@@ -384,6 +387,7 @@ static int mode_exit(struct bus *b, const char *id, long n, const char *sleep_s)
 		}
 		free(req);
 		free(eid);
+		bench_turn_end();
 	}
 	evwatch_stop(w);
 	if (rc == 0) {

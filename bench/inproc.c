@@ -127,8 +127,10 @@ static int mode_latency(struct inproc *p, long n)
 	int r = 0;
 
 	for (long i = -1; i < n && r == 0; i++) { /* i == -1: warm-up */
+		bench_turn_begin();
 		double t0 = bench_now_ms();
 		r = run_true(p);
+		bench_turn_end();
 		if (i >= 0)
 			v[i] = bench_now_ms() - t0;
 	}
@@ -259,6 +261,7 @@ static int mode_exit(struct inproc *p, long n, const char *sleep_s)
 	int r = 0;
 
 	for (long i = 0; i < n && r == 0; i++) {
+		bench_turn_begin();
 		char *eid = next_execution_id(p);
 		char *req = bench_exec_request(eid, p->type, p->image, cmd, "");
 		char *result = NULL;
@@ -285,6 +288,7 @@ static int mode_exit(struct inproc *p, long n, const char *sleep_s)
 		p->ops->string_free(result);
 		free(req);
 		free(eid);
+		bench_turn_end();
 	}
 	evwatch_stop(w);
 	if (r == 0) {

@@ -73,8 +73,10 @@ static int mode_latency(const struct opts *o, long n)
 		step[s] = bench_xmalloc((size_t)n * sizeof(double));
 	eng_init(&e, o->host);
 	for (long i = -1; i < n && r == 0; i++) { /* i == -1: warm-up */
+		bench_turn_begin();
 		double t[4], t0 = bench_now_ms();
 		r = raw_job(&e, o, true_cmd, t);
+		bench_turn_end();
 		if (i >= 0) {
 			total[i] = bench_now_ms() - t0;
 			for (int s = 0; s < 4; s++)
@@ -198,6 +200,7 @@ static int mode_exit(const struct opts *o, long n, const char *sleep_s)
 
 	eng_init(&e, o->host);
 	for (long i = 0; i < n && r == 0; i++) {
+		bench_turn_begin();
 		char *body = eng_create_body(o->image, cmd, LABEL_KEY, bench_token());
 		char *id = NULL;
 		long code = -1;
@@ -219,6 +222,7 @@ static int mode_exit(const struct opts *o, long n, const char *sleep_s)
 			r = -1;
 		free(id);
 		free(body);
+		bench_turn_end();
 	}
 	eng_fini(&e);
 	evwatch_stop(w);

@@ -390,6 +390,28 @@ def render(res, meta):
     return '\n'.join(out) + '\n'
 
 
+BEGIN = '<!-- bench:results:begin (written by bench/report.py) -->'
+END = '<!-- bench:results:end -->'
+
+
+def write_doc(path, text):
+    """Replaces the results between the markers of docs/performance.md, so
+    the prose around them (conditions, changes, before/after) stays; a doc
+    without the markers is written whole."""
+    block = BEGIN + '\n' + text.split('\n', 1)[1].lstrip('\n') + END + '\n'
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ''
+    if BEGIN in old and END in old:
+        doc = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END) + 1:]
+    else:
+        doc = '# Performance\n\n' + block
+    with open(path, 'w') as f:
+        f.write(doc)
+
+
 def main():
     if len(sys.argv) not in (5, 6):
         sys.exit('usage: report.py PARTS_DIR META_JSON OUT_JSON OUT_TXT [DOC_MD]')
@@ -406,10 +428,7 @@ def main():
     with open(out_txt, 'w') as f:
         f.write(text)
     if len(sys.argv) == 6:
-        with open(sys.argv[5], 'w') as f:
-            f.write('<!-- docs/performance.md — the latest full run of `bash bench/run.sh` '
-                    '(bench/README.md); written by bench/report.py, do not edit by hand. -->\n')
-            f.write(text)
+        write_doc(sys.argv[5], text)
     sys.stdout.write(text)
 
 

@@ -18,7 +18,7 @@ root=$(cd "$here/.." && pwd)
 cd "$root"
 
 RUNS=${BENCH_RUNS:-20}
-ROUNDS=${BENCH_ROUNDS:-4}
+
 ENGINES=${BENCH_ENGINES:-docker podman}
 SECTIONS=${BENCH_SECTIONS:-latency tput logs scale exit}
 TPUT_CONC=${BENCH_TPUT_CONC:-1 4 16}
@@ -118,6 +118,7 @@ mkdir -p "$PARTS" "$LOGS"
 DBUS_PID=""
 HOST_PID=""
 TOOL_PID="" # the process group of the tool running now
+TOOL_PIDS="" # those of the tools running side by side (interleave)
 STARTED_ENGINES=""
 
 ping_engine() { [ "$(curl -fsS --max-time 2 --unix-socket "$1" http://d/_ping 2>/dev/null)" = OK ]; }
@@ -126,6 +127,7 @@ cleanup() {
   local rc=$?
   set +e
   [ -n "$TOOL_PID" ] && kill -TERM -- "-$TOOL_PID" 2>/dev/null
+  for p in $TOOL_PIDS; do kill -TERM -- "-$p" 2>/dev/null; done
   stop_host
   stop_pid dbus-daemon "$DBUS_PID"
   for e in $STARTED_ENGINES; do bash "$root/scripts/engines.sh" stop "$e" >&2; done
@@ -228,31 +230,126 @@ cli_cmd() {
   esac
 }
 
-# Samples are split into rounds that alternate between the variants, so a
-# burst of load from elsewhere on the machine hits them all alike.
-per_round() { local n=$(( ($1 + ROUNDS - 1) / ROUNDS )); echo $(( n < 1 ? 1 : n )); }
+# fail_part KEY WHY — the part of a tool that failed: {"error": WHY}.
+fail_part() {
+  "$PY" -c 'import json,sys; print(json.dumps({"error": sys.argv[1]}))' "$2" >"$PARTS/$1.json"
+  log "  $1 failed: $2"
+}
+
+# variant_cmd SECTION ENGINE VARIANT — sets CMD to the tool of that variant.
+variant_cmd() {
+  local sec=$1 e=$2 v=$3 n
+  case "$sec" in latency) n=$RUNS ;; exit) n=$EXIT_RUNS ;; esac
+  case "$sec/$v" in
+    latency/raw) read -ra CMD <<<"$(raw_cmd "$e") latency $n" ;;
+    latency/bus_run) read -ra CMD <<<"$(bus_cmd "$e") latency $n" ;;
+    latency/dmsctl) CMD=("$TOOLS/dms-bench-timecmd" "$n" -- "$DMSCTL" --executor "bench-$e"
+                         --config "$(config_file "$e")" run --rm "$IMAGE" -- true) ;;
+    latency/inproc) read -ra CMD <<<"$(inproc_cmd "$e") latency $n" ;;
+    latency/cli) read -ra CMD <<<"$TOOLS/dms-bench-timecmd $n -- $(cli_cmd "$e")" ;;
+    latency/dockerpy) CMD=("$PY" "$here/dockerpy_latency.py" "$(engine_host "$e")" "$IMAGE" "$n") ;;
+    exit/raw) read -ra CMD <<<"$(raw_cmd "$e") exit $n $EXIT_SLEEP" ;;
+    exit/bus) read -ra CMD <<<"$(bus_cmd "$e") exit $n $EXIT_SLEEP" ;;
+    exit/inproc) read -ra CMD <<<"$(inproc_cmd "$e") exit $n $EXIT_SLEEP" ;;
+    *) die "no variant $sec/$v" ;;
+  esac
+}
+
+# running PID — the process runs (a zombie that bash has not reaped yet does not).
+running() {
+  local st
+  st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# stacks KEY PID — the threads' stacks of a tool that holds a turn too long,
+# and dms-host's, to the logs (gdb, when installed).
+stacks() {
+  command -v gdb >/dev/null || return 0
+  { echo "=== stacks of the tool ($2)"
+    gdb -p "$2" -batch -ex 'thread apply all bt' 2>&1 | grep -E '^(Thread|#)'
+    if [ -n "$HOST_PID" ]; then
+      echo "=== stacks of dms-host ($HOST_PID)"
+      gdb -p "$HOST_PID" -batch -ex 'thread apply all bt' 2>&1 | grep -E '^(Thread|#)'
+    fi; } >"$LOGS/$1.stacks" 2>&1
+}
+
+# interleave SECTION ENGINE TURNS TURN_SECS VARIANT... — runs the variants
+# side by side, one job at a time: every tool starts at once (its setup
+# overlaps the others'), then run.sh hands out turns round-robin over FIFOs
+# (bench_turn_begin/end in bench.c): A, B, C, A, B, C... So load from
+# elsewhere on the machine, which drifts over minutes, lands on every
+# variant alike, and no two jobs ever overlap. A tool that dies or holds a
+# turn past TURN_SECS drops out (its column n/a); the others go on.
+interleave() {
+  local sec=$1 e=$2 turns=$3 tsecs=$4; shift 4
+  local v t fd key end got rc ch
+  local -A pid gofd donefd alive why
+  mkdir -p "$WORK/turns"
+  for v in "$@"; do
+    key="${sec}__${e}__${v}__-__0"
+    rm -f "$WORK/turns/$key".{go,done}
+    mkfifo "$WORK/turns/$key.go" "$WORK/turns/$key.done"
+    exec {fd}<>"$WORK/turns/$key.go"; gofd[$v]=$fd
+    exec {fd}<>"$WORK/turns/$key.done"; donefd[$v]=$fd
+    variant_cmd "$sec" "$e" "$v"
+    log "$key (interleaved, $turns turns)"
+    BENCH_TURN_GO=$WORK/turns/$key.go BENCH_TURN_DONE=$WORK/turns/$key.done \
+      setsid "${CMD[@]}" >"$PARTS/$key.json" 2>"$LOGS/$key.log" </dev/null &
+    pid[$v]=$!
+    TOOL_PIDS="$TOOL_PIDS $!"
+    alive[$v]=1
+    why[$v]=""
+  done
+  for ((t = 0; t < turns; t++)); do
+    for v in "$@"; do
+      [ "${alive[$v]}" = 1 ] || continue
+      printf x >&"${gofd[$v]}"
+      end=$((SECONDS + tsecs))
+      got=0
+      while :; do
+        # A byte that arrives as the 1 s timeout fires is kept in ch with a
+        # timeout status (bash saves partial input): it counts. Missing it
+        # left the tool waiting for a turn run.sh thought it still held.
+        ch=""
+        if IFS= read -r -t 1 -N 1 ch <&"${donefd[$v]}" || [ -n "$ch" ]; then got=1; break; fi
+        running "${pid[$v]}" || break
+        [ $SECONDS -lt $end ] || break
+      done
+      if [ $got = 0 ]; then
+        alive[$v]=0
+        if running "${pid[$v]}"; then
+          # For the tool itself: its main thread, the one taking turns, is
+          # the process group leader setsid made.
+          stacks "${sec}__${e}__${v}__-__0" "$(pgrep -g "${pid[$v]}" -o)"
+          why[$v]="turn $t took more than ${tsecs}s (stacks in logs/)."
+          kill -TERM -- "-${pid[$v]}" 2>/dev/null || true
+        fi
+      fi
+    done
+  done
+  for v in "$@"; do
+    key="${sec}__${e}__${v}__-__0"
+    # Every turn taken: the tool only prints its samples now.
+    wait_for "$key to exit" 60 bash -c "! kill -0 ${pid[$v]}" ||
+      { why[$v]="${why[$v]} did not exit after its last turn."; kill -KILL -- "-${pid[$v]}" 2>/dev/null || true; }
+    rc=0
+    wait "${pid[$v]}" || rc=$?
+    exec {gofd[$v]}>&- {donefd[$v]}>&-
+    if [ $rc != 0 ] || [ ! -s "$PARTS/$key.json" ] || [ -n "${why[$v]}" ]; then
+      fail_part "$key" "${why[$v]} $( (grep -v '^\s*$' "$LOGS/$key.log" || true) | tail -3 | tr '\n' ' ' | cut -c1-400) (exit status $rc)"
+    fi
+  done
+  TOOL_PIDS=""
+}
 
 section_latency() {
-  local e=$1 k r t
-  k=$(per_round "$RUNS")
-  t=$(( 60 + k * 60 ))
+  local e=$1
   if ! "$DMSCTL" -v --executor "bench-$e" --config "$(config_file "$e")" info 2>&1 >/dev/null |
       grep -q 'dms-host on the bus'; then
     log "dmsctl does not reach dms-host for $e: the dmsctl column will be n/a"
   fi
-  for ((r = 0; r < ROUNDS; r++)); do
-    # shellcheck disable=SC2046
-    measure latency "$e" raw - $r $t $(raw_cmd "$e") latency "$k"
-    # shellcheck disable=SC2046
-    measure latency "$e" bus_run - $r $t $(bus_cmd "$e") latency "$k"
-    measure latency "$e" dmsctl - $r $t "$TOOLS/dms-bench-timecmd" "$k" -- \
-      "$DMSCTL" --executor "bench-$e" --config "$(config_file "$e")" run --rm "$IMAGE" -- true
-    # shellcheck disable=SC2046
-    measure latency "$e" inproc - $r $t $(inproc_cmd "$e") latency "$k"
-    # shellcheck disable=SC2046
-    measure latency "$e" cli - $r $t "$TOOLS/dms-bench-timecmd" "$k" -- $(cli_cmd "$e")
-    measure latency "$e" dockerpy - $r $t "$PY" "$here/dockerpy_latency.py" "$(engine_host "$e")" "$IMAGE" "$k"
-  done
+  # RUNS measured jobs per variant plus each one's warm-up.
+  interleave latency "$e" $((RUNS + 1)) 120 raw bus_run dmsctl inproc cli dockerpy
 }
 
 section_tput() {
@@ -298,13 +395,7 @@ section_scale() {
 }
 
 section_exit() {
-  local e=$1 t=$(( 120 + EXIT_RUNS * (EXIT_SLEEP + 30) ))
-  # shellcheck disable=SC2046
-  measure exit "$e" raw - 0 $t $(raw_cmd "$e") exit "$EXIT_RUNS" "$EXIT_SLEEP"
-  # shellcheck disable=SC2046
-  measure exit "$e" bus - 0 $t $(bus_cmd "$e") exit "$EXIT_RUNS" "$EXIT_SLEEP"
-  # shellcheck disable=SC2046
-  measure exit "$e" inproc - 0 $t $(inproc_cmd "$e") exit "$EXIT_RUNS" "$EXIT_SLEEP"
+  interleave exit "$1" "$EXIT_RUNS" $((EXIT_SLEEP + 120)) raw bus inproc
 }
 
 # Leaves nothing behind: the executors' labelled containers (Cleanup), and any
@@ -353,7 +444,7 @@ json.dump({
   "duration_s": $((SECONDS - t_begin)),
   "git": "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo '+dirty')",
   "build_dir": "$BUILD", "build_type": "$build_type",
-  "runs": $RUNS, "rounds": $ROUNDS, "engines": "$ENGINES", "engines_desc": "$engines_desc",
+  "runs": $RUNS, "interleaved": "one job per variant in turn", "engines": "$ENGINES", "engines_desc": "$engines_desc",
   "image": "$IMAGE", "sections": "$SECTIONS", "tput_conc": "$TPUT_CONC", "tput_jobs": $TPUT_JOBS,
   "log_bytes": $LOG_BYTES, "log_runs": $LOG_RUNS, "scale_n": $SCALE_N,
   "scale_sleep": $SCALE_SLEEP, "scale_start_conc": $SCALE_START_CONC,
@@ -365,5 +456,9 @@ EOF
 doc=()
 if [ "${BENCH_WRITE_DOC:-$full}" = 1 ]; then doc=("$root/docs/performance.md"); fi
 "$PY" "$here/report.py" "$PARTS" "$WORK/meta.json" "$RESULTS/latest.json" "$RESULTS/latest.txt" "${doc[@]}"
-log "results: $RESULTS/latest.json, $RESULTS/latest.txt${doc:+, ${doc[0]}} (logs: $LOGS)"
+# The run's own copy, kept next to the others: bench/results/<timestamp>.json.
+stamp=$(tr -d ':-' <<<"$started")
+cp "$RESULTS/latest.json" "$RESULTS/$stamp.json"
+cp "$RESULTS/latest.txt" "$RESULTS/$stamp.txt"
+log "results: $RESULTS/$stamp.json (= latest.json), $RESULTS/latest.txt${doc:+, ${doc[0]}} (logs: $LOGS)"
 [ $full = 1 ] || log "not a full run (BENCH_RUNS < 20, or a subset of sections/engines): docs/performance.md left as it is"

@@ -58,9 +58,11 @@ int main(int argc, char **argv)
 	double *v = bench_xmalloc((size_t)n * sizeof(double));
 
 	for (long i = -1; i < n; i++) { /* i == -1: warm-up */
+		bench_turn_begin();
 		double t0 = bench_now_ms();
 		if (run_once(argv + 3) < 0)
 			return 1;
+		bench_turn_end();
 		if (i >= 0)
 			v[i] = bench_now_ms() - t0;
 	}

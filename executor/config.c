@@ -16,6 +16,8 @@
 
 #include "config.h"
 #include "error.h"
+#include "image_ref.h"
+#include "registry_auth.h"
 
 #define DEFAULT_RUNTIME "docker"
 #define DEFAULT_STATE_DIR "/var/lib/dms-executor"
@@ -27,6 +29,7 @@
 #define DEFAULT_PULL_TIMEOUT_MS (30LL * 60 * 1000)
 #define DEFAULT_PULL_PROGRESS_TIMEOUT_MS (2LL * 60 * 1000)
 #define DEFAULT_STOP_SIGNAL "SIGTERM"
+#define DEFAULT_SWEEP_GRACE_MS (5LL * 60 * 1000)
 
 /* ---- numbers with units --------------------------------------------- */
 
@@ -202,6 +205,8 @@ struct key_def;
 typedef int (*key_setter)(struct exec_config *c, const struct key_def *k, const char *value,
                           const yaml_node_t *node, dms_error **err);
 
+/* set == NULL: the value is a collection, not a scalar; the one such key,
+ * `registries`, is parsed by set_registries(). */
 struct key_def {
 	const char *name;
 	key_setter set;
@@ -247,6 +252,16 @@ static int set_runtime(struct exec_config *c, const struct key_def *k, const cha
 		if (strcmp(value, runtimes[i]) == 0)
 			return replace_string(FIELD(c, k, char *), value, err);
 	return bad_value(k, node, value, "must be one of docker, podman, swarm, auto", err);
+}
+
+static int set_bool(struct exec_config *c, const struct key_def *k, const char *value,
+                    const yaml_node_t *node, dms_error **err)
+{
+	if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
+		*FIELD(c, k, bool) = value[0] == 't';
+		return 0;
+	}
+	return bad_value(k, node, value, "must be true or false", err);
 }
 
 static int set_abs_path(struct exec_config *c, const struct key_def *k, const char *value,
@@ -336,6 +351,91 @@ static int set_signal(struct exec_config *c, const struct key_def *k, const char
 	return replace_string(FIELD(c, k, char *), canon, err);
 }
 
+/* ---- registries ------------------------------------------------------- */
+
+/* Credentials are never echoed back: an error names the member and the
+ * place, not the value. */
+static int set_registries(struct exec_config *c, yaml_document_t *doc, yaml_node_t *seq,
+                          dms_error **err)
+{
+	static const char *const members[] = { "server", "username", "password",
+		                               "identity_token", NULL };
+	size_t n;
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return err_set(err, DMS_ERR_CONFIG,
+		               "registries: must be a list of {server, username, password} or "
+		               "{server, identity_token}, at line %zu column %zu",
+		               LINE(seq), COLUMN(seq));
+	n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+	if (n == 0)
+		return 0;
+	c->registries = calloc(n, sizeof(*c->registries));
+	if (!c->registries)
+		return err_set(err, DMS_ERR_RESOURCE, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = yaml_document_get_node(doc, seq->data.sequence.items.start[i]);
+		struct registry_cred *r = &c->registries[i];
+		char **fields[] = { &r->server, &r->username, &r->password, &r->identity_token };
+
+		c->n_registries = i + 1;
+		if (!item || item->type != YAML_MAPPING_NODE)
+			return err_set(err, DMS_ERR_CONFIG,
+			               "registries[%zu]: must be a mapping at line %zu column %zu", i,
+			               item ? LINE(item) : LINE(seq), item ? COLUMN(item) : COLUMN(seq));
+		for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
+		     p < item->data.mapping.pairs.top; p++) {
+			yaml_node_t *key = yaml_document_get_node(doc, p->key);
+			yaml_node_t *val = yaml_document_get_node(doc, p->value);
+			const char *name = key && key->type == YAML_SCALAR_NODE
+			                       ? (const char *)key->data.scalar.value
+			                       : "";
+			size_t m;
+
+			if (!key || !val)
+				return err_set(err, DMS_ERR_INTERNAL, "malformed YAML document");
+			for (m = 0; members[m] && strcmp(members[m], name) != 0; m++)
+				;
+			if (!members[m])
+				return err_set(err, DMS_ERR_CONFIG,
+				               "registries[%zu]: unknown key '%s' at line %zu column %zu "
+				               "(want server, username, password, identity_token)",
+				               i, name, LINE(key), COLUMN(key));
+			if (*fields[m])
+				return err_set(err, DMS_ERR_CONFIG,
+				               "registries[%zu]: duplicate key '%s' at line %zu column %zu",
+				               i, name, LINE(key), COLUMN(key));
+			if (val->type != YAML_SCALAR_NODE || !*val->data.scalar.value)
+				return err_set(err, DMS_ERR_CONFIG,
+				               "registries[%zu].%s: must be a non-empty string at line "
+				               "%zu column %zu",
+				               i, name, LINE(val), COLUMN(val));
+			*fields[m] = m == 0 ? image_ref_normalize_registry(
+			                          (const char *)val->data.scalar.value)
+			                    : strdup((const char *)val->data.scalar.value);
+			if (!*fields[m])
+				return err_set(err, DMS_ERR_RESOURCE, "out of memory");
+		}
+		if (!r->server || !*r->server)
+			return err_set(err, DMS_ERR_CONFIG,
+			               "registries[%zu].server: missing, at line %zu column %zu", i,
+			               LINE(item), COLUMN(item));
+		if (r->identity_token ? (r->username || r->password)
+		                      : (!r->username || !r->password))
+			return err_set(err, DMS_ERR_CONFIG,
+			               "registries[%zu]: give username and password, or "
+			               "identity_token alone, at line %zu column %zu",
+			               i, LINE(item), COLUMN(item));
+		for (size_t j = 0; j < i; j++)
+			if (strcasecmp(c->registries[j].server, r->server) == 0)
+				return err_set(err, DMS_ERR_CONFIG,
+				               "registries[%zu].server: %s is already listed, at line "
+				               "%zu column %zu",
+				               i, r->server, LINE(item), COLUMN(item));
+	}
+	return 0;
+}
+
 static const struct key_def config_keys[] = {
 	{ "runtime", set_runtime, offsetof(struct exec_config, runtime) },
 	{ "host", set_string, offsetof(struct exec_config, host) },
@@ -349,6 +449,11 @@ static const struct key_def config_keys[] = {
 	{ "pull_progress_timeout", set_duration,
 	  offsetof(struct exec_config, pull_progress_timeout_ms) },
 	{ "stop_signal", set_signal, offsetof(struct exec_config, stop_signal) },
+	{ "registries", NULL, 0 },
+	{ "auth_file", set_abs_path, offsetof(struct exec_config, auth_file) },
+	{ "sweep_interval", set_duration, offsetof(struct exec_config, sweep_interval_ms) },
+	{ "sweep_grace", set_duration, offsetof(struct exec_config, sweep_grace_ms) },
+	{ "sweep_dry_run", set_bool, offsetof(struct exec_config, sweep_dry_run) },
 	{ NULL, NULL, 0 },
 };
 
@@ -373,6 +478,7 @@ static struct exec_config *config_defaults(void)
 	c->results_file_limit = DEFAULT_RESULTS_FILE_LIMIT;
 	c->pull_timeout_ms = DEFAULT_PULL_TIMEOUT_MS;
 	c->pull_progress_timeout_ms = DEFAULT_PULL_PROGRESS_TIMEOUT_MS;
+	c->sweep_grace_ms = DEFAULT_SWEEP_GRACE_MS;
 	if (!c->runtime || !c->state_dir || !c->stop_signal) {
 		config_free(c);
 		return NULL;
@@ -426,12 +532,17 @@ static int apply_mapping(struct exec_config *c, yaml_document_t *doc, yaml_node_
 			return err_set(err, DMS_ERR_CONFIG, "duplicate key '%s' at line %zu column %zu",
 			               name, LINE(key), COLUMN(key));
 		seen[k - config_keys] = true;
+		if (!k->set && !is_null_scalar(val)) {
+			if ((rc = set_registries(c, doc, val, err)) != 0)
+				return rc;
+			continue;
+		}
 		if (val->type != YAML_SCALAR_NODE)
 			return err_set(err, DMS_ERR_CONFIG,
 			               "%s: must be a scalar, got a %s at line %zu column %zu", name,
 			               val->type == YAML_MAPPING_NODE ? "mapping" : "sequence",
 			               LINE(val), COLUMN(val));
-		if (is_null_scalar(val))
+		if (is_null_scalar(val) || !k->set)
 			continue; /* "key:" or "key: ~" keeps the default */
 		rc = k->set(c, k, (const char *)val->data.scalar.value, val, err);
 		if (rc != 0)
@@ -493,6 +604,8 @@ int config_parse(const char *text, struct exec_config **out, dms_error **err)
 		return err_set(err, DMS_ERR_RESOURCE, "out of memory");
 	if (text && *text) {
 		rc = parse_document(c, text, err);
+		if (rc == 0)
+			rc = registry_auth_load_file(c, err);
 		if (rc != 0) {
 			config_free(c);
 			return rc;
@@ -510,5 +623,19 @@ void config_free(struct exec_config *c)
 	free(c->host);
 	free(c->state_dir);
 	free(c->stop_signal);
+	for (size_t i = 0; i < c->n_registries; i++) {
+		struct registry_cred *r = &c->registries[i];
+		/* Secrets do not outlive the config in freed memory. */
+		if (r->password)
+			explicit_bzero(r->password, strlen(r->password));
+		if (r->identity_token)
+			explicit_bzero(r->identity_token, strlen(r->identity_token));
+		free(r->server);
+		free(r->username);
+		free(r->password);
+		free(r->identity_token);
+	}
+	free(c->registries);
+	free(c->auth_file);
 	free(c);
 }

@@ -4,9 +4,18 @@
 #ifndef DMS_CONFIG_H
 #define DMS_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <dms/executor.h>
+
+/* One registry's credentials (docs/config.md, "Registry credentials"). */
+struct registry_cred {
+	char *server;         /* host[:port] as images name it ("docker.io" for the Hub) */
+	char *username;
+	char *password;
+	char *identity_token; /* OAuth refresh token instead of username/password */
+};
 
 struct exec_config {
 	char *runtime;            /* docker | podman | swarm | auto (default docker) */
@@ -20,6 +29,12 @@ struct exec_config {
 	char *stop_signal;        /* default SIGTERM */
 	int64_t pull_timeout_ms;  /* a whole image pull; default 30 min */
 	int64_t pull_progress_timeout_ms; /* a pull with no progress; default 2 min */
+	struct registry_cred *registries; /* `registries`, then `auth_file`'s others */
+	size_t n_registries;
+	char *auth_file;          /* Docker config.json with "auths"; NULL: none */
+	int64_t sweep_interval_ms; /* orphan sweep period (sweep.c); 0, the default: off */
+	int64_t sweep_grace_ms;   /* untracked this long before removal; default 5 min */
+	bool sweep_dry_run;       /* only report what the sweep would remove */
 };
 
 /* text may be NULL or empty: all defaults. */

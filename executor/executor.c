@@ -15,6 +15,7 @@
  * Start, Cancel, Cleanup and IsInstalled run on the caller's thread.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,16 @@
 #include "demux.h"
 #include "error.h"
 #include "executor.h"
+#include "image_ref.h"
 #include "labels.h"
+#include "pull_progress.h"
+#include "registry_auth.h"
 #include "result.h"
 #include "results_dir.h"
+#include "verify.h"
 #include "spool.h"
 #include "state.h"
+#include "sweep.h"
 
 #define NS_PER_MS 1000000ll
 #define NS_PER_S 1000000000ll
@@ -46,7 +52,7 @@ enum work_kind { WORK_HARVEST, WORK_REMOVE };
 
 struct work {
 	enum work_kind kind;
-	struct handler *h;   /* WORK_HARVEST */
+	struct handler *h;   /* WORK_HARVEST; WORK_REMOVE: its network goes too (may be NULL) */
 	char *container_id;  /* WORK_REMOVE */
 	struct work *next;
 };
@@ -157,6 +163,22 @@ static void work_free(struct work *w)
 	handler_unref(w->h);
 	free(w->container_id);
 	free(w);
+}
+
+/* network_mode "isolated": the job gets a network of its own, named like
+ * its container and labelled like it, made before the container and
+ * removed after it (docs/schema.md). */
+static bool wants_own_network(const struct exec_request *req)
+{
+	return req && req->network_mode && strcmp(req->network_mode, "isolated") == 0;
+}
+
+/* After the container is gone; gone already is fine. Cleanup sweeps what
+ * is left by a crash (the network is labelled). */
+static void remove_own_network(struct dms_executor *ex, dms_context *ctx, const struct handler *h)
+{
+	if (h && wants_own_network(h->req) && RT_HAS(ex->rt_ops, object_remove))
+		ex->rt_ops->object_remove(ex->rt, ctx, RT_OBJ_NETWORK, h->container_name, NULL);
 }
 
 /* Marks h exited (once) and queues its harvest. exit_code: from the event,
@@ -430,12 +452,38 @@ static void harvest(struct dms_executor *ex, struct handler *h)
 	handler_transition(h, json ? final : DMS_STATE_FAILED, json, fail);
 	save_state(ex, h);
 	if (remove)
-		enqueue(ex, WORK_REMOVE, NULL, cid);
+		enqueue(ex, WORK_REMOVE, wants_own_network(h->req) ? h : NULL, cid);
 out:
 	err_free(e);
 	result_free(&res);
 	free(reason);
 	free(cid);
+}
+
+/* The oldest harvest, else the oldest removal: a Wait replies after its
+ * harvest, while a removal only tidies up. In FIFO order a job's exit waited
+ * behind the removals of the jobs before it (50–400 ms each on a loaded
+ * dockerd), which put removal back on the critical path of Run as soon as
+ * jobs overlapped (issue 8). The queue is not empty; ex->mu is held. */
+static struct work *dequeue_locked(struct dms_executor *ex)
+{
+	struct work *prev = NULL, *w = ex->queue_head;
+	while (w && w->kind != WORK_HARVEST) {
+		prev = w;
+		w = w->next;
+	}
+	if (!w) {
+		prev = NULL;
+		w = ex->queue_head;
+	}
+	if (prev)
+		prev->next = w->next;
+	else
+		ex->queue_head = w->next;
+	if (ex->queue_tail == w)
+		ex->queue_tail = prev;
+	w->next = NULL;
+	return w;
 }
 
 static void *worker_main(void *arg)
@@ -447,15 +495,13 @@ static void *worker_main(void *arg)
 			pthread_cond_wait(&ex->cond, &ex->mu);
 		if (ex->stopping)
 			break;
-		struct work *w = ex->queue_head;
-		ex->queue_head = w->next;
-		if (!ex->queue_head)
-			ex->queue_tail = NULL;
+		struct work *w = dequeue_locked(ex);
 		pthread_mutex_unlock(&ex->mu);
 		if (w->kind == WORK_HARVEST)
 			harvest(ex, w->h);
-		else
-			ex->rt_ops->container_remove(ex->rt, ex->life, w->container_id, true, NULL);
+		else if (ex->rt_ops->container_remove(ex->rt, ex->life, w->container_id, true,
+		                                      NULL) == 0)
+			remove_own_network(ex, ex->life, w->h);
 		work_free(w);
 		pthread_mutex_lock(&ex->mu);
 	}
@@ -738,6 +784,7 @@ static void *janitor_main(void *arg)
 		struct janitor_pass jp = {.ex = ex, .now = mono_now_ns()};
 		jp.next = jp.now + JANITOR_TICK_NS;
 		registry_foreach(ex->reg, janitor_handler, &jp);
+		sweep_tick(ex, jp.now, &jp.next);
 		pthread_mutex_lock(&ex->mu);
 		while (!ex->stopping && !ex->resync_needed && jp.next > mono_now_ns())
 			if (ctx_cond_wait(NULL, &ex->cond, &ex->mu, jp.next) != 0)
@@ -763,6 +810,7 @@ static void free_executor(struct dms_executor *ex)
 		ex->queue_head = w->next;
 		work_free(w);
 	}
+	sweep_free(ex->sweep);
 	registry_free(ex->reg);
 	if (ex->rt)
 		ex->rt_ops->close(ex->rt);
@@ -968,8 +1016,10 @@ static strv build_labels(struct dms_executor *ex, const struct exec_request *req
  * The pull has its own context, bounded by pull_timeout and by a sliding
  * no-progress deadline that every progress message pushes forward; a
  * caller whose own context ends stops waiting, the pull goes on for the
- * others. */
+ * others. Progress goes to every execution waiting on the pull, at most
+ * every PULL_PROGRESS_INTERVAL_NS, and once more at its end. */
 struct pull {
+	struct dms_executor *ex;
 	char *image;
 	dms_context *ctx;
 	int64_t total_deadline_ns;
@@ -977,18 +1027,80 @@ struct pull {
 	bool done;
 	int rc;
 	dms_error *err;
-	int refs; /* the puller and each waiter; under ex->mu */
+	int refs;    /* the puller and each waiter; under ex->mu */
+	strv execs;  /* execution ids told about progress; under ex->mu */
+	/* the pulling thread only: */
+	int64_t last_report_ns;
+	char *last_status;
+	int64_t last_current, last_total;
+	bool unreported; /* last_* changed since the last report */
 	struct pull *next;
 };
 
+/* Adds (or with remove, drops) an execution id to p->execs; under ex->mu.
+ * Best effort: without memory an execution just sees no progress. */
+static void pull_watch_locked(struct pull *p, const char *execution_id, bool remove)
+{
+	size_t n = strv_len(p->execs);
+
+	if (!execution_id)
+		return;
+	if (remove) {
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(p->execs[i], execution_id) == 0) {
+				free(p->execs[i]);
+				memmove(&p->execs[i], &p->execs[i + 1], (n - i) * sizeof(*p->execs));
+				return;
+			}
+		return;
+	}
+	strv v = realloc(p->execs, (n + 2) * sizeof(*v));
+	if (!v)
+		return;
+	p->execs = v;
+	if ((v[n] = strdup(execution_id)))
+		n++;
+	v[n] = NULL;
+}
+
+static void pull_report(struct pull *p)
+{
+	struct dms_executor *ex = p->ex;
+
+	pthread_mutex_lock(&ex->mu);
+	dms_pull_progress_fn fn = ex->progress_fn;
+	void *fn_ud = ex->progress_ud;
+	strv ids = fn && p->execs ? strv_dup(p->execs) : NULL;
+	pthread_mutex_unlock(&ex->mu);
+	for (size_t i = 0; ids && ids[i]; i++)
+		fn(fn_ud, ids[i], p->image, (uint64_t)(p->last_current > 0 ? p->last_current : 0),
+		   (uint64_t)(p->last_total > 0 ? p->last_total : 0),
+		   p->last_status ? p->last_status : "");
+	strv_free(ids);
+	p->unreported = false;
+}
+
 static void pull_progress(void *ud, const char *status, int64_t current, int64_t total)
 {
-	(void)status;
-	(void)current;
-	(void)total;
 	struct pull *p = ud;
-	int64_t next = mono_now_ns() + p->idle_ns;
+	int64_t now = mono_now_ns();
+	int64_t next = now + p->idle_ns;
+
 	ctx_set_deadline_ns(p->ctx, next < p->total_deadline_ns ? next : p->total_deadline_ns);
+	if (!status)
+		return;
+	if (!p->last_status || strcmp(p->last_status, status) != 0) {
+		char *copy = strdup(status);
+		if (copy) {
+			free(p->last_status);
+			p->last_status = copy;
+		}
+	}
+	p->last_current = current;
+	p->last_total = total;
+	p->unreported = true;
+	if (pull_progress_due(&p->last_report_ns, now))
+		pull_report(p);
 }
 
 static void pull_unref_locked(struct pull *p)
@@ -998,11 +1110,13 @@ static void pull_unref_locked(struct pull *p)
 	free(p->image);
 	ctx_free(p->ctx);
 	err_free(p->err);
+	strv_free(p->execs);
+	free(p->last_status);
 	free(p);
 }
 
 static int shared_pull(struct dms_executor *ex, dms_context *ctx, const char *image,
-                       dms_error **err)
+                       const char *execution_id, dms_error **err)
 {
 	int rc = 0;
 	pthread_mutex_lock(&ex->mu);
@@ -1011,8 +1125,10 @@ static int shared_pull(struct dms_executor *ex, dms_context *ctx, const char *im
 		p = p->next;
 	if (p) { /* somebody pulls it already: wait for that */
 		p->refs++;
+		pull_watch_locked(p, execution_id, false);
 		while (!p->done && (rc = ctx_cond_wait(ctx, &ex->cond, &ex->mu, INT64_MAX)) == 0)
 			;
+		pull_watch_locked(p, execution_id, true);
 		if (p->done) {
 			rc = p->rc;
 			if (rc && err)
@@ -1032,16 +1148,24 @@ static int shared_pull(struct dms_executor *ex, dms_context *ctx, const char *im
 		pthread_mutex_unlock(&ex->mu);
 		return err_set(err, DMS_ERR_RESOURCE, "out of memory");
 	}
+	p->ex = ex;
 	p->refs = 1;
 	p->idle_ns = ex->cfg->pull_progress_timeout_ms * NS_PER_MS;
 	p->total_deadline_ns = mono_now_ns() + ex->cfg->pull_timeout_ms * NS_PER_MS;
 	pull_progress(p, NULL, 0, 0);
+	pull_watch_locked(p, execution_id, false);
 	p->next = ex->pulls;
 	ex->pulls = p;
 	pthread_mutex_unlock(&ex->mu);
 
 	dms_error *e = NULL;
-	rc = ex->rt_ops->image_pull(ex->rt, p->ctx, image, NULL, pull_progress, p, &e);
+	char *auth = NULL;
+	rc = registry_auth_for(ex->cfg, image, &auth, &e);
+	if (rc == 0)
+		rc = ex->rt_ops->image_pull(ex->rt, p->ctx, image, auth, pull_progress, p, &e);
+	if (auth) /* a credential: do not leave it in freed memory */
+		explicit_bzero(auth, strlen(auth));
+	free(auth);
 	if (rc == DMS_ERR_TIMEOUT) {
 		bool total = mono_now_ns() >= p->total_deadline_ns;
 		err_free(e);
@@ -1052,6 +1176,10 @@ static int shared_pull(struct dms_executor *ex, dms_context *ctx, const char *im
 		           (long long)((total ? ex->cfg->pull_timeout_ms
 		                              : ex->cfg->pull_progress_timeout_ms) / 1000));
 	}
+	/* The last word of a pull is always reported: a client's progress bar
+	 * ends where the pull did, not up to 250 ms before. */
+	if (p->unreported)
+		pull_report(p);
 	pthread_mutex_lock(&ex->mu);
 	for (struct pull **pp = &ex->pulls; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
@@ -1069,6 +1197,47 @@ static int shared_pull(struct dms_executor *ex, dms_context *ctx, const char *im
 	return rc;
 }
 
+int executor_set_pull_progress_handler(struct dms_executor *ex, dms_pull_progress_fn fn, void *ud)
+{
+	pthread_mutex_lock(&ex->mu);
+	ex->progress_fn = fn;
+	ex->progress_ud = ud;
+	pthread_mutex_unlock(&ex->mu);
+	return 0;
+}
+
+/* ------------------------------------------------------------- imports */
+
+int executor_image_import(struct dms_executor *ex, dms_context *ctx, int fd, const char *reference,
+                          char **image_id, dms_error **err)
+{
+	const char *why = NULL;
+	struct stat st;
+	int flags, rc;
+
+	if (!reference || image_ref_check(reference, false, &why) != 0)
+		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "reference: \"%s\" %s",
+		               reference ? reference : "", why ? why : "is missing");
+	if (fd < 0 || (flags = fcntl(fd, F_GETFL)) < 0 || fstat(fd, &st) != 0)
+		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "tarball: not an open file descriptor");
+	if ((flags & O_ACCMODE) == O_WRONLY)
+		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "tarball: fd is not open for reading");
+	if (S_ISDIR(st.st_mode))
+		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "tarball: fd is a directory, not a file");
+	if (S_ISREG(st.st_mode) && st.st_size == 0)
+		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "tarball: the file is empty");
+	if (!RT_HAS(ex->rt_ops, image_import))
+		return err_set(err, DMS_ERR_INTERNAL, "image import: the %s runtime cannot import",
+		               ex->rt_ops->kind);
+	if ((rc = ex->rt_ops->image_import(ex->rt, ctx, fd, reference, err)) != 0)
+		return rc;
+	if (RT_HAS(ex->rt_ops, image_id))
+		return ex->rt_ops->image_id(ex->rt, ctx, reference, image_id, err);
+	if (!(*image_id = strdup(reference)))
+		return err_set(err, DMS_ERR_RESOURCE, "out of memory");
+	return 0;
+}
+
 static int ensure_image(struct dms_executor *ex, dms_context *ctx, const struct exec_request *req,
                         dms_error **err)
 {
@@ -1084,7 +1253,7 @@ static int ensure_image(struct dms_executor *ex, dms_context *ctx, const struct 
 			                  "image %s is not present and pull_policy is never",
 			                  req->image);
 	}
-	return shared_pull(ex, ctx, req->image, err);
+	return shared_pull(ex, ctx, req->image, req->execution_id, err);
 }
 
 /* Ends a Start that did not get the job running: the container (if any)
@@ -1099,6 +1268,7 @@ static int fail_start(struct dms_executor *ex, struct handler *h, int rc, dms_er
 	if (cid)
 		ex->rt_ops->container_remove(ex->rt, NULL, cid, true, NULL);
 	free(cid);
+	remove_own_network(ex, NULL, h);
 	if (cancelled && (!err || !*err))
 		rc = err_set(err, DMS_ERR_CANCELLED, "execution %s was cancelled before it started",
 		             h->execution_id);
@@ -1109,6 +1279,25 @@ static int fail_start(struct dms_executor *ex, struct handler *h, int rc, dms_er
 	state_remove(ex->jobs_dir, h->container_name);
 	registry_remove(ex->reg, h);
 	return rc;
+}
+
+/* After a create that failed: the engine may have created the container
+ * and failed after (or its reply was lost), leaving one that no handler
+ * tracks and that blocks the name — the idempotency key — for a retry.
+ * The name is ours; remove what it names if it is this execution's and
+ * never ran (best effort: when the engine is gone, the resync on
+ * reconnect removes it). */
+static void remove_created_by_name(struct dms_executor *ex, const struct handler *h)
+{
+	struct container_state st = {0};
+	if (ex->rt_ops->container_inspect(ex->rt, NULL, h->container_name, &st, NULL) != 0)
+		return;
+	const char *owner = label_value(st.labels, LABEL_EXECUTOR);
+	const char *exec_id = label_value(st.labels, LABEL_EXECUTION);
+	if (st.id && st.status == CS_CREATED && owner && strcmp(owner, ex->id) == 0 && exec_id &&
+	    strcmp(exec_id, h->execution_id) == 0)
+		ex->rt_ops->container_remove(ex->rt, NULL, st.id, true, NULL);
+	container_state_free(&st);
 }
 
 /* Start, handing out the handler (ref'd) for Run. */
@@ -1157,14 +1346,29 @@ static int start_handler(struct dms_executor *ex, dms_context *ctx, const char *
 		.labels = labels,
 		.stop_signal = stop_signal_of(ex, h),
 		.stop_timeout_s = (int)((stop_ms + 999) / 1000),
+		.network = wants_own_network(req) ? h->container_name : NULL,
 	};
-	if ((rc = ex->rt_ops->container_create(ex->rt, ctx, &spec, &cid, err)) != 0)
+	if (spec.network &&
+	    (rc = ex->rt_ops->network_create(ex->rt, ctx, spec.network, labels, false, NULL, err)) !=
+	        0)
 		goto fail;
+	if ((rc = ex->rt_ops->container_create(ex->rt, ctx, &spec, &cid, err)) != 0) {
+		if (rc != DMS_ERR_INVALID_ARGUMENT && rc != DMS_ERR_IMAGE)
+			remove_created_by_name(ex, h);
+		goto fail;
+	}
 	pthread_mutex_lock(&h->mu);
 	h->container_id = cid;
 	h->tty = req->tty;
 	bool cancelled = h->cancel_requested;
 	pthread_mutex_unlock(&h->mu);
+	/* One inspect: the engine's account of what it applied (verify.h). */
+	struct container_state applied = {0};
+	if ((rc = ex->rt_ops->container_inspect(ex->rt, ctx, cid, &applied, err)) == 0)
+		rc = verify_settings(&spec, &applied.settings, err);
+	container_state_free(&applied);
+	if (rc != 0)
+		goto fail;
 	handler_transition(h, DMS_STATE_CREATED, NULL, NULL);
 	if (cancelled) {
 		rc = DMS_ERR_CANCELLED;
@@ -1210,6 +1414,7 @@ int executor_start(struct dms_executor *ex, dms_context *ctx, const char *reques
 static int lookup(struct dms_executor *ex, const char *execution_id, struct handler **out,
                   dms_error **err)
 {
+	*out = NULL; /* callers unref it whatever the outcome */
 	if (!execution_id || !*execution_id)
 		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "execution_id: required");
 	*out = registry_get(ex->reg, execution_id);

@@ -18,6 +18,7 @@
 struct work; /* a queued harvest or container removal */
 struct pump; /* an open log stream (logs.c) */
 struct pull; /* an image pull shared by concurrent Starts */
+struct sweep; /* the orphan sweep's memory (sweep.c) */
 
 struct dms_executor {
 	char *id;
@@ -34,6 +35,8 @@ struct dms_executor {
 	pthread_cond_t cond;       /* work queued, janitor poke, log thread exit */
 	dms_event_fn event_fn;
 	void *event_ud;
+	dms_pull_progress_fn progress_fn;
+	void *progress_ud;
 	struct work *queue_head, *queue_tail;
 	bool stopping;
 	bool resync_needed;        /* the event stream (re)connected */
@@ -42,6 +45,7 @@ struct dms_executor {
 	int log_threads;           /* live log stream threads */
 	struct pump *pumps;        /* their list (logs.c) */
 	struct pull *pulls;        /* image pulls in progress, one per image */
+	struct sweep *sweep;       /* made at its first use (sweep.c) */
 
 	pthread_t events_thread;
 	pthread_t janitor_thread;
@@ -72,6 +76,9 @@ int executor_run(struct dms_executor *ex, dms_context *ctx, const char *request,
                  char **result_json, dms_error **err);
 int executor_cleanup(struct dms_executor *ex, dms_context *ctx, dms_error **err);
 int executor_list(struct dms_executor *ex, char **list_json, dms_error **err);
+int executor_image_import(struct dms_executor *ex, dms_context *ctx, int fd, const char *reference,
+                          char **image_id, dms_error **err);
+int executor_set_pull_progress_handler(struct dms_executor *ex, dms_pull_progress_fn fn, void *ud);
 
 /* logs.c: a readable fd streaming h's output as lr asks. */
 int logs_open_stream(struct dms_executor *ex, struct handler *h, const struct log_request *lr,

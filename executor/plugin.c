@@ -35,6 +35,8 @@ static const dms_executor_ops ops = {
 	.run = executor_run,
 	.cleanup = executor_cleanup,
 	.list = executor_list,
+	.image_import = executor_image_import,
+	.set_pull_progress_handler = executor_set_pull_progress_handler,
 };
 
 static const dms_executor_plugin descriptor = {

@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yajl/yajl_tree.h>
 #include <yaml.h>
 
@@ -1170,50 +1172,306 @@ static int set_int_min(struct ctx *c, const struct node *n, void *dst, const str
 	return 0;
 }
 
-static int set_gpus(struct ctx *c, const struct node *n, void *dst, const struct field *f)
+/* Known Linux capabilities (capability.h, up to 5.x/6.x): a misspelt name
+ * is caught here with the field's path instead of by the engine at create. */
+static const char *const capabilities[] = {
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+    NULL,
+};
+
+/* cap_add / cap_drop element: "ALL", or a capability with or without the
+ * CAP_ prefix, any case; rewritten in place to "CAP_X" / "ALL" (the form
+ * both engines report back in inspect). */
+static int capability_rule(struct ctx *c, const struct node *el)
 {
-	(void)dst;
-	(void)f;
-	if (n->kind != NODE_ARRAY)
-		return fail_type(c, n, "an array");
-	if (n->n)
-		return fail_at(c, n, "GPU requests are not supported yet");
+	const char *name = el->text;
+	char upper[64];
+	size_t i;
+
+	for (i = 0; name[i] && i < sizeof(upper) - 1; i++)
+		upper[i] = (char)toupper((unsigned char)name[i]);
+	upper[i] = '\0';
+	if (name[i])
+		goto bad;
+	if (strcmp(upper, "ALL") == 0)
+		return 0;
+	name = strncmp(upper, "CAP_", 4) == 0 ? upper + 4 : upper;
+	for (const char *const *k = capabilities; *k; k++)
+		if (strcmp(*k, name) == 0)
+			return 0;
+bad:
+	return fail_at(c, el,
+	               "must be a capability name like \"NET_ADMIN\" or \"CAP_NET_ADMIN\", "
+	               "or \"ALL\"; got %s",
+	               REPR(el));
+}
+
+static int normalize_capabilities(struct ctx *c, strv v)
+{
+	for (size_t i = 0; v && v[i]; i++) {
+		char *p = v[i], *norm = NULL;
+
+		for (char *q = p; *q; q++)
+			*q = (char)toupper((unsigned char)*q);
+		if (strcmp(p, "ALL") == 0 || strncmp(p, "CAP_", 4) == 0)
+			continue;
+		if (asprintf(&norm, "CAP_%s", p) < 0)
+			return fail_oom(c);
+		free(p);
+		v[i] = norm;
+	}
 	return 0;
 }
 
-/* inputs / outputs: arrays of objects, each walked with its own table. */
-struct mount_list {
+static int set_capabilities(struct ctx *c, const struct node *n, void *dst, const struct field *f)
+{
+	int rc = set_strv(c, n, dst, f);
+
+	return rc ? rc : normalize_capabilities(c, *(strv *)dst);
+}
+
+/* The CPUs this host has, for cpuset checks: the engines run here (the
+ * executor talks to local sockets), so the host's count is theirs. */
+static long host_cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+
+	return n > 0 ? n : 1;
+}
+
+/* "0-1,3": comma-separated CPU numbers and ranges, as cpuset.cpus takes. */
+static int set_cpuset(struct ctx *c, const struct node *n, void *dst, const struct field *f)
+{
+	long ncpu = host_cpu_count();
+	const char *p;
+	int rc;
+
+	(void)f;
+	if ((rc = string_of(c, n)))
+		return rc;
+	p = n->text;
+	if (!*p)
+		return fail_at(c, n, "must not be empty");
+	for (;;) {
+		char *end;
+		long lo, hi;
+
+		if (!isdigit((unsigned char)*p))
+			goto bad;
+		errno = 0;
+		lo = hi = strtol(p, &end, 10);
+		if (errno)
+			goto bad;
+		p = end;
+		if (*p == '-') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				goto bad;
+			hi = strtol(p, &end, 10);
+			if (errno || hi < lo)
+				goto bad;
+			p = end;
+		}
+		if (hi >= ncpu)
+			return fail_at(c, n,
+			               "CPU %ld does not exist on this host (it has %ld CPUs, "
+			               "0-%ld), got %s",
+			               hi, ncpu, ncpu - 1, REPR(n));
+		if (*p == '\0')
+			break;
+		if (*p++ != ',')
+			goto bad;
+	}
+	return store_string(c, n->text, dst);
+bad:
+	return fail_at(c, n,
+	               "must be a CPU list like \"0-1,3\" (numbers and ranges, "
+	               "comma-separated), got %s",
+	               REPR(n));
+}
+
+/* Arrays of objects (inputs, outputs, gpus, ports), each element walked
+ * with its own table into an array of elem_size structs. */
+struct object_list {
 	const struct field *table;
+	size_t elem_size;
 	size_t count_offset; /* of the size_t count, from the same base */
-	const char *default_type;
-	bool default_read_only;
+	void (*init)(void *elem);                                      /* defaults; may be NULL */
+	int (*check)(struct ctx *c, const struct node *n, void *elem); /* may be NULL */
 };
 
-static int set_mounts(struct ctx *c, const struct node *n, void *dst, const struct field *f)
+static int set_object_list(struct ctx *c, const struct node *n, void *dst, const struct field *f)
 {
-	const struct mount_list *ml = f->arg;
-	size_t *count = (size_t *)((char *)dst - f->offset + ml->count_offset);
-	struct mount_spec *m;
+	const struct object_list *ol = f->arg;
+	size_t *count = (size_t *)((char *)dst - f->offset + ol->count_offset);
+	char *v;
 	int rc;
 
 	if (n->kind != NODE_ARRAY)
 		return fail_type(c, n, "an array of objects");
 	if (n->n == 0)
 		return 0;
-	if (!(m = calloc(n->n, sizeof(*m))))
+	if (!(v = calloc(n->n, ol->elem_size)))
 		return fail_oom(c);
-	*(struct mount_spec **)dst = m; /* the struct owns it, even on error */
+	*(void **)dst = v; /* the struct owns it, even on error */
 	*count = n->n;
 	for (size_t i = 0; i < n->n; i++) {
 		size_t saved = path_push_index(c, i);
+		void *elem = v + i * ol->elem_size;
 
-		m[i].read_only = ml->default_read_only;
-		if ((rc = walk_object(c, n->items[i], ml->table, &m[i])))
+		if (ol->init)
+			ol->init(elem);
+		if ((rc = walk_object(c, n->items[i], ol->table, elem)))
 			return rc;
-		if (!m[i].type && !(m[i].type = strdup(ml->default_type)))
-			return fail_oom(c);
+		if (ol->check && (rc = ol->check(c, n->items[i], elem)))
+			return rc;
 		path_pop(c, saved);
 	}
+	return 0;
+}
+
+static const char *const gpu_vendors[] = {"nvidia", "amd", "intel", NULL};
+
+static int set_gpu_vendor(struct ctx *c, const struct node *n, void *dst, const struct field *f)
+{
+	int i, rc;
+
+	if ((rc = pick_choice(c, n, f->arg, &i)))
+		return rc;
+	*(enum gpu_vendor *)dst = (enum gpu_vendor)i;
+	return 0;
+}
+
+/* A GPU index: the decimal number the vendor's tools show (nvidia-smi,
+ * rocm-smi), or for nvidia a UUID ("GPU-..."), which Docker accepts too. */
+static int gpu_id_rule(struct ctx *c, const struct node *el)
+{
+	const char *s = el->text;
+
+	if (*s && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 4)
+		return 0;
+	if (strncmp(s, "GPU-", 4) == 0 && strlen(s) < 64 &&
+	    strspn(s + 4, "0123456789abcdefABCDEF-") == strlen(s + 4) && s[4])
+		return 0;
+	return fail_at(c, el,
+	               "must be a GPU index like \"0\" (or an NVIDIA UUID \"GPU-...\"), "
+	               "got %s",
+	               REPR(el));
+}
+
+static int check_gpu(struct ctx *c, const struct node *n, void *elem)
+{
+	struct gpu_spec *g = elem;
+	size_t saved;
+
+	if (g->ids && g->count) {
+		saved = path_push_key(c, "count");
+		return fail_at(c, n, "give either ids or count, not both");
+	}
+	if (g->ids && !g->ids[0]) {
+		saved = path_push_key(c, "ids");
+		return fail_at(c, n, "must not be empty (leave it out for all GPUs)");
+	}
+	if (g->vendor != GPU_NVIDIA) {
+		if (g->count) {
+			saved = path_push_key(c, "count");
+			return fail_at(c, n, "is only supported for nvidia; give ids for %s",
+			               gpu_vendors[g->vendor]);
+		}
+		for (size_t i = 0; g->ids && g->ids[i]; i++) {
+			if (strncmp(g->ids[i], "GPU-", 4) == 0) {
+				saved = path_push_key(c, "ids");
+				path_push_index(c, i);
+				return fail_at(c, n,
+				               "UUIDs are only supported for nvidia, got \"%s\"",
+				               g->ids[i]);
+			}
+		}
+	}
+	(void)saved;
+	return 0;
+}
+
+static void port_init(void *elem)
+{
+	((struct port_spec *)elem)->container_port = 0;
+}
+
+/* host_ip: an IPv4 or IPv6 address (no brackets). */
+static int set_ip(struct ctx *c, const struct node *n, void *dst, const struct field *f)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	int rc;
+
+	(void)f;
+	if ((rc = string_of(c, n)))
+		return rc;
+	if (inet_pton(AF_INET, n->text, buf) != 1 && inet_pton(AF_INET6, n->text, buf) != 1)
+		return fail_at(c, n, "must be an IPv4 or IPv6 address, got %s", REPR(n));
+	return store_string(c, n->text, dst);
+}
+
+/* arg: the smallest port allowed (0 for host_port: ephemeral). */
+static int set_port(struct ctx *c, const struct node *n, void *dst, const struct field *f)
+{
+	int64_t min = (int64_t)(intptr_t)f->arg;
+
+	if (n->kind != NODE_NUMBER)
+		return fail_type(c, n, "an integer");
+	if (!n->is_int || n->integer < min || n->integer > 65535)
+		return fail_at(c, n, "must be a port number %" PRId64 "..65535, got %s", min,
+		               REPR(n));
+	*(int64_t *)dst = n->integer;
+	return 0;
+}
+
+static int check_port(struct ctx *c, const struct node *n, void *elem)
+{
+	struct port_spec *p = elem;
+
+	(void)n;
+	if (!p->protocol && !(p->protocol = strdup("tcp")))
+		return fail_oom(c);
 	return 0;
 }
 
@@ -1223,10 +1481,35 @@ static int set_mounts(struct ctx *c, const struct node *n, void *dst, const stru
 #define M(field) offsetof(struct mount_spec, field)
 
 static const char *const engine_types[] = {"docker", "podman", NULL};
-static const char *const network_modes[] = {"none", "bridge", "host", "default", NULL};
+static const char *const network_modes[] = {"none", "bridge", "host", "isolated", "default", NULL};
+static const char *const protocols[] = {"tcp", "udp", "sctp", NULL};
 static const char *const pull_policies[] = {"if-not-present", "always", "never", NULL};
 static const char *const mount_types[] = {"bind", NULL};
 static const char *const log_formats[] = {"framed", "plain", NULL};
+
+#define P(field) offsetof(struct port_spec, field)
+#define G(field) offsetof(struct gpu_spec, field)
+
+static const struct field port_fields[] = {
+    {"host_ip", set_ip, P(host_ip), false, NULL},
+    {"host_port", set_port, P(host_port), false, (const void *)(intptr_t)0},
+    {"container_port", set_port, P(container_port), true, (const void *)(intptr_t)1},
+    {"protocol", set_choice, P(protocol), false, protocols},
+    {NULL, NULL, 0, false, NULL},
+};
+
+static const struct object_list ports_list = {port_fields, sizeof(struct port_spec), R(n_ports),
+                                              port_init, check_port};
+
+static const struct field gpu_fields[] = {
+    {"vendor", set_gpu_vendor, G(vendor), true, gpu_vendors},
+    {"ids", set_strv, G(ids), false, (const void *)gpu_id_rule},
+    {"count", set_int_min, G(count), false, (const void *)(intptr_t)1},
+    {NULL, NULL, 0, false, NULL},
+};
+
+static const struct object_list gpus_list = {gpu_fields, sizeof(struct gpu_spec), R(n_gpus), NULL,
+                                             check_gpu};
 
 static const struct field params_fields[] = {
     {"image", set_nonempty_string, R(image), true, NULL},
@@ -1241,6 +1524,11 @@ static const struct field params_fields[] = {
     {"stop_timeout", set_duration, R(stop_timeout_ms), false, NULL},
     {"pull_policy", set_choice, R(pull_policy), false, pull_policies},
     {"tty", set_bool, R(tty), false, NULL},
+    {"read_only_rootfs", set_bool, R(read_only_rootfs), false, NULL},
+    {"cap_add", set_capabilities, R(cap_add), false, (const void *)capability_rule},
+    {"cap_drop", set_capabilities, R(cap_drop), false, (const void *)capability_rule},
+    {"no_new_privileges", set_bool, R(no_new_privileges), false, NULL},
+    {"ports", set_object_list, R(ports), false, &ports_list},
     {NULL, NULL, 0, false, NULL},
 };
 
@@ -1252,6 +1540,7 @@ static const struct field engine_spec_fields[] = {
 
 static const struct field cpu_fields[] = {
     {"cores", set_cores, R(cpu_cores), false, NULL},
+    {"cpuset", set_cpuset, R(cpuset_cpus), false, NULL},
     {NULL, NULL, 0, false, NULL},
 };
 
@@ -1269,7 +1558,7 @@ static const struct field resources_fields[] = {
     {"cpu", set_object, 0, false, cpu_fields},
     {"memory", set_object, 0, false, memory_fields},
     {"pids", set_object, 0, false, pids_fields},
-    {"gpus", set_gpus, 0, false, NULL},
+    {"gpus", set_object_list, R(gpus), false, &gpus_list},
     {NULL, NULL, 0, false, NULL},
 };
 
@@ -1281,24 +1570,42 @@ static const struct field input_fields[] = {
     {NULL, NULL, 0, false, NULL},
 };
 
-/* An output is a volume at target whose contents end up in
- * results_dir/source once the job is done. */
+/* An output is a writable bind mount of results_dir/source (created
+ * before the container) at target: what the job writes there is on the
+ * host when it ends, with no copy step. */
 static const struct field output_fields[] = {
     {"source", set_path, M(source), true, REL_NAME},
     {"target", set_path, M(target), true, MOUNT_TARGET},
     {NULL, NULL, 0, false, NULL},
 };
 
-static const struct mount_list inputs_list = {input_fields, R(n_inputs), "bind", true};
-static const struct mount_list outputs_list = {output_fields, R(n_outputs), "volume", false};
+static void input_init(void *elem)
+{
+	((struct mount_spec *)elem)->read_only = true;
+}
+
+static int check_mount(struct ctx *c, const struct node *n, void *elem)
+{
+	struct mount_spec *m = elem;
+
+	(void)n;
+	if (!m->type && !(m->type = strdup("bind")))
+		return fail_oom(c);
+	return 0;
+}
+
+static const struct object_list inputs_list = {input_fields, sizeof(struct mount_spec), R(n_inputs),
+                                               input_init, check_mount};
+static const struct object_list outputs_list = {output_fields, sizeof(struct mount_spec),
+                                                R(n_outputs), NULL, check_mount};
 
 static const struct field request_fields[] = {
     {"job_id", set_id, R(job_id), true, NULL},
     {"execution_id", set_id, R(execution_id), true, NULL},
     {"engine_spec", set_object, 0, true, engine_spec_fields},
     {"resources", set_object, 0, false, resources_fields},
-    {"inputs", set_mounts, R(inputs), false, &inputs_list},
-    {"outputs", set_mounts, R(outputs), false, &outputs_list},
+    {"inputs", set_object_list, R(inputs), false, &inputs_list},
+    {"outputs", set_object_list, R(outputs), false, &outputs_list},
     {"results_dir", set_path, R(results_dir), false, ABS_PATH},
     {"timeout", set_duration, R(timeout_ms), false, NULL},
     {NULL, NULL, 0, false, NULL},
@@ -1363,6 +1670,45 @@ static int check_mount_targets(struct ctx *c, const struct exec_request *r)
 	return 0;
 }
 
+/* Ports publish through a network namespace of the container's own: none
+ * has no interface to publish on and host needs no publishing (Docker
+ * ignores the bindings silently, which is what a user would not expect). */
+static int check_ports(struct ctx *c, const struct exec_request *r)
+{
+	if (!r->n_ports)
+		return 0;
+	if (r->network_mode &&
+	    (strcmp(r->network_mode, "none") == 0 || strcmp(r->network_mode, "host") == 0)) {
+		path_push_key(c, "engine_spec");
+		path_push_key(c, "params");
+		path_push_key(c, "ports");
+		return fail_at(c, NULL, "cannot publish ports with network_mode \"%s\"",
+		               r->network_mode);
+	}
+	for (size_t i = 0; i < r->n_ports; i++) {
+		const struct port_spec *a = &r->ports[i];
+
+		for (size_t j = 0; j < i; j++) {
+			const struct port_spec *b = &r->ports[j];
+			bool same_ip =
+			    (!a->host_ip && !b->host_ip) ||
+			    (a->host_ip && b->host_ip && strcmp(a->host_ip, b->host_ip) == 0);
+
+			if (!a->host_port || a->host_port != b->host_port || !same_ip ||
+			    strcmp(a->protocol, b->protocol) != 0)
+				continue;
+			path_push_key(c, "engine_spec");
+			path_push_key(c, "params");
+			path_push_key(c, "ports");
+			path_push_index(c, i);
+			path_push_key(c, "host_port");
+			return fail_at(c, NULL, "%" PRId64 "/%s is already published by ports[%zu]",
+			               a->host_port, a->protocol, j);
+		}
+	}
+	return 0;
+}
+
 static int check_request(struct ctx *c, struct exec_request *r)
 {
 	int rc;
@@ -1372,6 +1718,8 @@ static int check_request(struct ctx *c, struct exec_request *r)
 		return fail_at(c, NULL, "required when outputs are given");
 	}
 	if ((rc = check_mount_targets(c, r)))
+		return rc;
+	if ((rc = check_ports(c, r)))
 		return rc;
 	if (!r->pull_policy && !(r->pull_policy = strdup("if-not-present")))
 		return fail_oom(c);
@@ -1402,6 +1750,7 @@ int request_parse(const char *text, size_t len, struct exec_request **out, dms_e
 	if (!(r = calloc(1, sizeof(*r))))
 		return fail_oom(&c);
 	r->stop_timeout_ms = -1;
+	r->no_new_privileges = true;
 	if ((rc = walk_object(&c, root, request_fields, r)))
 		return rc;
 	if ((rc = check_request(&c, r)))
@@ -1441,6 +1790,17 @@ void request_free(struct exec_request *r)
 	mounts_free(r->inputs, r->n_inputs);
 	mounts_free(r->outputs, r->n_outputs);
 	free(r->results_dir);
+	strv_free(r->cap_add);
+	strv_free(r->cap_drop);
+	free(r->cpuset_cpus);
+	for (size_t i = 0; r->gpus && i < r->n_gpus; i++)
+		strv_free(r->gpus[i].ids);
+	free(r->gpus);
+	for (size_t i = 0; r->ports && i < r->n_ports; i++) {
+		free(r->ports[i].host_ip);
+		free(r->ports[i].protocol);
+	}
+	free(r->ports);
 	free(r);
 }
 
@@ -1505,6 +1865,64 @@ strv strv_dup(const strv v)
 		}
 	}
 	return copy;
+}
+
+/* Appends to a NULL-terminated vector; false when out of memory. */
+static bool strv_push(strv *v, size_t *n, char *s)
+{
+	strv grown;
+
+	if (!s || !(grown = realloc(*v, (*n + 2) * sizeof(*grown)))) {
+		free(s);
+		return false;
+	}
+	grown[(*n)++] = s;
+	grown[*n] = NULL;
+	*v = grown;
+	return true;
+}
+
+strv request_gpu_devices(const struct gpu_spec *g, bool cdi)
+{
+	strv v = calloc(1, sizeof(*v));
+	size_t n = 0;
+	bool ok = v != NULL;
+	char *s;
+
+	if (!ok)
+		return NULL;
+	if (g->vendor == GPU_NVIDIA) {
+		if (!cdi)
+			return v; /* DeviceRequests, not devices */
+		if (g->ids) {
+			for (size_t i = 0; ok && g->ids[i]; i++)
+				ok = asprintf(&s, "nvidia.com/gpu=%s", g->ids[i]) >= 0 &&
+				     strv_push(&v, &n, s);
+		} else if (g->count) {
+			for (int64_t i = 0; ok && i < g->count; i++)
+				ok = asprintf(&s, "nvidia.com/gpu=%" PRId64, i) >= 0 &&
+				     strv_push(&v, &n, s);
+		} else {
+			ok = strv_push(&v, &n, strdup("nvidia.com/gpu=all"));
+		}
+	} else {
+		if (g->vendor == GPU_AMD)
+			ok = strv_push(&v, &n, strdup("/dev/kfd"));
+		if (ok && !g->ids)
+			ok = strv_push(&v, &n, strdup("/dev/dri"));
+		for (size_t i = 0; ok && g->ids && g->ids[i]; i++) {
+			long id = strtol(g->ids[i], NULL, 10);
+
+			ok = asprintf(&s, "/dev/dri/card%ld", id) >= 0 && strv_push(&v, &n, s) &&
+			     asprintf(&s, "/dev/dri/renderD%ld", 128 + id) >= 0 &&
+			     strv_push(&v, &n, s);
+		}
+	}
+	if (!ok) {
+		strv_free(v);
+		return NULL;
+	}
+	return v;
 }
 
 /* max 0 (or above 128) means 128. "." and ".." are refused although their

@@ -25,6 +25,22 @@ struct mount_spec {
 	bool read_only;
 };
 
+/* resources.gpus[] (docs/schema.md "GPUs"). */
+enum gpu_vendor { GPU_NVIDIA, GPU_AMD, GPU_INTEL };
+struct gpu_spec {
+	enum gpu_vendor vendor;
+	strv ids;      /* device indexes ("0", "1"); NULL: count or all */
+	int64_t count; /* nvidia: the first `count` GPUs; 0: all (with ids NULL) */
+};
+
+/* engine_spec.params.ports[] */
+struct port_spec {
+	char *host_ip;     /* NULL: all interfaces */
+	int64_t host_port; /* 0: ephemeral (the engine picks) */
+	int64_t container_port;
+	char *protocol; /* tcp | udp | sctp */
+};
+
 struct exec_request {
 	char *job_id;
 	char *execution_id;
@@ -37,16 +53,26 @@ struct exec_request {
 	char *working_directory;
 	char *user;
 	strv labels;              /* extra "k=v" labels; org.dms.* are refused */
-	char *network_mode;       /* none | bridge | host | NULL (engine default) */
+	char *network_mode;       /* none | bridge | host | isolated | NULL (engine default) */
 	char *stop_signal;        /* e.g. "SIGTERM"; NULL: config default */
 	int64_t stop_timeout_ms;  /* -1: config default */
 	char *pull_policy;        /* if-not-present (default) | always | never */
 	bool tty;
+	/* security (engine_spec.params) */
+	bool read_only_rootfs;
+	strv cap_add;           /* "CAP_X" or "ALL"; NULL: none */
+	strv cap_drop;          /* "CAP_X" or "ALL"; NULL: keep the engine's default set */
+	bool no_new_privileges; /* default true */
+	struct port_spec *ports;
+	size_t n_ports;
 	int64_t timeout_ms;       /* job deadline; 0: none. Exceeded -> cancelled */
 	/* resources */
 	double cpu_cores;         /* 0: unlimited */
 	int64_t memory_bytes;     /* 0: unlimited */
 	int64_t pids_limit;       /* 0: unlimited */
+	char *cpuset_cpus;        /* resources.cpu.cpuset, e.g. "0-1,3"; NULL: any */
+	struct gpu_spec *gpus;
+	size_t n_gpus;
 	/* mounts and results */
 	struct mount_spec *inputs;
 	size_t n_inputs;
@@ -70,6 +96,13 @@ struct log_request {
 
 int log_request_parse(const char *text, size_t len, struct log_request **out, dms_error **err);
 void log_request_free(struct log_request *r);
+
+/* The host paths (amd: /dev/kfd and /dev/dri...; intel: /dev/dri...) or,
+ * for nvidia with cdi, the CDI names ("nvidia.com/gpu=0") a GPU request
+ * maps as devices; empty for nvidia without cdi (Docker's DeviceRequests).
+ * With ids: /dev/dri/card<N> and /dev/dri/renderD<128+N> (DRM numbering);
+ * without: all of /dev/dri. NULL when out of memory. */
+strv request_gpu_devices(const struct gpu_spec *g, bool cdi);
 
 /* The identifier rule for executor, job and execution ids:
  * 1..128 chars of [A-Za-z0-9_.:-] (executor ids: at most 64). */

@@ -312,5 +312,9 @@ int64_t parse_rfc3339(const char *s)
 	tm.tm_sec = sec;
 	t = (int64_t)timegm(&tm);
 	t -= (int64_t)sign * (oh * 3600 + om * 60);
+	/* Nanoseconds since 1970 in an int64 span 1678 to 2262: a time outside
+	 * is not one an engine means; "unknown", like Go's zero time above. */
+	if (t <= INT64_MIN / 1000000000LL || t >= INT64_MAX / 1000000000LL)
+		return 0;
 	return t * 1000000000LL + frac;
 }

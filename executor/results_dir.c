@@ -57,7 +57,13 @@ static int open_in(const char *dir, const char *name, dms_error **err)
 	char *path = NULL;
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		return -err_set(err, DMS_ERR_RESOURCE, "out of memory");
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	/* Always a file of our own, created now with our mode: whatever had
+	 * the name is unlinked, never opened — a file left with a loose mode
+	 * would keep it, and an output mounted on results_dir lets the job
+	 * plant a FIFO (open blocks for ever), a device node or a symlink. */
+	int fd = -1;
+	if (unlink(path) == 0 || errno == ENOENT)
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0)
 		err_set(err, DMS_ERR_VOLUME, "results_dir: cannot write %s: %s", path,
 		        strerror(errno));

@@ -37,12 +37,35 @@ struct container_spec {
 	strv labels;          /* all labels, "k=v", including org.dms.* */
 	const char *stop_signal;
 	int stop_timeout_s;
+	const char *network;  /* the per-job network to join (network_mode isolated); NULL: none */
 };
 
 enum container_status {
 	CS_UNKNOWN = 0, CS_CREATED, CS_RUNNING, CS_PAUSED, CS_RESTARTING,
 	CS_REMOVING, CS_EXITED, CS_DEAD,
 };
+
+/* What the engine reports it applied, from inspect's Config, HostConfig
+ * and Mounts, in one form for both engines: the executor compares it with
+ * what it asked for right after create (an engine that silently ignored a
+ * setting fails the Start). Capabilities are upper case without "CAP_". */
+struct container_settings {
+	bool known;               /* false: the runtime reports none of this */
+	int64_t nano_cpus, memory, memory_swap, pids_limit;
+	char *cpuset_cpus;
+	bool readonly_rootfs;
+	strv cap_add, cap_drop;   /* Podman reports drops relative to its default set */
+	strv security_opt;
+	strv mounts;              /* "source:destination:rw" or ":ro" */
+	strv ports;               /* "80/tcp=host_ip:host_port" (ip "" = all) */
+	char *network_mode;
+	strv networks;            /* the networks it is attached to */
+	strv devices;             /* PathOnHost */
+	strv device_requests;     /* "driver:ids" ("nvidia:0,1", "nvidia:count=-1") */
+	char *user, *working_dir;
+	strv env, labels;         /* "K=V", "k=v" */
+};
+void container_settings_free(struct container_settings *s); /* frees members */
 
 struct container_state {
 	char *id;
@@ -55,6 +78,7 @@ struct container_state {
 	int64_t finished_at_ns;
 	char *error;              /* State.Error, NULL if empty */
 	strv labels;              /* "k=v" */
+	struct container_settings settings;
 };
 void container_state_free(struct container_state *s); /* frees members */
 
@@ -91,7 +115,9 @@ struct log_options {
 	int64_t since_ns;         /* 0: from the beginning */
 };
 
-/* Pull progress: status line and bytes so far (-1 unknown). */
+/* Pull progress, once per message of the pull stream: the latest status
+ * line and the bytes so far summed over the layers (pull_progress.h; 0
+ * total while unknown). */
 typedef void (*runtime_progress_fn)(void *user_data, const char *status, int64_t current,
                                     int64_t total);
 
@@ -164,6 +190,10 @@ struct runtime_ops {
 	/* Removes one network (id or name) or volume (name). Gone is OK. */
 	int (*object_remove)(struct runtime *rt, dms_context *ctx, enum runtime_object kind,
 	                     const char *id, dms_error **err);
+
+	/* Optional (RT_HAS): the id of a present image, "sha256:<hex>". */
+	int (*image_id)(struct runtime *rt, dms_context *ctx, const char *image, char **id,
+	                dms_error **err);
 };
 
 #define RT_HAS(ops, field)                                                    \

@@ -4,10 +4,10 @@
  *   - the bus loop (the caller of bus_host_run) reads and dispatches
  *     messages and never calls a blocking plugin operation;
  *   - pool workers run Start, Cancel, Cleanup, IsInstalled, GetLogStream,
- *     List, NewExecutor, RemoveExecutor, Run's start, and executor destroys,
- *     and send their replies themselves;
+ *     List, ImportImage, NewExecutor, RemoveExecutor, Run's start, and
+ *     executor destroys, and send their replies themselves;
  *   - plugin threads call on_wait_done (Wait and Run replies) and on_event
- *     (signals).
+ *     (signals); on_pull_progress runs on the worker whose Start pulls.
  * libdbus connections are thread-safe once dbus_threads_init_default()
  * ran; a reply sent from another thread is written at once when the socket
  * takes it, otherwise the wakeup function makes the loop poll for POLLOUT.
@@ -102,6 +102,8 @@ static void exe_destroy_task(void *arg)
 	const dms_executor_ops *ops = ops_of(e);
 
 	ops->set_event_handler(e->ex, NULL, NULL);
+	if (DMS_OP_AVAILABLE(ops, set_pull_progress_handler))
+		ops->set_pull_progress_handler(e->ex, NULL, NULL);
 	ops->destroy(e->ex);
 	if (e->remove_msg) {
 		bus_reply_empty(e->host->conn, e->remove_msg);
@@ -223,6 +225,27 @@ static void on_event(void *user_data, const char *execution_id, dms_exec_state s
 		emit(e, "ExecutionFinished", execution_id, b.data);
 		host_buf_free(&b);
 	}
+}
+
+/* Already rate-limited by the plugin (about 4 a second per image). */
+static void on_pull_progress(void *user_data, const char *execution_id, const char *image,
+                             uint64_t current_bytes, uint64_t total_bytes, const char *status)
+{
+	struct bus_executor *e = user_data;
+	DBusMessage *m = dbus_message_new_signal(e->path, BUS_EXECUTOR_INTERFACE, "PullProgress");
+	char *vid = bus_utf8_copy(execution_id), *vimage = bus_utf8_copy(image),
+	     *vstatus = bus_utf8_copy(status);
+	dbus_uint64_t cur = current_bytes, tot = total_bytes;
+
+	if (m && dbus_message_append_args(m, DBUS_TYPE_STRING, &vid, DBUS_TYPE_STRING, &vimage,
+	                                  DBUS_TYPE_UINT64, &cur, DBUS_TYPE_UINT64, &tot,
+	                                  DBUS_TYPE_STRING, &vstatus, DBUS_TYPE_INVALID))
+		dbus_connection_send(e->host->conn, m, NULL);
+	if (m)
+		dbus_message_unref(m);
+	free(vid);
+	free(vimage);
+	free(vstatus);
 }
 
 /* --- deferred replies (plugin threads) ------------------------------ */
@@ -483,6 +506,40 @@ static void list_worker(struct job *j)
 	ops->string_free(list);
 }
 
+/* ImportImage(h tarball, s reference): the caller opened the file and
+ * passes its fd, so dms-host never opens a path a caller names. */
+static void import_image_worker(struct job *j)
+{
+	const dms_executor_ops *ops = ops_of(j->exe);
+	const char *ref = "";
+	dms_error *err = NULL;
+	char *id = NULL;
+	int fd = -1, rc;
+
+	if (!DMS_OP_AVAILABLE(ops, image_import)) {
+		bus_reply_error(j->host->conn, j->msg, DBUS_ERROR_NOT_SUPPORTED,
+		                "plugin %s %s does not implement ImportImage",
+		                j->exe->plugin->desc->name, j->exe->plugin->desc->version);
+		return;
+	}
+	/* libdbus hands out a duplicate of the fd: ours to close. */
+	if (!dbus_message_get_args(j->msg, NULL, DBUS_TYPE_UNIX_FD, &fd, DBUS_TYPE_STRING, &ref,
+	                           DBUS_TYPE_INVALID)) {
+		bus_reply_error(j->host->conn, j->msg, DBUS_ERROR_INVALID_ARGS,
+		                "ImportImage wants (h tarball, s reference)");
+		return;
+	}
+	rc = ops->image_import(j->exe->ex, job_ctx_begin(j, 0), fd, ref, &id, &err);
+	job_ctx_end(j);
+	close(fd);
+	if (rc != DMS_OK) {
+		job_fail(j, rc, err);
+		return;
+	}
+	bus_reply_string(j->host->conn, j->msg, id);
+	ops->string_free(id);
+}
+
 /* "run-<unix seconds>-<8 hex digits>", the id generated for requests that
  * do not name their execution. */
 static char *new_execution_id(void)
@@ -565,6 +622,7 @@ WORKER_METHOD(cleanup)
 WORKER_METHOD(log_stream)
 WORKER_METHOD(list)
 WORKER_METHOD(run)
+WORKER_METHOD(import_image)
 
 /* Wait is answered from the plugin's completion callback; the bus loop
  * only registers the waiter (wait_async does not block). */
@@ -610,12 +668,14 @@ static const struct bus_method executor_methods[] = {
     {"Run", "s", "request_json", "s", "result_json", run},
     {"Cleanup", "", "", "", "", cleanup},
     {"List", "", "", "s", "executions_json", list},
+    {"ImportImage", "hs", "tarball reference", "s", "image_id", import_image},
     {.name = NULL},
 };
 
 static const struct bus_signal executor_signals[] = {
     {"ExecutionStateChanged", "ss", "execution_id state"},
     {"ExecutionFinished", "ss", "execution_id result_json"},
+    {"PullProgress", "sstts", "execution_id image current_bytes total_bytes status"},
     {.name = NULL},
 };
 
@@ -690,6 +750,30 @@ static struct host_plugin *select_plugin(struct bus_host *h, const char *config,
 	return NULL;
 }
 
+/* The Runtime property: what the engine says it is, asked after NewExecutor
+ * replied. The fingerprint costs /version and /info, and Podman's /libpod/info
+ * took 3–6 s on a loaded machine here: NewExecutor (and every caller queued
+ * behind create_lock) waited for it. Until it answers, Runtime is empty, as
+ * for an engine that is down; IsInstalled refreshes it too. */
+static void exe_probe_runtime_task(void *arg)
+{
+	struct bus_executor *e = arg;
+	const dms_executor_ops *ops = ops_of(e);
+	dms_context *ctx = ops->context_new(RUNTIME_PROBE_TIMEOUT_MS);
+	dms_error *err = NULL;
+	bool installed = false;
+	char *info = NULL;
+
+	if (ops->is_installed(e->ex, ctx, &installed, &info, &err) == DMS_OK) {
+		exe_set_runtime_from_info(e, info);
+		ops->string_free(info);
+	} else {
+		ops->error_free(err);
+	}
+	ops->context_free(ctx);
+	exe_unref(e);
+}
+
 /* Creates and registers an executor. On failure returns the status and
  * sets *why (caller frees). On success *path_out (caller frees). */
 static int create_executor(struct bus_host *h, const char *id, const char *config, char **path_out,
@@ -745,18 +829,8 @@ static int create_executor(struct bus_host *h, const char *id, const char *confi
 		*why = host_strdup("the plugin refused the event handler");
 		goto fail;
 	}
-	/* The Runtime property: what the engine says it is, when it answers. */
-	dms_context *ctx = ops->context_new(RUNTIME_PROBE_TIMEOUT_MS);
-	bool installed = false;
-	char *info = NULL;
-	if (ops->is_installed(ex, ctx, &installed, &info, &err) == DMS_OK) {
-		exe_set_runtime_from_info(e, info);
-		ops->string_free(info);
-	} else {
-		ops->error_free(err);
-	}
-	ops->context_free(ctx);
-
+	if (DMS_OP_AVAILABLE(ops, set_pull_progress_handler))
+		ops->set_pull_progress_handler(ex, on_pull_progress, e);
 	pthread_mutex_lock(&h->lock);
 	if (h->stopping) {
 		pthread_mutex_unlock(&h->lock);
@@ -767,6 +841,7 @@ static int create_executor(struct bus_host *h, const char *id, const char *confi
 	e->next = h->executors;
 	h->executors = e;
 	pthread_mutex_unlock(&h->lock);
+	host_pool_submit(h->pool, exe_probe_runtime_task, exe_ref(e));
 	*path_out = host_strdup(e->path);
 	rc = DMS_OK;
 	goto out;

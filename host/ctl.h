@@ -51,6 +51,17 @@ int ctl_log_stream(struct ctl_backend *b, const char *request, int *fd, struct c
 int ctl_run(struct ctl_backend *b, const char *request, char **result_json, struct ctl_error *err);
 int ctl_cleanup(struct ctl_backend *b, struct ctl_error *err);
 int ctl_list(struct ctl_backend *b, char **list_json, struct ctl_error *err);
+/* ImportImage: the tarball is read from fd (dmsctl opens the file, the
+ * daemon never sees its path). *image_id: caller frees. */
+int ctl_image_import(struct ctl_backend *b, int fd, const char *reference, char **image_id,
+                     struct ctl_error *err);
+
+/* Pull progress of the executions this client starts, delivered during
+ * ctl_start (the PullProgress signal in bus mode, the plugin's handler in
+ * embedded mode), on the calling thread. */
+typedef void (*ctl_progress_fn)(void *ud, const char *execution_id, const char *image,
+                                uint64_t current_bytes, uint64_t total_bytes, const char *status);
+void ctl_set_progress_handler(struct ctl_backend *b, ctl_progress_fn fn, void *ud);
 
 /* Docker's multiplexed stream: 8-byte headers {stream, 0, 0, 0, size32 BE}
  * then the payload. Headers may be split across reads at any byte. A

@@ -27,6 +27,10 @@ struct ctl_backend {
 	/* embedded mode */
 	struct host_plugin *plugin;
 	dms_executor *ex;
+	/* pull progress, either mode */
+	ctl_progress_fn progress_fn;
+	void *progress_ud;
+	bool progress_matched; /* bus mode: the match rule is installed */
 };
 
 void ctl_error_clear(struct ctl_error *e)
@@ -65,6 +69,8 @@ static int plugin_error(struct ctl_backend *b, int rc, dms_error *de, struct ctl
 	b->plugin->desc->ops->error_free(de);
 	return -1;
 }
+
+static DBusHandlerResult progress_filter(DBusConnection *conn, DBusMessage *m, void *data);
 
 /* --- bus mode ------------------------------------------------------- */
 
@@ -252,6 +258,8 @@ void ctl_backend_close(struct ctl_backend *b)
 	if (!b)
 		return;
 	if (b->conn) {
+		if (b->progress_matched)
+			dbus_connection_remove_filter(b->conn, progress_filter, b);
 		dbus_connection_flush(b->conn);
 		dbus_connection_close(b->conn);
 		dbus_connection_unref(b->conn);
@@ -300,8 +308,99 @@ int ctl_is_installed(struct ctl_backend *b, bool *installed, char **info_json,
 	return 0;
 }
 
+/* --- pull progress -------------------------------------------------- */
+
+static DBusHandlerResult progress_filter(DBusConnection *conn, DBusMessage *m, void *data)
+{
+	struct ctl_backend *b = data;
+	const char *id, *image, *status;
+	dbus_uint64_t cur, tot;
+
+	(void)conn;
+	if (!dbus_message_is_signal(m, EXECUTOR_IFACE, "PullProgress") ||
+	    !dbus_message_has_path(m, b->path) || !b->progress_fn)
+		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+	if (dbus_message_get_args(m, NULL, DBUS_TYPE_STRING, &id, DBUS_TYPE_STRING, &image,
+	                          DBUS_TYPE_UINT64, &cur, DBUS_TYPE_UINT64, &tot, DBUS_TYPE_STRING,
+	                          &status, DBUS_TYPE_INVALID))
+		b->progress_fn(b->progress_ud, id, image, cur, tot, status);
+	return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+static void embedded_progress(void *ud, const char *execution_id, const char *image,
+                              uint64_t current_bytes, uint64_t total_bytes, const char *status)
+{
+	struct ctl_backend *b = ud;
+
+	if (b->progress_fn)
+		b->progress_fn(b->progress_ud, execution_id, image, current_bytes, total_bytes,
+		               status);
+}
+
+void ctl_set_progress_handler(struct ctl_backend *b, ctl_progress_fn fn, void *ud)
+{
+	b->progress_fn = fn;
+	b->progress_ud = ud;
+	if (b->plugin && DMS_OP_AVAILABLE(b->plugin->desc->ops, set_pull_progress_handler)) {
+		b->plugin->desc->ops->set_pull_progress_handler(b->ex, fn ? embedded_progress : NULL,
+		                                                b);
+		return;
+	}
+	if (b->conn && fn && !b->progress_matched) {
+		char *rule = host_asprintf("type='signal',interface='%s',member='PullProgress',"
+		                           "path='%s'",
+		                           EXECUTOR_IFACE, b->path);
+		dbus_bus_add_match(b->conn, rule, NULL); /* no progress is no failure */
+		dbus_connection_add_filter(b->conn, progress_filter, b, NULL);
+		b->progress_matched = true;
+		free(rule);
+	}
+}
+
+/* A call whose reply is awaited while signals are dispatched (the
+ * progress filter runs on this thread). NULL on failure (err set). */
+static DBusMessage *call_dispatching(struct ctl_backend *b, const char *method, const char *arg,
+                                     struct ctl_error *err)
+{
+	DBusMessage *m = dbus_message_new_method_call(BUS_NAME, b->path, EXECUTOR_IFACE, method);
+	DBusPendingCall *pending = NULL;
+	DBusMessage *reply;
+	DBusError de;
+
+	if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &arg, DBUS_TYPE_INVALID) ||
+	    !dbus_connection_send_with_reply(b->conn, m, &pending, DBUS_TIMEOUT_INFINITE) ||
+	    !pending) {
+		if (m)
+			dbus_message_unref(m);
+		set_error(err, DBUS_ERROR_DISCONNECTED, "cannot send the call to dms-host");
+		return NULL;
+	}
+	dbus_message_unref(m);
+	while (!dbus_pending_call_get_completed(pending) &&
+	       dbus_connection_read_write_dispatch(b->conn, 100))
+		;
+	if (!dbus_pending_call_get_completed(pending)) {
+		dbus_pending_call_cancel(pending);
+		dbus_pending_call_unref(pending);
+		set_error(err, DBUS_ERROR_DISCONNECTED, "lost the connection to dms-host");
+		return NULL;
+	}
+	reply = dbus_pending_call_steal_reply(pending);
+	dbus_pending_call_unref(pending);
+	dbus_error_init(&de);
+	if (reply && dbus_set_error_from_message(&de, reply)) {
+		set_error(err, de.name, de.message);
+		dbus_error_free(&de);
+		dbus_message_unref(reply);
+		return NULL;
+	}
+	return reply;
+}
+
 int ctl_start(struct ctl_backend *b, const char *request, struct ctl_error *err)
 {
+	if (b->conn && b->progress_matched)
+		return reply_empty(call_dispatching(b, "Start", request, err));
 	if (b->conn)
 		return reply_empty(call(b, b->path, EXECUTOR_IFACE, "Start", DBUS_TIMEOUT_INFINITE,
 		                        err, DBUS_TYPE_STRING, &request, DBUS_TYPE_INVALID));
@@ -403,5 +502,26 @@ int ctl_list(struct ctl_backend *b, char **list_json, struct ctl_error *err)
 		return plugin_error(b, rc, de, err);
 	*list_json = host_strdup(res);
 	OPS(b)->string_free(res);
+	return 0;
+}
+
+int ctl_image_import(struct ctl_backend *b, int fd, const char *reference, char **image_id,
+                     struct ctl_error *err)
+{
+	if (b->conn)
+		return reply_string(call(b, b->path, EXECUTOR_IFACE, "ImportImage",
+		                         DBUS_TIMEOUT_INFINITE, err, DBUS_TYPE_UNIX_FD, &fd,
+		                         DBUS_TYPE_STRING, &reference, DBUS_TYPE_INVALID),
+		                    image_id, err);
+	if (!DMS_OP_AVAILABLE(OPS(b), image_import))
+		return set_error(err, DBUS_ERROR_NOT_SUPPORTED,
+		                 "the plugin does not implement image import");
+	dms_error *de = NULL;
+	char *id = NULL;
+	int rc = OPS(b)->image_import(b->ex, NULL, fd, reference, &id, &de);
+	if (rc != DMS_OK)
+		return plugin_error(b, rc, de, err);
+	*image_id = host_strdup(id);
+	OPS(b)->string_free(id);
 	return 0;
 }

@@ -6,6 +6,7 @@
  * Why: people and scripts on a device need one tool that drives the same
  * executor the other services use, with the shape of the tool they know. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -80,6 +81,12 @@ static const struct {
     {"ls", "ls", "List the executor's executions.\n"},
     {"info", "info",
      "Say whether the engine answers and print its fingerprint; exit 1 if it does not.\n"},
+    {"image", "image import FILE [--ref REPO[:TAG]]",
+     "Import a root filesystem tarball (plain or gzip, as `docker import` takes it;\n"
+     "'-' reads stdin) as an image and print its id. dmsctl opens FILE and passes\n"
+     "the open file to the executor: dms-host never opens a path a caller names.\n"
+     "  -r, --ref REPO[:TAG]  the image's name (tag defaults to latest); default:\n"
+     "                        FILE's base name without .tar/.tgz/.tar.gz, lower-cased\n"},
 };
 
 static void usage(FILE *f)
@@ -182,6 +189,68 @@ static int pump_logs(int fd, void (*on_int)(void *), void *ud)
 			return n == 0 ? 0 : -1;
 		ctl_demux_feed(&d, buf, (size_t)n, sink_std, NULL);
 	}
+}
+
+/* --- pull progress (run, start) ------------------------------------- */
+
+/* What the PullProgress reports of one execution look like on stderr: a
+ * bar redrawn in place on a terminal, one plain line per report else. */
+struct progress_view {
+	const char *execution_id;
+	bool tty;
+	bool drawn; /* a bar is on the current line */
+};
+
+static void human_bytes(char *buf, size_t n, uint64_t v)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double d = (double)v;
+	size_t u = 0;
+
+	while (d >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", d, units[u]);
+}
+
+static void show_progress(void *ud, const char *execution_id, const char *image,
+                          uint64_t current_bytes, uint64_t total_bytes, const char *status)
+{
+	struct progress_view *v = ud;
+	char cur[32], tot[32];
+
+	if (strcmp(execution_id, v->execution_id) != 0)
+		return;
+	human_bytes(cur, sizeof(cur), current_bytes);
+	human_bytes(tot, sizeof(tot), total_bytes);
+	if (!v->tty) {
+		fprintf(stderr, "dmsctl: pulling %s: %llu/%llu bytes: %s\n", image,
+		        (unsigned long long)current_bytes, (unsigned long long)total_bytes, status);
+		return;
+	}
+	enum { WIDTH = 30 };
+	char bar[WIDTH + 1];
+	size_t fill = total_bytes ? (size_t)((double)current_bytes / (double)total_bytes * WIDTH) : 0;
+	if (fill > WIDTH)
+		fill = WIDTH;
+	memset(bar, ' ', WIDTH);
+	memset(bar, '=', fill);
+	if (fill < WIDTH && fill > 0)
+		bar[fill - 1] = '>';
+	bar[WIDTH] = '\0';
+	/* \r and erase-line: the bar is redrawn in place. */
+	fprintf(stderr, "\r\033[K%s [%s] %s / %s %.40s", image, bar, cur, total_bytes ? tot : "?",
+	        status);
+	fflush(stderr);
+	v->drawn = true;
+}
+
+static void progress_done(struct progress_view *v)
+{
+	if (v->drawn)
+		fputc('\n', stderr);
+	v->drawn = false;
 }
 
 /* Parses "512", "64k", "64m", "1g", "1.5g" (binary units). -1 when bad. */
@@ -416,7 +485,12 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 	bool streamed = false;
 	if (!utf8_ok("the request", req.data) || open_backend(g, &b) < 0)
 		goto out;
-	if (ctl_start(b, req.data, &err) < 0) {
+	struct progress_view pv = {.execution_id = id, .tty = isatty(STDERR_FILENO)};
+	ctl_set_progress_handler(b, show_progress, &pv);
+	int start_rc = ctl_start(b, req.data, &err);
+	progress_done(&pv);
+	ctl_set_progress_handler(b, NULL, NULL);
+	if (start_rc < 0) {
 		print_error("start", &err);
 		goto out;
 	}
@@ -560,7 +634,12 @@ static int cmd_start(struct globals *g, int argc, char **argv)
 	free(text);
 	if (!utf8_ok(file, req) || open_backend(g, &b) < 0)
 		goto out;
-	if (ctl_start(b, req, &err) < 0) {
+	struct progress_view pv = {.execution_id = id, .tty = isatty(STDERR_FILENO)};
+	ctl_set_progress_handler(b, show_progress, &pv);
+	int start_rc = ctl_start(b, req, &err);
+	progress_done(&pv);
+	ctl_set_progress_handler(b, NULL, NULL);
+	if (start_rc < 0) {
 		print_error("start", &err);
 		goto out;
 	}
@@ -834,6 +913,112 @@ static int cmd_info(struct globals *g, int argc, char **argv)
 	return status;
 }
 
+/* --- image ---------------------------------------------------------- */
+
+/* "dir/Busybox-rootfs.tar.gz" -> "busybox-rootfs" (NULL if nothing is left
+ * of it); the executor checks what it makes of it. */
+static char *ref_from_file(const char *file)
+{
+	static const char *const exts[] = {".tar.gz", ".tar.xz", ".tar", ".tgz", ".gz"};
+	const char *base = strrchr(file, '/');
+	char *ref = host_strdup(base ? base + 1 : file);
+	size_t n = strlen(ref);
+
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		size_t e = strlen(exts[i]);
+		if (n > e && strcmp(ref + n - e, exts[i]) == 0) {
+			ref[n - e] = '\0';
+			break;
+		}
+	}
+	for (char *c = ref; *c; c++)
+		*c = (char)((*c >= 'A' && *c <= 'Z') ? *c - 'A' + 'a' : *c);
+	if (!*ref) {
+		free(ref);
+		return NULL;
+	}
+	return ref;
+}
+
+static int cmd_image(struct globals *g, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"ref", required_argument, NULL, 'r'},
+	    SUBCMD_HELP_OPT,
+	    {NULL, 0, NULL, 0},
+	};
+	const char *ref = NULL;
+	int opt, status = 1;
+
+	if (argc < 2 || strcmp(argv[1], "import") != 0) {
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+			return command_help("image", stdout, 0);
+		fprintf(stderr, "dmsctl image: the only subcommand is import\n");
+		return command_help("image", stderr, 2);
+	}
+	argc--;
+	argv++;
+	optind = 0; /* a full re-initialisation: main's getopt stopped at the command */
+	while ((opt = getopt_long(argc, argv, "r:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			ref = optarg;
+			break;
+		case 'h':
+			return command_help("image", stdout, 0);
+		default:
+			return command_help("image", stderr, 2);
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "dmsctl image import: FILE is required\n");
+		return command_help("image", stderr, 2);
+	}
+	const char *file = argv[optind];
+	char *owned_ref = NULL;
+	if (!ref && !(ref = owned_ref = ref_from_file(file))) {
+		fprintf(stderr, "dmsctl image import: cannot name an image after \"%s\"; give --ref\n",
+		        file);
+		return 2;
+	}
+	int fd = strcmp(file, "-") == 0 ? dup(STDIN_FILENO) : open(file, O_RDONLY | O_CLOEXEC);
+	struct ctl_backend *b = NULL;
+	struct ctl_error err = {0};
+	char *id = NULL;
+
+	if (fd < 0) {
+		fprintf(stderr, "dmsctl image import: %s: %s\n", file, strerror(errno));
+		free(owned_ref);
+		return 1;
+	}
+	if (!utf8_ok("the reference", ref) || open_backend(g, &b) < 0)
+		goto out;
+	if (ctl_image_import(b, fd, ref, &id, &err) < 0) {
+		print_error("image import", &err);
+		goto out;
+	}
+	if (g->json) {
+		struct host_buf o;
+		host_buf_init(&o, 0);
+		host_buf_puts(&o, "{\"image_id\":");
+		host_buf_json_string(&o, id);
+		host_buf_puts(&o, ",\"reference\":");
+		host_buf_json_string(&o, ref);
+		printf("%s}\n", o.data);
+		host_buf_free(&o);
+	} else {
+		printf("%s\n", id);
+	}
+	status = 0;
+out:
+	close(fd);
+	free(id);
+	free(owned_ref);
+	ctl_error_clear(&err);
+	ctl_backend_close(b);
+	return status;
+}
+
 /* --- main ----------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -865,7 +1050,7 @@ int main(int argc, char **argv)
 	} table[] = {
 	    {"run", cmd_run},   {"start", cmd_start},   {"wait", cmd_wait},
 	    {"logs", cmd_logs}, {"cancel", cmd_cancel}, {"cleanup", cmd_cleanup},
-	    {"ls", cmd_ls},     {"info", cmd_info},
+	    {"ls", cmd_ls},     {"info", cmd_info},     {"image", cmd_image},
 	};
 	struct globals g = {.opts = {.executor_id = "default"}};
 	const char *config_file = getenv("DMS_EXECUTOR_CONFIG");

@@ -9,6 +9,7 @@ PKGS=(
   dbus python3-dbus python3-behave
   docker.io containerd runc podman busybox-static
   curl iproute2 valgrind
+  docker-registry apache2-utils
 )
 
 missing=()

@@ -8,7 +8,9 @@
  * variable; every change broadcasts, and every blocking call waits on it
  * through ctx_cond_wait so cancellation is observed.
  */
+#include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,8 @@ struct fake_ctr {
 	double cpu_cores;
 	int64_t memory_bytes, pids_limit;
 	size_t n_mounts;
+	/* what inspect reports as applied (verify.h); Docker's forms */
+	struct container_settings applied;
 	/* output */
 	struct fake_frame *frames;
 	size_t n_frames, cap_frames;
@@ -450,6 +454,7 @@ static void ctr_free(struct fake_ctr *c)
 	free(c->working_directory);
 	free(c->network_mode);
 	free(c->stop_signal);
+	container_settings_free(&c->applied);
 	for (size_t i = 0; i < c->n_frames; i++)
 		free(c->frames[i].data);
 	free(c->frames);
@@ -558,6 +563,7 @@ static int fake_image_present(struct runtime *rt, dms_context *ctx, const char *
 
 /* fake_runtime_set_pull_gate: pulls block until released (or their ctx ends). */
 static bool pull_gate_closed;
+static char drop_setting[32]; /* fake_runtime_drop_setting(): "" none */
 static bool pull_gate_progress;
 
 void fake_runtime_set_pull_gate(bool closed, bool progress)
@@ -635,6 +641,181 @@ static int fake_image_import(struct runtime *rt, dms_context *ctx, int fd, const
 	return rc;
 }
 
+/* --- applied settings, as dockerd reports them in inspect --------------- */
+
+static strv strv_plus(strv v, char *s)
+{
+	size_t n = strv_len(v);
+	strv grown = realloc(v, (n + 2) * sizeof(*grown));
+
+	if (!grown || !s)
+		abort();
+	grown[n] = s;
+	grown[n + 1] = NULL;
+	return grown;
+}
+
+static char *xasprintf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf_(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return s;
+}
+
+static strv caps_of(const strv v)
+{
+	strv out = calloc(1, sizeof(*out));
+
+	for (size_t i = 0; v && v[i]; i++)
+		out = strv_plus(out, strdup(strncmp(v[i], "CAP_", 4) == 0 ? v[i] + 4 : v[i]));
+	return out;
+}
+
+/* Applies spec like dockerd does, minus the setting named by
+ * fake_runtime_drop_setting() (an engine that silently ignored it). */
+static void settings_apply(struct container_settings *a, const struct container_spec *spec)
+{
+	const struct exec_request *r = spec->req;
+	const char *drop = drop_setting;
+
+	memset(a, 0, sizeof(*a));
+	a->known = true;
+	a->nano_cpus = r->cpu_cores > 0 ? llround(r->cpu_cores * 1e9) : 0;
+	a->memory = a->memory_swap = r->memory_bytes;
+	a->pids_limit = r->pids_limit;
+	a->cpuset_cpus = xstrdup(r->cpuset_cpus);
+	a->readonly_rootfs = r->read_only_rootfs;
+	a->cap_add = caps_of(r->cap_add);
+	a->cap_drop = caps_of(r->cap_drop);
+	a->security_opt = calloc(1, sizeof(strv));
+	if (r->no_new_privileges)
+		a->security_opt = strv_plus(a->security_opt, strdup("no-new-privileges"));
+	a->mounts = calloc(1, sizeof(strv));
+	for (size_t i = 0; i < r->n_inputs; i++)
+		a->mounts = strv_plus(a->mounts, xasprintf_("%s:%s:%s", r->inputs[i].source,
+		                                            r->inputs[i].target,
+		                                            r->inputs[i].read_only ? "ro" : "rw"));
+	for (size_t i = 0; i < r->n_outputs; i++)
+		a->mounts = strv_plus(a->mounts, xasprintf_("%s/%s:%s:rw", r->results_dir,
+		                                            r->outputs[i].source, r->outputs[i].target));
+	a->ports = calloc(1, sizeof(strv));
+	for (size_t i = 0; i < r->n_ports; i++) {
+		const struct port_spec *p = &r->ports[i];
+		char hp[24] = "";
+
+		if (p->host_port)
+			snprintf(hp, sizeof(hp), "%lld", (long long)p->host_port);
+		a->ports = strv_plus(a->ports, xasprintf_("%lld/%s=%s:%s", (long long)p->container_port,
+		                                          p->protocol, p->host_ip ? p->host_ip : "",
+		                                          hp));
+	}
+	a->network_mode = xstrdup(spec->network ? spec->network
+	                          : r->network_mode ? r->network_mode : "default");
+	a->networks = calloc(1, sizeof(strv));
+	a->devices = calloc(1, sizeof(strv));
+	a->device_requests = calloc(1, sizeof(strv));
+	for (size_t i = 0; i < r->n_gpus; i++) {
+		const struct gpu_spec *g = &r->gpus[i];
+		strv devs = request_gpu_devices(g, false);
+
+		for (size_t j = 0; devs && devs[j]; j++)
+			a->devices = strv_plus(a->devices, strdup(devs[j]));
+		strv_free(devs);
+		if (g->vendor != GPU_NVIDIA)
+			continue;
+		if (g->ids) {
+			char ids[256] = "";
+			size_t o = 0;
+
+			for (size_t j = 0; g->ids[j]; j++)
+				o += (size_t)snprintf(ids + o, sizeof(ids) - o, "%s%s", j ? "," : "",
+				                      g->ids[j]);
+			a->device_requests = strv_plus(a->device_requests, xasprintf_("nvidia:%s", ids));
+		} else {
+			a->device_requests = strv_plus(
+			    a->device_requests,
+			    xasprintf_("nvidia:count=%lld", (long long)(g->count ? g->count : -1)));
+		}
+	}
+	a->user = xstrdup(r->user);
+	a->working_dir = xstrdup(r->working_directory);
+	a->env = r->environment ? strv_dup(r->environment) : calloc(1, sizeof(strv));
+	a->labels = strv_dup(spec->labels);
+
+	if (!*drop)
+		return;
+	if (!strcmp(drop, "NanoCpus"))
+		a->nano_cpus = 0;
+	else if (!strcmp(drop, "Memory"))
+		a->memory = 0;
+	else if (!strcmp(drop, "MemorySwap"))
+		a->memory_swap = -1;
+	else if (!strcmp(drop, "PidsLimit"))
+		a->pids_limit = 0;
+	else if (!strcmp(drop, "CpusetCpus"))
+		free(a->cpuset_cpus), a->cpuset_cpus = strdup("");
+	else if (!strcmp(drop, "ReadonlyRootfs"))
+		a->readonly_rootfs = false;
+	else if (!strcmp(drop, "CapAdd"))
+		strv_free(a->cap_add), a->cap_add = calloc(1, sizeof(strv));
+	else if (!strcmp(drop, "CapDrop"))
+		strv_free(a->cap_drop), a->cap_drop = calloc(1, sizeof(strv));
+	else if (!strcmp(drop, "SecurityOpt"))
+		strv_free(a->security_opt), a->security_opt = calloc(1, sizeof(strv));
+	else if (!strcmp(drop, "Mounts"))
+		strv_free(a->mounts), a->mounts = calloc(1, sizeof(strv));
+	else if (!strcmp(drop, "PortBindings"))
+		strv_free(a->ports), a->ports = calloc(1, sizeof(strv));
+	else if (!strcmp(drop, "NetworkMode"))
+		free(a->network_mode), a->network_mode = strdup("default");
+	else if (!strcmp(drop, "Devices"))
+		strv_free(a->devices), a->devices = calloc(1, sizeof(strv));
+	else if (!strcmp(drop, "DeviceRequests"))
+		strv_free(a->device_requests), a->device_requests = calloc(1, sizeof(strv));
+	else if (!strcmp(drop, "User"))
+		free(a->user), a->user = strdup("");
+	else if (!strcmp(drop, "WorkingDir"))
+		free(a->working_dir), a->working_dir = strdup("/");
+	else if (!strcmp(drop, "Env"))
+		strv_free(a->env), a->env = calloc(1, sizeof(strv));
+	else if (!strcmp(drop, "Labels"))
+		strv_free(a->labels), a->labels = calloc(1, sizeof(strv));
+	else
+		abort(); /* a test asked for a setting this fake does not know */
+}
+
+static void settings_copy(struct container_settings *d, const struct container_settings *s)
+{
+	*d = *s;
+	d->cpuset_cpus = xstrdup(s->cpuset_cpus);
+	d->cap_add = strv_dup(s->cap_add);
+	d->cap_drop = strv_dup(s->cap_drop);
+	d->security_opt = strv_dup(s->security_opt);
+	d->mounts = strv_dup(s->mounts);
+	d->ports = strv_dup(s->ports);
+	d->network_mode = xstrdup(s->network_mode);
+	d->networks = strv_dup(s->networks);
+	d->devices = strv_dup(s->devices);
+	d->device_requests = strv_dup(s->device_requests);
+	d->user = xstrdup(s->user);
+	d->working_dir = xstrdup(s->working_dir);
+	d->env = strv_dup(s->env);
+	d->labels = strv_dup(s->labels);
+}
+
+void fake_runtime_drop_setting(const char *setting)
+{
+	lock();
+	snprintf(drop_setting, sizeof(drop_setting), "%s", setting ? setting : "");
+	unlock();
+}
+
 static int fake_container_create(struct runtime *rt, dms_context *ctx,
                                  const struct container_spec *spec, char **id_out,
                                  dms_error **err)
@@ -682,6 +863,7 @@ static int fake_container_create(struct runtime *rt, dms_context *ctx,
 	c->memory_bytes = req->memory_bytes;
 	c->pids_limit = req->pids_limit;
 	c->n_mounts = req->n_inputs + req->n_outputs;
+	settings_apply(&c->applied, spec);
 	*id_out = strdup(c->id);
 out:
 	unlock();
@@ -858,6 +1040,7 @@ static int fake_container_inspect(struct runtime *rt, dms_context *ctx, const ch
 	out->finished_at_ns = c->finished_at_ns;
 	out->error = NULL;
 	out->labels = strv_dup(c->labels);
+	settings_copy(&out->settings, &c->applied);
 out:
 	unlock();
 	return rc;
@@ -1250,6 +1433,7 @@ void fake_runtime_reset(void)
 {
 	lock();
 	pull_gate_closed = false;
+	drop_setting[0] = '\0';
 	pull_gate_progress = false;
 	while (fk.ctrs) {
 		struct fake_ctr *c = fk.ctrs;

@@ -88,6 +88,11 @@ void fake_runtime_set_pull_gate(bool closed, bool progress);
 void fake_runtime_set_down(bool down);
 /* Drops every event stream (a connection reset) without going down. */
 void fake_runtime_drop_streams(void);
+/* From now on, created containers report `setting` (a Docker API name:
+ * "Memory", "CapDrop", "PortBindings"... as in verify.c's table) as not
+ * applied, like an engine that silently ignores it; NULL or "" undoes it.
+ * Other settings are reported as dockerd does. */
+void fake_runtime_drop_setting(const char *setting);
 /* The next `times` calls of `op` fail with `category` (op names are the
  * runtime_ops field names: "container_create", "image_pull", "events", ...).
  * times 0 clears. */

@@ -16,6 +16,8 @@
  * the few /libpod/ calls), and the runtime then follows Podman's flavor
  * whichever table opened it.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -24,10 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "compat.h"
+#include "pull_progress.h"
 #include "result.h"
 
 /* The API versions this file is written against: [MIN, MAX]. */
@@ -1005,13 +1010,44 @@ int compat_image_present(struct runtime *rt, dms_context *ctx, const char *image
 	return 0;
 }
 
+int compat_image_id(struct runtime *rt, dms_context *ctx, const char *image, char **id,
+                    dms_error **err)
+{
+	_cleanup_response_ struct http_response resp = compat_response_new();
+	_cleanup_yajl_tree_ yajl_val root = NULL;
+	_cleanup_free_ char *esc = NULL, *path = NULL;
+	struct http_request req;
+	const char *v;
+	int rc;
+
+	if (!image || !*image)
+		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "image inspect: no image given");
+	if (!(esc = path_escape(image)) || !(path = pathf("/images/%s/json", esc)))
+		return compat_oom(err);
+	req = COMPAT_REQ("GET", path);
+	if ((rc = compat_call(rt, ctx, &req, &resp, "image inspect", image, err)) != 0)
+		return rc;
+	if (resp.status != 200)
+		return compat_http_failure(&resp, COMPAT_IMAGE, "image inspect", image, err);
+	root = compat_parse_json(resp.body.data);
+	if (!(v = compat_jstr(root, JPATH("Id"))))
+		return compat_bad_json(COMPAT_IMAGE, "image inspect", image, err);
+	/* Podman's compat inspect gives the bare hex id; Docker's has the
+	 * algorithm. One form for callers: "sha256:<hex>". */
+	if (!(*id = strchr(v, ':') ? strdup(v) : pathf("sha256:%s", v)))
+		return compat_oom(err);
+	return 0;
+}
+
 /* The JSON-lines progress stream of a pull or an import. An error line
- * ends it: engines report failures after the 200 status line. */
+ * ends it: engines report failures after the 200 status line. Layer
+ * messages are summed up (pull_progress.c) before fn sees them. */
 struct progress_stream {
 	struct line_splitter lines;
 	runtime_progress_fn fn;
 	void *ud;
 	char *error;
+	struct pull_progress agg;
 };
 
 static int progress_line(void *ud, char *line, size_t len)
@@ -1032,10 +1068,23 @@ static int progress_line(void *ud, char *line, size_t len)
 		return 1;
 	}
 	status = compat_jstr(root, JPATH("status"));
+	if (!status) /* libpod's pull stream: {"stream": "Copying blob ...\n"} */
+		status = compat_jstr(root, JPATH("stream"));
 	if (ps->fn && status) {
+		uint64_t sum_current, sum_total;
+		size_t n = strlen(status);
+		_cleanup_free_ char *line_status = NULL;
+
+		while (n > 0 && (status[n - 1] == '\n' || status[n - 1] == '\r'))
+			n--;
 		jint(root, JPATH("progressDetail", "current"), &current);
 		jint(root, JPATH("progressDetail", "total"), &total);
-		ps->fn(ps->ud, status, current, total);
+		if (!(line_status = strndup(status, n)) ||
+		    pull_progress_update(&ps->agg, compat_jstr(root, JPATH("id")), line_status,
+		                         current, total) != 0)
+			return 0; /* out of memory: progress is best effort */
+		pull_progress_totals(&ps->agg, &sum_current, &sum_total);
+		ps->fn(ps->ud, ps->agg.status, (int64_t)sum_current, (int64_t)sum_total);
 	}
 	return 0;
 }
@@ -1057,6 +1106,7 @@ static int images_create(struct runtime *rt, dms_context *ctx, struct http_reque
 	int rc;
 
 	lines_init(&ps.lines, progress_line, &ps);
+	pull_progress_init(&ps.agg);
 	req->timeout_ms = -1; /* bounded by ctx: pulls and imports take what they take */
 	req->on_data = progress_data;
 	req->user_data = &ps;
@@ -1070,23 +1120,58 @@ static int images_create(struct runtime *rt, dms_context *ctx, struct http_reque
 		rc = err_engine(err, DMS_ERR_IMAGE, op, ref, ps.error, "%s %s: %s", op, ref,
 		                ps.error);
 	free(ps.error);
+	pull_progress_free(&ps.agg);
 	return rc;
+}
+
+/* A registry on the loopback interface: Docker's daemon treats 127.0.0.0/8
+ * as insecure (plain HTTP) by default; the same is asked of Podman. */
+static bool loopback_registry(const char *qualified_ref)
+{
+	const char *slash = strchr(qualified_ref, '/');
+	size_t n = slash ? (size_t)(slash - qualified_ref) : 0;
+	_cleanup_free_ char *host = strndup(qualified_ref, n);
+	char *colon;
+
+	if (!host)
+		return false;
+	if ((colon = strrchr(host, ':')) && !strchr(host, ']'))
+		*colon = '\0';
+	return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+	       strncmp(host, "[::1]", 5) == 0;
 }
 
 int compat_image_pull(struct runtime *rt, dms_context *ctx, const char *image,
                       const char *registry_auth, runtime_progress_fn fn, void *ud, dms_error **err)
 {
 	_cleanup_free_ char *name = NULL, *tag = NULL, *ename = NULL, *etag = NULL;
-	_cleanup_free_ char *path = NULL, *auth = NULL;
+	_cleanup_free_ char *path = NULL, *auth = NULL, *full = NULL, *query = NULL;
+	const struct compat_flavor *flavor;
 	struct http_request req;
+	int rc;
 
 	if (!image || !*image)
 		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "image pull: no image given");
-	if (compat_split_image_ref(image, &name, &tag) != 0 || !(ename = http_urlencode(name)) ||
-	    !(etag = http_urlencode(tag)) ||
-	    !(path = pathf("/images/create?fromImage=%s&tag=%s", ename, etag)))
+	if ((rc = flavor_of(rt, ctx, "image pull", image, &flavor, err)) != 0)
+		return rc;
+	if (strcmp(flavor->kind, "podman") == 0) {
+		/* Podman's compat pull has no TLS switch; libpod's has
+		 * (tlsVerify), and reports errors the same way in its stream.
+		 * The reference is qualified as Docker reads it, so short names
+		 * do not depend on registries.conf search lists. */
+		if (!(full = compat_qualify_image_ref(image)) || !(ename = http_urlencode(full)) ||
+		    !(query = pathf("/images/pull?reference=%s&policy=always%s", ename,
+		                    loopback_registry(full) ? "&tlsVerify=false" : "")))
+			return compat_oom(err);
+		if ((rc = compat_libpod_path(rt, ctx, query, "image pull", image, &path, err)) != 0)
+			return rc;
+	} else if (compat_split_image_ref(image, &name, &tag) != 0 ||
+	           !(ename = http_urlencode(name)) || !(etag = http_urlencode(tag)) ||
+	           !(path = pathf("/images/create?fromImage=%s&tag=%s", ename, etag))) {
 		return compat_oom(err);
+	}
 	req = COMPAT_REQ("POST", path);
+	req.versioned = query == NULL; /* a libpod path carries its own version */
 	if (registry_auth && *registry_auth) {
 		if (strpbrk(registry_auth, "\r\n"))
 			return err_set(err, DMS_ERR_INVALID_ARGUMENT,
@@ -1126,7 +1211,28 @@ int compat_image_import(struct runtime *rt, dms_context *ctx, int fd, const char
 
 /* ---- containers --------------------------------------------------------- */
 
-static void create_body(struct jw *w, const struct container_spec *spec)
+static void jw_bind(struct jw *w, const char *source, const char *target, bool ro)
+{
+	_cleanup_free_ char *bind = pathf("%s:%s%s", source ? source : "", target ? target : "",
+	                                  ro ? ":ro" : "");
+
+	if (!bind)
+		w->failed = true;
+	else
+		jw_str(w, bind);
+}
+
+/* One HostConfig.Devices entry, same path inside. */
+static void jw_device(struct jw *w, const char *path)
+{
+	jw_map_open(w);
+	jw_key_str(w, "PathOnHost", path);
+	jw_key_str(w, "PathInContainer", path);
+	jw_key_str(w, "CgroupPermissions", "rwm");
+	jw_map_close(w);
+}
+
+static void create_body(struct jw *w, const struct container_spec *spec, bool podman)
 {
 	const struct exec_request *r = spec->req;
 
@@ -1147,11 +1253,35 @@ static void create_body(struct jw *w, const struct container_spec *spec)
 	jw_key_str(w, "StopSignal", spec->stop_signal);
 	if (spec->stop_timeout_s > 0)
 		jw_key_int(w, "StopTimeout", spec->stop_timeout_s);
+	if (r->n_ports > 0) {
+		jw_str(w, "ExposedPorts");
+		jw_map_open(w);
+		for (size_t i = 0; i < r->n_ports; i++) {
+			_cleanup_free_ char *key = pathf("%lld/%s", (long long)r->ports[i].container_port,
+			                                 r->ports[i].protocol);
+			bool seen = false;
+
+			if (!key) {
+				w->failed = true;
+				break;
+			}
+			for (size_t j = 0; j < i; j++) /* one key per container port */
+				seen |= r->ports[j].container_port == r->ports[i].container_port &&
+				        strcmp(r->ports[j].protocol, r->ports[i].protocol) == 0;
+			if (seen)
+				continue;
+			jw_str(w, key);
+			jw_map_open(w);
+			jw_map_close(w);
+		}
+		jw_map_close(w);
+	}
 
 	jw_str(w, "HostConfig");
 	jw_map_open(w);
 	if (r->cpu_cores > 0)
 		jw_key_int(w, "NanoCpus", llround(r->cpu_cores * 1e9));
+	jw_key_str(w, "CpusetCpus", r->cpuset_cpus);
 	if (r->memory_bytes > 0) {
 		jw_key_int(w, "Memory", r->memory_bytes);
 		/* Equal to Memory: no swap on top, so a memory limit is a limit. */
@@ -1159,25 +1289,237 @@ static void create_body(struct jw *w, const struct container_spec *spec)
 	}
 	if (r->pids_limit > 0)
 		jw_key_int(w, "PidsLimit", r->pids_limit);
-	jw_key_str(w, "NetworkMode", r->network_mode);
-	if (r->n_inputs > 0) {
+	jw_key_str(w, "NetworkMode", spec->network ? spec->network : r->network_mode);
+	if (r->read_only_rootfs)
+		jw_key_bool(w, "ReadonlyRootfs", true);
+	jw_key_strv(w, "CapAdd", r->cap_add);
+	jw_key_strv(w, "CapDrop", r->cap_drop);
+	if (r->no_new_privileges) {
+		jw_str(w, "SecurityOpt");
+		jw_array_open(w);
+		jw_str(w, "no-new-privileges");
+		jw_array_close(w);
+	}
+	if (r->n_inputs > 0 || r->n_outputs > 0) {
 		jw_str(w, "Binds");
 		jw_array_open(w);
-		for (size_t i = 0; i < r->n_inputs; i++) {
-			const struct mount_spec *m = &r->inputs[i];
-			_cleanup_free_ char *bind =
-			    pathf("%s:%s%s", m->source ? m->source : "", m->target ? m->target : "",
-			          m->read_only ? ":ro" : "");
+		for (size_t i = 0; i < r->n_inputs; i++)
+			jw_bind(w, r->inputs[i].source, r->inputs[i].target, r->inputs[i].read_only);
+		/* Outputs: results_dir/<source>, made by results_dir_prepare(). */
+		for (size_t i = 0; i < r->n_outputs; i++) {
+			_cleanup_free_ char *src =
+			    pathf("%s/%s", r->results_dir ? r->results_dir : "", r->outputs[i].source);
 
-			if (!bind)
+			if (!src)
 				w->failed = true;
 			else
-				jw_str(w, bind);
+				jw_bind(w, src, r->outputs[i].target, false);
 		}
 		jw_array_close(w);
 	}
+	if (r->n_ports > 0) {
+		jw_str(w, "PortBindings");
+		jw_map_open(w);
+		for (size_t i = 0; i < r->n_ports; i++) {
+			const struct port_spec *p = &r->ports[i];
+			_cleanup_free_ char *key =
+			    pathf("%lld/%s", (long long)p->container_port, p->protocol);
+			_cleanup_free_ char *hport = pathf("%lld", (long long)p->host_port);
+			bool seen = false;
+
+			if (!key || !hport) {
+				w->failed = true;
+				break;
+			}
+			/* Several bindings of one container port share its key. */
+			for (size_t j = 0; j < i; j++)
+				seen |= r->ports[j].container_port == p->container_port &&
+				        strcmp(r->ports[j].protocol, p->protocol) == 0;
+			if (seen)
+				continue;
+			jw_str(w, key);
+			jw_array_open(w);
+			for (size_t j = i; j < r->n_ports; j++) {
+				const struct port_spec *q = &r->ports[j];
+				_cleanup_free_ char *hp = pathf("%lld", (long long)q->host_port);
+
+				if (q->container_port != p->container_port ||
+				    strcmp(q->protocol, p->protocol) != 0)
+					continue;
+				jw_map_open(w);
+				jw_key_str(w, "HostIp", q->host_ip ? q->host_ip : "");
+				/* "" (not "0") asks for an ephemeral port on both engines. */
+				jw_key_str(w, "HostPort", q->host_port ? (hp ? hp : "") : "");
+				jw_map_close(w);
+			}
+			jw_array_close(w);
+		}
+		jw_map_close(w);
+	}
+	if (r->n_gpus > 0) {
+		bool any_devices = false, any_requests = false;
+
+		for (size_t i = 0; i < r->n_gpus; i++) {
+			if (r->gpus[i].vendor != GPU_NVIDIA || podman)
+				any_devices = true;
+			else
+				any_requests = true;
+		}
+		if (any_devices) {
+			jw_str(w, "Devices");
+			jw_array_open(w);
+			for (size_t i = 0; i < r->n_gpus; i++) {
+				strv devs = request_gpu_devices(&r->gpus[i], podman);
+
+				if (!devs)
+					w->failed = true;
+				for (size_t j = 0; devs && devs[j]; j++)
+					jw_device(w, devs[j]);
+				strv_free(devs);
+			}
+			jw_array_close(w);
+		}
+		if (any_requests) {
+			jw_str(w, "DeviceRequests");
+			jw_array_open(w);
+			for (size_t i = 0; i < r->n_gpus; i++) {
+				const struct gpu_spec *g = &r->gpus[i];
+
+				if (g->vendor != GPU_NVIDIA)
+					continue;
+				jw_map_open(w);
+				jw_key_str(w, "Driver", "nvidia");
+				if (g->ids)
+					jw_key_strv(w, "DeviceIDs", g->ids);
+				else
+					jw_key_int(w, "Count", g->count ? g->count : -1);
+				jw_str(w, "Capabilities");
+				jw_array_open(w);
+				jw_array_open(w);
+				jw_str(w, "gpu");
+				jw_array_close(w);
+				jw_array_close(w);
+				jw_map_close(w);
+			}
+			jw_array_close(w);
+		}
+	}
 	jw_map_close(w);
 	jw_map_close(w);
+}
+
+int compat_create_body(const struct container_spec *spec, bool podman, char **out)
+{
+	_cleanup_yajl_gen_ yajl_gen g = NULL;
+	const char *body = NULL;
+	size_t len = 0;
+	struct jw w;
+	int rc;
+
+	if ((rc = jw_begin(&w, NULL)) != 0)
+		return rc;
+	g = w.g;
+	create_body(&w, spec, podman);
+	if ((rc = jw_end(&w, "container create", &body, &len, NULL)) != 0)
+		return rc;
+	if (!(*out = strndup(body, len)))
+		return DMS_ERR_INTERNAL;
+	return 0;
+}
+
+/* Files in the CDI spec directories (the CDI spec's default /etc/cdi and
+ * /var/run/cdi) that mention `kind` ("nvidia.com/gpu"): Podman resolves
+ * CDI names from them, so none means the GPU cannot be provided. */
+static bool cdi_kind_present(const char *kind)
+{
+	static const char *const dirs[] = {"/etc/cdi", "/var/run/cdi", NULL};
+
+	for (const char *const *d = dirs; *d; d++) {
+		DIR *dir = opendir(*d);
+		struct dirent *e;
+
+		if (!dir)
+			continue;
+		while ((e = readdir(dir))) {
+			_cleanup_free_ char *path = NULL;
+			char buf[4096];
+			FILE *f;
+			size_t n;
+
+			if (e->d_name[0] == '.' || !(path = pathf("%s/%s", *d, e->d_name)) ||
+			    !(f = fopen(path, "re")))
+				continue;
+			n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			buf[n] = '\0';
+			if (strstr(buf, kind)) {
+				closedir(dir);
+				return true;
+			}
+		}
+		closedir(dir);
+	}
+	return false;
+}
+
+/* A GPU the engine cannot provide fails before the create, so no container
+ * is left and the message names the GPU: DMS_ERR_RESOURCE. Device nodes are
+ * looked up on this host (the engines are reached on local sockets). */
+static int gpus_available(struct runtime *rt, dms_context *ctx, const struct exec_request *r,
+                          bool podman, dms_error **err)
+{
+	const char *op = "container create";
+	bool nvidia_runtime_checked = false;
+
+	for (size_t i = 0; i < r->n_gpus; i++) {
+		const struct gpu_spec *g = &r->gpus[i];
+		const char *vendor = g->vendor == GPU_NVIDIA ? "nvidia"
+		                     : g->vendor == GPU_AMD  ? "amd"
+		                                             : "intel";
+		_cleanup_free_ char *which =
+		    g->ids ? pathf("GPU %s", g->ids[0]) : strdup(g->count ? "GPUs" : "all GPUs");
+		strv devs;
+
+		if (!which)
+			return compat_oom(err);
+		if (g->vendor == GPU_NVIDIA && podman) {
+			if (!cdi_kind_present("nvidia.com/gpu"))
+				return err_engine(err, DMS_ERR_RESOURCE, op, "nvidia.com/gpu", NULL,
+				                  "resources.gpus[%zu]: %s %s cannot be provided: no CDI "
+				                  "spec for nvidia.com/gpu in /etc/cdi or /var/run/cdi "
+				                  "(nvidia-ctk cdi generate makes one)",
+				                  i, vendor, which);
+		} else if (g->vendor == GPU_NVIDIA && !nvidia_runtime_checked) {
+			_cleanup_yajl_tree_ yajl_val info = NULL;
+			int rc = get_json(rt, ctx, "/info", true, COMPAT_ENGINE, "info", NULL, &info, err);
+
+			if (rc != 0)
+				return rc;
+			if (!yajl_tree_get(info, JPATH("Runtimes", "nvidia"), yajl_t_object))
+				return err_engine(err, DMS_ERR_RESOURCE, op, "nvidia", NULL,
+				                  "resources.gpus[%zu]: %s %s cannot be provided: the "
+				                  "engine has no \"nvidia\" runtime (/info Runtimes; "
+				                  "install the NVIDIA Container Toolkit)",
+				                  i, vendor, which);
+			nvidia_runtime_checked = true;
+		}
+		if (!(devs = request_gpu_devices(g, podman)))
+			return compat_oom(err);
+		for (size_t j = 0; devs[j]; j++) {
+			struct stat st;
+
+			if (devs[j][0] != '/' || stat(devs[j], &st) == 0)
+				continue;
+			int e = errno;
+			int rc = err_engine(err, DMS_ERR_RESOURCE, op, devs[j], NULL,
+			                    "resources.gpus[%zu]: %s %s cannot be provided: %s: %s", i,
+			                    vendor, which, devs[j], strerror(e));
+			strv_free(devs);
+			return rc;
+		}
+		strv_free(devs);
+	}
+	return 0;
 }
 
 int compat_container_create(struct runtime *rt, dms_context *ctx, const struct container_spec *spec,
@@ -1188,6 +1530,8 @@ int compat_container_create(struct runtime *rt, dms_context *ctx, const struct c
 	_cleanup_yajl_tree_ yajl_val root = NULL;
 	_cleanup_free_ char *ename = NULL, *path = NULL;
 	const char *op = "container create", *name, *id;
+	const struct compat_flavor *flavor = NULL;
+	bool podman;
 	struct jw w;
 	struct http_request req;
 	int rc;
@@ -1200,10 +1544,15 @@ int compat_container_create(struct runtime *rt, dms_context *ctx, const struct c
 	if (!(path = ename ? pathf("/containers/create?name=%s", ename)
 	                   : strdup("/containers/create")))
 		return compat_oom(err);
+	if ((rc = flavor_of(rt, ctx, op, name, &flavor, err)) != 0)
+		return rc;
+	podman = flavor == &compat_podman_flavor;
+	if (spec->req->n_gpus && (rc = gpus_available(rt, ctx, spec->req, podman, err)) != 0)
+		return rc;
 	if ((rc = jw_begin(&w, err)) != 0)
 		return rc;
 	g = w.g;
-	create_body(&w, spec);
+	create_body(&w, spec, podman);
 	req = COMPAT_REQ("POST", path);
 	if ((rc = jw_end(&w, op, &req.body, &req.body_len, err)) != 0)
 		return rc;
@@ -1331,22 +1680,130 @@ static char *container_name(const char *name)
 	return strdup(name[0] == '/' ? name + 1 : name);
 }
 
-int compat_container_inspect(struct runtime *rt, dms_context *ctx, const char *id,
-                             struct container_state *out, dms_error **err)
+/* An array of strings at path -> vector (absent: empty); caps lose "CAP_"
+ * and are upper-cased, so Docker's "CAP_CHOWN" and Podman's "CHOWN" agree. */
+static strv strv_at(yajl_val root, const char **path, bool caps)
 {
-	_cleanup_yajl_tree_ yajl_val root = NULL;
-	_cleanup_free_ char *esc = NULL, *path = NULL;
+	yajl_val a = yajl_tree_get(root, path, yajl_t_array);
+	struct strv_builder b = {0};
+
+	for (size_t i = 0; a && i < a->u.array.len; i++) {
+		const char *v = YAJL_GET_STRING(a->u.array.values[i]);
+		char *copy;
+
+		if (!v)
+			continue;
+		if (caps && strncasecmp(v, "CAP_", 4) == 0)
+			v += 4;
+		if ((copy = strdup(v)) && caps)
+			for (char *p = copy; *p; p++)
+				*p = (char)toupper((unsigned char)*p);
+		sb_push(&b, copy);
+	}
+	return sb_finish(&b);
+}
+
+static int64_t int_at(yajl_val root, const char **path)
+{
+	long long v = 0;
+
+	jint(root, path, &v);
+	return v;
+}
+
+/* The applied settings (runtime.h) from an inspect document; -1 when out
+ * of memory. */
+static int settings_from_json(yajl_val root, struct container_settings *s)
+{
+	struct strv_builder mounts = {0}, ports = {0}, nets = {0}, devs = {0}, reqs = {0};
+	yajl_val v;
+
+	s->known = true;
+	s->nano_cpus = int_at(root, JPATH("HostConfig", "NanoCpus"));
+	s->memory = int_at(root, JPATH("HostConfig", "Memory"));
+	s->memory_swap = int_at(root, JPATH("HostConfig", "MemorySwap"));
+	s->pids_limit = int_at(root, JPATH("HostConfig", "PidsLimit"));
+	s->cpuset_cpus = strdup_or_null(compat_jstr(root, JPATH("HostConfig", "CpusetCpus")));
+	s->readonly_rootfs = jtrue(root, JPATH("HostConfig", "ReadonlyRootfs"));
+	s->cap_add = strv_at(root, JPATH("HostConfig", "CapAdd"), true);
+	s->cap_drop = strv_at(root, JPATH("HostConfig", "CapDrop"), true);
+	s->security_opt = strv_at(root, JPATH("HostConfig", "SecurityOpt"), false);
+	s->network_mode = strdup_or_null(compat_jstr(root, JPATH("HostConfig", "NetworkMode")));
+	s->user = strdup_or_null(compat_jstr(root, JPATH("Config", "User")));
+	s->working_dir = strdup_or_null(compat_jstr(root, JPATH("Config", "WorkingDir")));
+	s->env = strv_at(root, JPATH("Config", "Env"), false);
+	s->labels = labels_from_json(yajl_tree_get(root, JPATH("Config", "Labels"), yajl_t_any));
+	/* Mounts, not HostConfig.Binds: Podman rewrites Binds' options. */
+	v = yajl_tree_get(root, JPATH("Mounts"), yajl_t_array);
+	for (size_t i = 0; v && i < v->u.array.len; i++) {
+		yajl_val m = v->u.array.values[i];
+		const char *src = compat_jstr(m, JPATH("Source"));
+		const char *dst = compat_jstr(m, JPATH("Destination"));
+
+		sb_push(&mounts, pathf("%s:%s:%s", src ? src : "", dst ? dst : "",
+		                       jtrue(m, JPATH("RW")) ? "rw" : "ro"));
+	}
+	v = yajl_tree_get(root, JPATH("HostConfig", "PortBindings"), yajl_t_object);
+	for (size_t i = 0; v && i < v->u.object.len; i++) {
+		yajl_val list = v->u.object.values[i];
+
+		for (size_t j = 0; YAJL_IS_ARRAY(list) && j < list->u.array.len; j++) {
+			const char *ip = compat_jstr(list->u.array.values[j], JPATH("HostIp"));
+			const char *port = compat_jstr(list->u.array.values[j], JPATH("HostPort"));
+
+			sb_push(&ports, pathf("%s=%s:%s", v->u.object.keys[i], ip ? ip : "",
+			                      port ? port : ""));
+		}
+	}
+	v = yajl_tree_get(root, JPATH("NetworkSettings", "Networks"), yajl_t_object);
+	for (size_t i = 0; v && i < v->u.object.len; i++)
+		sb_push(&nets, strdup(v->u.object.keys[i]));
+	v = yajl_tree_get(root, JPATH("HostConfig", "Devices"), yajl_t_array);
+	for (size_t i = 0; v && i < v->u.array.len; i++) {
+		const char *p = compat_jstr(v->u.array.values[i], JPATH("PathOnHost"));
+
+		if (p)
+			sb_push(&devs, strdup(p));
+	}
+	v = yajl_tree_get(root, JPATH("HostConfig", "DeviceRequests"), yajl_t_array);
+	for (size_t i = 0; v && i < v->u.array.len; i++) {
+		yajl_val r = v->u.array.values[i];
+		const char *driver = compat_jstr(r, JPATH("Driver"));
+		yajl_val ids = yajl_tree_get(r, JPATH("DeviceIDs"), yajl_t_array);
+		char list[256] = "";
+		size_t o = 0;
+
+		for (size_t j = 0; ids && j < ids->u.array.len && o < sizeof(list); j++) {
+			const char *id = YAJL_GET_STRING(ids->u.array.values[j]);
+
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", j ? "," : "",
+			                      id ? id : "");
+		}
+		if (ids && ids->u.array.len)
+			sb_push(&reqs, pathf("%s:%s", driver ? driver : "", list));
+		else
+			sb_push(&reqs, pathf("%s:count=%lld", driver ? driver : "",
+			                     (long long)int_at(r, JPATH("Count"))));
+	}
+	s->mounts = sb_finish(&mounts);
+	s->ports = sb_finish(&ports);
+	s->networks = sb_finish(&nets);
+	s->devices = sb_finish(&devs);
+	s->device_requests = sb_finish(&reqs);
+	if (!s->cap_add || !s->cap_drop || !s->security_opt || !s->env || !s->labels ||
+	    !s->mounts || !s->ports || !s->networks || !s->devices || !s->device_requests)
+		return -1;
+	return 0;
+}
+
+/* An inspect document -> *out (also compat_fuzz_inspect's entry). */
+static int inspect_from_json(yajl_val root, const char *id, struct container_state *out,
+                             dms_error **err)
+{
 	const char *op = "container inspect", *s;
 	struct container_state st = {0};
 	long long exit_code = 0;
-	int rc;
 
-	if (!id || !*id)
-		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "%s: no container given", op);
-	if (!(esc = path_escape(id)) || !(path = pathf("/containers/%s/json", esc)))
-		return compat_oom(err);
-	if ((rc = get_json(rt, ctx, path, true, COMPAT_CONTAINER, op, id, &root, err)) != 0)
-		return rc;
 	if (!(s = compat_jstr(root, JPATH("Id"))))
 		return compat_bad_json(COMPAT_CONTAINER, op, id, err);
 
@@ -1364,6 +1821,10 @@ int compat_container_inspect(struct runtime *rt, dms_context *ctx, const char *i
 	if ((s = compat_jstr(root, JPATH("State", "Error"))) && *s)
 		st.error = strdup(s);
 	st.labels = labels_from_json(yajl_tree_get(root, JPATH("Config", "Labels"), yajl_t_any));
+	if (settings_from_json(root, &st.settings) != 0) {
+		container_state_free(&st);
+		return compat_oom(err);
+	}
 	if (!st.id || !st.labels) {
 		container_state_free(&st);
 		return compat_oom(err);
@@ -1372,23 +1833,31 @@ int compat_container_inspect(struct runtime *rt, dms_context *ctx, const char *i
 	return 0;
 }
 
-int compat_container_list(struct runtime *rt, dms_context *ctx, const char *label,
-                          struct container_summary **out, size_t *n, dms_error **err)
+int compat_container_inspect(struct runtime *rt, dms_context *ctx, const char *id,
+                             struct container_state *out, dms_error **err)
 {
 	_cleanup_yajl_tree_ yajl_val root = NULL;
-	_cleanup_free_ char *filters = NULL, *path = NULL;
+	_cleanup_free_ char *esc = NULL, *path = NULL;
+	const char *op = "container inspect";
+	int rc;
+
+	if (!id || !*id)
+		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "%s: no container given", op);
+	if (!(esc = path_escape(id)) || !(path = pathf("/containers/%s/json", esc)))
+		return compat_oom(err);
+	if ((rc = get_json(rt, ctx, path, true, COMPAT_CONTAINER, op, id, &root, err)) != 0)
+		return rc;
+	return inspect_from_json(root, id, out, err);
+}
+
+/* A container list document -> *out, *n (also compat_fuzz_list's entry). */
+static int list_from_json(yajl_val root, const char *label, struct container_summary **out,
+                          size_t *n, dms_error **err)
+{
 	const char *op = "container list";
 	struct container_summary *v;
 	size_t count;
-	int rc;
 
-	if (!label || !*label)
-		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "%s: no label given", op);
-	if (!(filters = filters_query(NULL, label)) ||
-	    !(path = pathf("/containers/json?all=1&filters=%s", filters)))
-		return compat_oom(err);
-	if ((rc = get_json(rt, ctx, path, true, COMPAT_CONTAINER, op, label, &root, err)) != 0)
-		return rc;
 	if (!YAJL_IS_ARRAY(root))
 		return compat_bad_json(COMPAT_CONTAINER, op, label, err);
 
@@ -1415,6 +1884,24 @@ int compat_container_list(struct runtime *rt, dms_context *ctx, const char *labe
 	*out = v;
 	*n = count;
 	return 0;
+}
+
+int compat_container_list(struct runtime *rt, dms_context *ctx, const char *label,
+                          struct container_summary **out, size_t *n, dms_error **err)
+{
+	_cleanup_yajl_tree_ yajl_val root = NULL;
+	_cleanup_free_ char *filters = NULL, *path = NULL;
+	const char *op = "container list";
+	int rc;
+
+	if (!label || !*label)
+		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "%s: no label given", op);
+	if (!(filters = filters_query(NULL, label)) ||
+	    !(path = pathf("/containers/json?all=1&filters=%s", filters)))
+		return compat_oom(err);
+	if ((rc = get_json(rt, ctx, path, true, COMPAT_CONTAINER, op, label, &root, err)) != 0)
+		return rc;
+	return list_from_json(root, label, out, n, err);
 }
 
 int compat_logs_read(struct runtime *rt, dms_context *ctx, const char *id,
@@ -1537,8 +2024,8 @@ static int event_line(void *ud, char *line, size_t len)
 		e.exit_code = event_exit_code(es->flavor, ev);
 	if (jint(ev, JPATH("timeNano"), &t))
 		e.time_ns = t;
-	else if (jint(ev, JPATH("time"), &t))
-		e.time_ns = t * 1000000000LL;
+	else if (jint(ev, JPATH("time"), &t) && t >= 0 && t <= INT64_MAX / 1000000000LL)
+		e.time_ns = t * 1000000000LL; /* seconds; out of range: unknown (0) */
 	if (es->fn(es->ud, &e) != 0) {
 		es->ended_by_fn = true;
 		return 1;
@@ -1736,4 +2223,60 @@ int compat_object_remove(struct runtime *rt, dms_context *ctx, enum runtime_obje
 	if (resp.status == 204 || resp.status == 200 || resp.status == 404)
 		return 0;
 	return compat_http_failure(&resp, o, op, id, err);
+}
+
+/* ---- entry points for the fuzz harnesses (compat_fuzz.h) ----------------
+ * The parsers above, minus the HTTP: what the engine's bytes go through. */
+
+int compat_fuzz_events(const struct compat_flavor *flavor, const char *label_key,
+                       const char *const *chunks, const size_t *lens, size_t n_chunks,
+                       runtime_event_fn fn, void *ud)
+{
+	struct event_stream es = {.flavor = flavor, .label_key = label_key, .fn = fn, .ud = ud};
+	int rc = 0;
+
+	lines_init(&es.lines, event_line, &es);
+	for (size_t i = 0; rc == 0 && i < n_chunks; i++)
+		rc = lines_feed(&es.lines, chunks[i], lens[i]);
+	if (rc == 0)
+		rc = lines_finish(&es.lines);
+	lines_free(&es.lines);
+	return rc;
+}
+
+int compat_fuzz_inspect(const char *json, struct container_state *out, dms_error **err)
+{
+	_cleanup_yajl_tree_ yajl_val root = compat_parse_json(json);
+
+	if (!root)
+		return compat_bad_json(COMPAT_CONTAINER, "container inspect", "fuzz", err);
+	return inspect_from_json(root, "fuzz", out, err);
+}
+
+int compat_fuzz_list(const char *json, struct container_summary **out, size_t *n,
+                     dms_error **err)
+{
+	_cleanup_yajl_tree_ yajl_val root = compat_parse_json(json);
+
+	if (!root)
+		return compat_bad_json(COMPAT_CONTAINER, "container list", "fuzz", err);
+	return list_from_json(root, "fuzz", out, n, err);
+}
+
+int compat_fuzz_pull_stream(const char *const *chunks, const size_t *lens, size_t n_chunks,
+                            runtime_progress_fn fn, void *ud, char **error)
+{
+	struct progress_stream ps = {.fn = fn, .ud = ud};
+	int rc = 0;
+
+	lines_init(&ps.lines, progress_line, &ps);
+	pull_progress_init(&ps.agg);
+	for (size_t i = 0; rc == 0 && i < n_chunks; i++)
+		rc = lines_feed(&ps.lines, chunks[i], lens[i]);
+	if (rc == 0 && !ps.error)
+		lines_finish(&ps.lines);
+	lines_free(&ps.lines);
+	pull_progress_free(&ps.agg);
+	*error = ps.error;
+	return ps.error ? 1 : 0;
 }

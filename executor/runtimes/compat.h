@@ -83,10 +83,16 @@ int compat_image_present(struct runtime *rt, dms_context *ctx, const char *image
                          dms_error **err);
 int compat_image_pull(struct runtime *rt, dms_context *ctx, const char *image,
                       const char *registry_auth, runtime_progress_fn fn, void *ud, dms_error **err);
+/* The engine's id of a present image, "sha256:<hex>" (caller frees). */
+int compat_image_id(struct runtime *rt, dms_context *ctx, const char *image, char **id,
+                    dms_error **err);
 int compat_image_import(struct runtime *rt, dms_context *ctx, int fd, const char *ref,
                         dms_error **err);
 int compat_container_create(struct runtime *rt, dms_context *ctx, const struct container_spec *spec,
                             char **id_out, dms_error **err);
+/* The JSON body of POST /containers/create for spec, as the Docker flavor
+ * (podman false) or Podman's would send it; for tests. Caller frees. */
+int compat_create_body(const struct container_spec *spec, bool podman, char **out);
 int compat_container_start(struct runtime *rt, dms_context *ctx, const char *id, dms_error **err);
 int compat_container_stop(struct runtime *rt, dms_context *ctx, const char *id, int timeout_s,
                           dms_error **err);

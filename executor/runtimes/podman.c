@@ -560,4 +560,5 @@ const struct runtime_ops podman_runtime_ops = {
     .volume_create = compat_volume_create,
     .object_list = compat_object_list,
     .object_remove = compat_object_remove,
+    .image_id = compat_image_id,
 };

@@ -122,6 +122,28 @@ void container_state_free(struct container_state *s)
 	free(s->name);
 	free(s->error);
 	strv_free(s->labels);
+	container_settings_free(&s->settings);
+	memset(s, 0, sizeof(*s));
+}
+
+void container_settings_free(struct container_settings *s)
+{
+	if (!s)
+		return;
+	free(s->cpuset_cpus);
+	strv_free(s->cap_add);
+	strv_free(s->cap_drop);
+	strv_free(s->security_opt);
+	strv_free(s->mounts);
+	strv_free(s->ports);
+	free(s->network_mode);
+	strv_free(s->networks);
+	strv_free(s->devices);
+	strv_free(s->device_requests);
+	free(s->user);
+	free(s->working_dir);
+	strv_free(s->env);
+	strv_free(s->labels);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -134,7 +134,9 @@ class PrivateBus:
 class Host:
     """A dms-host on a PrivateBus. stop() returns (exit status, log)."""
 
-    def __init__(self, bus, args=(), wait_for_name=True, env=None):
+    def __init__(self, bus, args=(), wait_for_name=True, env=None, wrapper=()):
+        # wrapper: a command that runs dms-host (e.g. strace -f -o FILE);
+        # proc is then the wrapper's process.
         self.bus = bus
         self.log = tempfile.NamedTemporaryFile(prefix='dms-host-', suffix='.log', delete=False)
         e = dict(os.environ)
@@ -143,7 +145,7 @@ class Host:
         e.setdefault('ASAN_OPTIONS', 'detect_leaks=1')
         if env:
             e.update(env)
-        self.proc = subprocess.Popen([DMS_HOST, '--session'] + list(args), env=e,
+        self.proc = subprocess.Popen(list(wrapper) + [DMS_HOST, '--session'] + list(args), env=e,
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         if wait_for_name:
@@ -329,3 +331,280 @@ class HostTestCase(unittest.TestCase):
     def run_job(self, script, **kw):
         eid, req = job(script, **kw)
         return eid, json.loads(self.ex.Run(req, timeout=CALL_TIMEOUT))
+
+
+# --- a private engine, for tests that stop, kill or break it ------------------
+# (added for test_crash.py and test_engine_faults.py: the shared engine under
+# /tmp/dms-run must never be stopped by a test, so these tests start their own
+# dockerd under /tmp/dms-run-faults/<name> with scripts/engines.sh and stop it
+# by pid.)
+
+FAULTS_RUN = os.environ.get('DMS_FAULTS_RUN', '/tmp/dms-run-faults')
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is as good as dead (its parent has not reaped it yet).
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def wait_pid_exit(pid, timeout, what):
+    """Waits for a process that is not our child to exit (pidfd: an event,
+    no polling); fails after timeout. A zombie counts as exited."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        deadline = time.monotonic() + timeout
+        while pid_alive(pid):  # a zombie is readable too, and not alive
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError('timed out after %.0fs waiting for %s' % (timeout, what))
+            select.select([fd], [], [], left)
+    finally:
+        os.close(fd)
+
+
+def poll_until(predicate, timeout, what, interval=0.05):
+    """Polls predicate (no main loop needed) until true; fails after timeout.
+    Returns the predicate's last (true) value. Only for conditions that have
+    no event to wait on (a file a job writes, /proc counts, a socket that
+    starts answering)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError('timed out after %.0fs waiting for %s' % (timeout, what))
+        time.sleep(interval)
+
+
+class EngineAPI:
+    """Minimal Docker Engine API client over a unix socket (HTTP/1.0), to
+    look at and tamper with the engine from outside the executor."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def request(self, method, path, body=None, timeout=30):
+        data = json.dumps(body).encode() if body is not None else b''
+        head = '%s %s HTTP/1.0\r\nHost: d\r\n' % (method, path)
+        if body is not None:
+            head += 'Content-Type: application/json\r\n'
+        head += 'Content-Length: %d\r\n\r\n' % len(data)
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(timeout)
+            s.connect(self.sock)
+            s.sendall(head.encode() + data)
+            resp = b''
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                resp += chunk
+        header, _, payload = resp.partition(b'\r\n\r\n')
+        status = int(header.split(b' ', 2)[1])
+        if b'transfer-encoding: chunked' in header.lower():
+            payload = _unchunk(payload)
+        return status, payload
+
+    def json(self, method, path, body=None):
+        status, payload = self.request(method, path, body)
+        return status, (json.loads(payload) if payload.strip() else None)
+
+    def ping(self):
+        try:
+            return self.request('GET', '/_ping', timeout=5)[1] == b'OK'
+        except OSError:
+            return False
+
+    def containers(self, label):
+        """All containers (any state) carrying label 'k=v'."""
+        from urllib.parse import quote
+        filters = quote(json.dumps({'label': [label]}))
+        status, body = self.json('GET', '/containers/json?all=1&filters=' + filters)
+        if status != 200:
+            raise AssertionError('container list: %d %r' % (status, body))
+        return body
+
+    def inspect(self, ident):
+        status, body = self.json('GET', '/containers/%s/json' % ident)
+        return body if status == 200 else None
+
+    def wait_exit(self, ident, timeout):
+        """Blocks on the engine's /wait until the container is not running;
+        returns its exit code."""
+        status, body = self.request('POST', '/containers/%s/wait?condition=not-running' % ident,
+                                    timeout=timeout)
+        if status != 200:
+            raise AssertionError('container wait %s: %d %r' % (ident, status, body))
+        return json.loads(body)['StatusCode']
+
+    def wait_event(self, since, timeout, **filters):
+        """The first engine event since `since` (time.time() seconds; the
+        engine runs on this machine) matching filters (e.g. container=[id],
+        event=['destroy']), read as it arrives from /events (HTTP/1.0: the
+        body is raw newline-delimited JSON); None when none came in time."""
+        from urllib.parse import quote
+        deadline = time.monotonic() + timeout
+        path = '/events?since=%d&filters=%s' % (int(since) - 1, quote(json.dumps(filters)))
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(timeout)
+            s.connect(self.sock)
+            s.sendall(('GET %s HTTP/1.0\r\nHost: d\r\n\r\n' % path).encode())
+            buf = b''
+            head = None
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([s], [], [], left)[0]:
+                    return None
+                chunk = s.recv(65536)
+                if not chunk:
+                    return None
+                buf += chunk
+                if head is None:
+                    if b'\r\n\r\n' not in buf:
+                        continue
+                    head, _, buf = buf.partition(b'\r\n\r\n')
+                    status = int(head.split(b' ', 2)[1])
+                    if status != 200:
+                        raise AssertionError('events: %d %r' % (status, buf))
+                while b'\n' in buf:
+                    line, _, buf = buf.partition(b'\n')
+                    if line.strip():
+                        return json.loads(line)
+
+
+def _unchunk(data):
+    out = b''
+    while data:
+        size_line, _, rest = data.partition(b'\r\n')
+        size = int(size_line.split(b';')[0], 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        data = rest[size + 2:]
+    return out
+
+
+class PrivateEngine:
+    """A dockerd of this test file's own (scripts/engines.sh with DMS_RUN set
+    to FAULTS_RUN/<name>), with the test image imported. stop() and kill()
+    act on its pid (from its pid file), with deadlines."""
+
+    def __init__(self, name):
+        self.run = os.path.join(FAULTS_RUN, name)
+        self.sock_path = os.path.join(self.run, 'docker.sock')
+        self.host = 'unix://' + self.sock_path
+        self.api = EngineAPI(self.sock_path)
+        self.pid = None
+        self._procs = []  # dockerds started by restart(): our children
+
+    def _remove_stale_pidfiles(self):
+        # dockerd refuses to start over the pid file of a killed one, and
+        # takes a containerd pid file for a live containerd; the script and
+        # dockerd check them with kill -0, which a zombie passes (PID 1 here
+        # does not always reap), so stale ones are removed first.
+        for pidfile in (os.path.join(self.run, 'docker.pid'),
+                        os.path.join(self.run, 'docker-exec', 'containerd', 'containerd.pid')):
+            try:
+                with open(pidfile) as f:
+                    if not pid_alive(int(f.read().strip())):
+                        os.unlink(pidfile)
+            except (OSError, ValueError):
+                pass
+
+    def start(self, timeout=120):
+        """A fresh dockerd (engines.sh: empty state) with the test image."""
+        self._remove_stale_pidfiles()
+        env = dict(os.environ, DMS_RUN=self.run)
+        r = subprocess.run(['bash', os.path.join(SOURCE_DIR, 'scripts', 'engines.sh'),
+                            'start', 'docker'], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout)
+        if r.returncode != 0:
+            raise AssertionError('private dockerd did not start:\n' + r.stderr.decode())
+        with open(os.path.join(self.run, 'docker.pid')) as f:
+            self.pid = int(f.read().strip())
+        if not self.api.ping():  # engines.sh waited for it
+            raise AssertionError('private dockerd at %s does not answer' % self.sock_path)
+
+    def restart(self, timeout=120):
+        """Starts dockerd again on the state it left (engines.sh would wipe
+        it: it starts engines that are not running from empty state), as
+        after a crash or a stop: this dockerd has no live-restore, so it
+        kills the containers it finds running at its start."""
+        self._remove_stale_pidfiles()
+        log = open(os.path.join(self.run, 'dockerd.log'), 'ab')
+        with log:
+            proc = subprocess.Popen(
+                ['dockerd', '--host', self.host,
+                 '--data-root', os.path.join(self.run, 'docker-data'),
+                 '--exec-root', os.path.join(self.run, 'docker-exec'),
+                 '--pidfile', os.path.join(self.run, 'docker.pid'),
+                 '--iptables=false', '--ip6tables=false', '--bridge=none',
+                 '--storage-driver=vfs'],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+        self.pid = proc.pid
+        self._procs.append(proc)  # reaped in stop()/kill()
+        poll_until(lambda: self.api.ping() or proc.poll() is not None, timeout,
+                   'dockerd at %s to answer after a restart' % self.sock_path)
+        if proc.poll() is not None:
+            raise AssertionError('dockerd exited with %d at its restart; see %s/dockerd.log' %
+                                 (proc.returncode, self.run))
+
+    def alive(self):
+        return self.pid is not None and pid_alive(self.pid)
+
+    def _signal_and_wait(self, sig, timeout):
+        if not self.alive():
+            return
+        os.kill(self.pid, sig)
+        wait_pid_exit(self.pid, timeout, 'dockerd %d to exit after signal %d' % (self.pid, sig))
+        for p in self._procs:
+            p.poll()  # reap
+
+    def stop(self, timeout=60):
+        """SIGTERM: dockerd stops its containers (SIGTERM, then SIGKILL
+        after their stop timeout) and exits."""
+        try:
+            self._signal_and_wait(signal.SIGTERM, timeout)
+        except AssertionError:
+            self._signal_and_wait(signal.SIGKILL, 30)
+            raise
+
+    def kill(self, timeout=30):
+        """SIGKILL: dockerd dies, and its containerd with it (or not: a
+        containerd that lives on is reused by the next dockerd); the
+        containers' shims and processes live on until a new dockerd (without
+        live-restore) kills them at its start."""
+        self._signal_and_wait(signal.SIGKILL, timeout)
+
+    def remove_labelled(self, label):
+        for c in self.api.containers(label):
+            self.api.request('DELETE', '/containers/%s?force=1&v=1' % c['Id'])
+
+
+def private_config(engine, state_dir, extra=''):
+    """An executor config on a PrivateEngine."""
+    return 'runtime: docker\nhost: %s\nstate_dir: %s\nstop_timeout: 2s\n%s' % (
+        engine.host, state_dir, extra)
+
+
+def private_job(script, execution_id=None, **top):
+    """Like job(), plus top-level request members (inputs, timeout...)."""
+    eid, req = job(script, execution_id=execution_id)
+    doc = json.loads(req)
+    doc.update(top)
+    return eid, json.dumps(doc)

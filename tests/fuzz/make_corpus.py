@@ -3,8 +3,10 @@
 harnesses (tests/fuzz/corpus/<harness>/), so the seeds are reviewable and
 can be regenerated: real requests (the DESIGN.md example in JSON and YAML,
 every optional field, log requests), the documented bad inputs, configs,
-and framed log streams (synthetic frames plus a real capture of a busybox
-job's /logs, tests/fuzz/corpus/docker-logs-capture.bin, when present).
+framed log streams (synthetic frames plus a real capture of a busybox
+job's /logs, tests/fuzz/corpus/docker-logs-capture.bin, when present), and
+engine answers (event streams, inspect and list documents, pull streams:
+synthetic, plus real captures in tests/fuzz/corpus/engine-capture/).
 
 Run: python3 tests/fuzz/make_corpus.py   (idempotent; file names are stable)
 """
@@ -246,6 +248,48 @@ STREAMS = {
 
 CAPTURE = os.path.join(CORPUS, 'docker-logs-capture.bin')
 
+# --- engine answers (fuzz_events, fuzz_engine_json) ---------------------------
+# Real answers of the test engines (dockerd 20.10, Podman 4), captured once
+# into corpus/engine-capture/: an /events stream of a test run, inspect and
+# list documents of a labelled busybox job with a bind mount.
+ENGINE_CAPTURE = os.path.join(CORPUS, 'engine-capture')
+
+
+def split_head(splits=()):
+    """split.h's layout: n, then n 16-bit offsets."""
+    return bytes([len(splits)]) + b''.join(struct.pack('>H', s) for s in splits)
+
+
+def events_input(stream, flags=0, splits=()):
+    return bytes([flags]) + split_head(splits) + stream
+
+
+DIE = ('{"status":"die","id":"c1","Type":"container","Action":"die","Actor":{"ID":"c1",'
+       '"Attributes":{"exitCode":"%s","org.dms.execution":"e1","org.dms.executor":"x"}},'
+       '"time":1700000000,"timeNano":1700000000123456789}\n')
+EVENTS = {
+    'die': DIE % '3',
+    'die-bad-code': DIE % '3x',
+    'podman-die': DIE.replace('exitCode', 'containerExitCode') % '137',
+    'oom-start-destroy': ''.join(
+        '{"Type":"container","Action":"%s","Actor":{"ID":"c2","Attributes":{}},"time":1}\n' % a
+        for a in ('start', 'oom', 'die', 'destroy', 'exec_start: sh')),
+    'old-format': '{"status":"die","id":"c3","time":5}\n',
+    'network': '{"Type":"network","Action":"destroy","Actor":{"ID":"n1"}}\n',
+    'junk-lines': 'not json\n\n   \r\n{"Type":"container"}\n' + DIE % '0',
+    'no-final-newline': (DIE % '1').rstrip('\n'),
+}
+
+PULL = {
+    'pull-ok': ''.join('{"status":"%s","progressDetail":{"current":%d,"total":100},"id":"l%d"}\n'
+                       % (st, c, i % 2) for i, (st, c) in
+                       enumerate((('Downloading', 10), ('Downloading', 60), ('Extracting', 100)))
+                       ) + '{"status":"Status: Downloaded newer image for x:1"}\n',
+    'pull-error': '{"status":"Pulling fs layer","id":"a"}\n'
+                  '{"errorDetail":{"message":"denied"},"error":"denied"}\n{"status":"after"}\n',
+    'pull-libpod': '{"stream":"Copying blob sha256:abc\\n"}\n{"stream":"Writing manifest\\n"}\n',
+}
+
 
 def main():
     for name, text in REQUESTS.items():
@@ -278,6 +322,23 @@ def main():
     put('fuzz_spool', 'both-skip', spool_input(both, skip_out=1, skip_err=1))
     put('fuzz_spool', 'many-limit', spool_input(many, limit=100))
     put('fuzz_spool', 'many-skip-limit', spool_input(many, skip_out=20, skip_err=3, limit=7))
+    # Engine event streams: synthetic, and the capture whole and cut.
+    for name, text in EVENTS.items():
+        put('fuzz_events', name, events_input(text.encode()))
+    put('fuzz_events', 'die-stop', events_input((DIE % '2' * 3).encode(), flags=4 * 2,
+                                                splits=(5, 100, 101)))
+    put('fuzz_events', 'die-key-only', events_input((DIE % '2').encode(), flags=2))
+    for name, text in PULL.items():
+        put('fuzz_engine_json', name, split_head((7, 40)) + text.encode())
+    if os.path.isdir(ENGINE_CAPTURE):
+        for name in sorted(os.listdir(ENGINE_CAPTURE)):
+            with open(os.path.join(ENGINE_CAPTURE, name), 'rb') as f:
+                data = f.read()
+            if name.endswith('.jsonl'):
+                put('fuzz_events', 'capture-' + name, events_input(data, splits=(64, 300, 301)))
+                put('fuzz_events', 'capture-podman-' + name, events_input(data, flags=1))
+            else:
+                put('fuzz_engine_json', 'capture-' + name, split_head() + data)
     print('corpus written to', CORPUS)
 
 

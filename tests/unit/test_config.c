@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "error.h"
@@ -280,4 +281,161 @@ Test(config, null_strings_are_errors)
 {
 	cr_assert_eq(config_parse_duration_ms(NULL), -1);
 	cr_assert_eq(config_parse_size(NULL), -1);
+}
+
+/* ---- registries and auth_file (registry credentials) ---------------- */
+
+Test(config, registries)
+{
+	struct exec_config *c = parse_ok("registries:\n"
+	                                 "  - server: LocalHost:5000\n"
+	                                 "    username: alice\n"
+	                                 "    password: s3cret\n"
+	                                 "  - {server: \"https://index.docker.io/v1/\", "
+	                                 "identity_token: tok}\n");
+
+	cr_assert_eq(c->n_registries, 2, "n_registries = %zu", c->n_registries);
+	cr_assert_str_eq(c->registries[0].server, "localhost:5000", "server = %s",
+	                 c->registries[0].server);
+	cr_assert_str_eq(c->registries[0].username, "alice");
+	cr_assert_str_eq(c->registries[0].password, "s3cret");
+	cr_assert_null(c->registries[0].identity_token);
+	cr_assert_str_eq(c->registries[1].server, "docker.io", "server = %s",
+	                 c->registries[1].server);
+	cr_assert_str_eq(c->registries[1].identity_token, "tok");
+	config_free(c);
+}
+
+struct bad_registry_case {
+	char text[160];
+	char want1[80];
+	char want2[40];
+};
+
+ParameterizedTestParameters(config, registries_rejected)
+{
+	static struct bad_registry_case cases[] = {
+		{ "registries: localhost:5000\n", "registries: must be a list", "line 1 column 13" },
+		{ "registries:\n  - localhost\n", "registries[0]: must be a mapping", "line 2 column 5" },
+		{ "registries:\n  - {server: a.io, username: u}\n", "registries[0]: give username and password",
+		  "line 2" },
+		{ "registries:\n  - {server: a.io, username: u, password: p, identity_token: t}\n",
+		  "registries[0]: give username and password", "" },
+		{ "registries:\n  - {username: u, password: p}\n", "registries[0].server: missing", "line 2" },
+		{ "registries:\n  - {server: a.io, user: u, password: p}\n",
+		  "registries[0]: unknown key 'user' at line 2 column 20", "" },
+		{ "registries:\n  - {server: a.io, password: [p]}\n", "registries[0].password: must be",
+		  "line 2 column 30" },
+		{ "registries:\n  - {server: a.io, identity_token: t}\n  - {server: A.io, identity_token: u}\n",
+		  "registries[1].server: a.io is already listed", "line 3" },
+		{ "auth_file: relative/config.json\n", "auth_file", "absolute" },
+		{ "auth_file: /nonexistent/dms/config.json\n", "auth_file: cannot open",
+		  "/nonexistent/dms/config.json" },
+	};
+	return cr_make_param_array(struct bad_registry_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_registry_case *bc, config, registries_rejected)
+{
+	struct exec_config *c = NULL;
+	dms_error *e = NULL;
+	int rc = config_parse(bc->text, &c, &e);
+
+	cr_assert_eq(rc, DMS_ERR_CONFIG, "config_parse(%s) = %d, want DMS_ERR_CONFIG", bc->text,
+	             rc);
+	cr_assert_null(c);
+	cr_assert(strstr(e->message, bc->want1), "message \"%s\" lacks \"%s\"", e->message,
+	          bc->want1);
+	cr_assert(strstr(e->message, bc->want2), "message \"%s\" lacks \"%s\"", e->message,
+	          bc->want2);
+	err_free(e);
+}
+
+/* A secret never appears in an error message. */
+Test(config, registry_errors_do_not_echo_secrets)
+{
+	static const char *const texts[] = {
+		"registries:\n  - {server: a.io, password: hunter2}\n",
+		"registries:\n  - {server: a.io, username: u, password: hunter2, bogus: 1}\n",
+		"registries:\n  - {server: a.io, identity_token: hunter2, password: hunter2}\n",
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct exec_config *c = NULL;
+		dms_error *e = NULL;
+		cr_assert_eq(config_parse(texts[i], &c, &e), DMS_ERR_CONFIG, "%s", texts[i]);
+		cr_assert_null(strstr(e->message, "hunter2"), "secret in \"%s\"", e->message);
+		err_free(e);
+	}
+}
+
+static char *write_temp(const char *content)
+{
+	char *path = strdup("/tmp/dms-test-auth-XXXXXX");
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	close(fd);
+	return path;
+}
+
+Test(config, auth_file)
+{
+	/* "alice:pa:ss" in base64; a config entry for localhost:5000 wins. */
+	char *path = write_temp("{\"auths\": {"
+	                        "\"https://index.docker.io/v1/\": {\"auth\": \"YWxpY2U6cGE6c3M=\"},"
+	                        "\"localhost:5000\": {\"auth\": \"Ym9iOnNlY3JldA==\"},"
+	                        "\"ghcr.io\": {\"identitytoken\": \"tok\"},"
+	                        "\"helper.io\": {}},"
+	                        "\"credsStore\": \"desktop\"}");
+	char *text = NULL;
+	struct exec_config *c;
+
+	cr_assert(asprintf(&text,
+	                   "auth_file: %s\nregistries:\n  - {server: localhost:5000, "
+	                   "username: carol, password: x}\n",
+	                   path) > 0);
+	c = parse_ok(text);
+	cr_assert_eq(c->n_registries, 3, "n_registries = %zu", c->n_registries);
+	cr_assert_str_eq(c->registries[0].username, "carol");
+	cr_assert_str_eq(c->registries[1].server, "docker.io", "%s", c->registries[1].server);
+	cr_assert_str_eq(c->registries[1].username, "alice");
+	cr_assert_str_eq(c->registries[1].password, "pa:ss");
+	cr_assert_str_eq(c->registries[2].server, "ghcr.io");
+	cr_assert_str_eq(c->registries[2].identity_token, "tok");
+	config_free(c);
+	free(text);
+	unlink(path);
+	free(path);
+}
+
+Test(config, auth_file_rejected)
+{
+	static const char *const files[] = {
+		"{\"auths\": [1]}",
+		"{\"auths\": {\"a.io\": {\"auth\": \"bm9jb2xvbg==\"}}}", /* "nocolon" */
+		"{\"auths\": {\"a.io\": {\"auth\": \"@@@@\"}}}",
+		"{\"auths\": {\"a.io\": {\"auth\": \"hunter2\"",
+	};
+	static const char *const wants[] = {
+		"\"auths\" must be an object",
+		"auths.\"a.io\".auth must be base64 of user:password",
+		"auths.\"a.io\".auth must be base64",
+		"is not JSON",
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *path = write_temp(files[i]), *text = NULL;
+		struct exec_config *c = NULL;
+		dms_error *e = NULL;
+		cr_assert(asprintf(&text, "auth_file: %s\n", path) > 0);
+		cr_assert_eq(config_parse(text, &c, &e), DMS_ERR_CONFIG, "%s", files[i]);
+		cr_assert(strstr(e->message, wants[i]), "message \"%s\" lacks \"%s\"", e->message,
+		          wants[i]);
+		cr_assert(strstr(e->message, path), "message \"%s\" lacks the path", e->message);
+		cr_assert_null(strstr(e->message, "hunter2"), "secret in \"%s\"", e->message);
+		err_free(e);
+		free(text);
+		unlink(path);
+		free(path);
+	}
 }

@@ -214,7 +214,7 @@ Test(request, design_example_decodes_fully, .init = make_input_dir, .fini = remo
 	                 r->outputs[0].source);
 	cr_assert_str_eq(r->outputs[0].target, "/out", "outputs[0].target = %s",
 	                 r->outputs[0].target);
-	cr_assert_str_eq(r->outputs[0].type, "volume", "outputs[0].type = %s", r->outputs[0].type);
+	cr_assert_str_eq(r->outputs[0].type, "bind", "outputs[0].type = %s", r->outputs[0].type);
 	cr_assert_not(r->outputs[0].read_only);
 	cr_assert_str_eq(r->results_dir, "/var/lib/dms/results/e1", "results_dir = %s",
 	                 r->results_dir);
@@ -450,13 +450,166 @@ Test(request, free_accepts_null)
 	strv_free(NULL);
 }
 
+/* --- security, cpuset, GPUs, ports ------------------------------------ */
+
+Test(request, security_defaults)
+{
+	struct exec_request *r = parse_ok(MIN_REQ("", ""));
+
+	cr_assert(r->no_new_privileges, "no_new_privileges defaults to true");
+	cr_assert_not(r->read_only_rootfs);
+	cr_assert_null(r->cap_add);
+	cr_assert_null(r->cap_drop, "cap_drop default: the engine's default set");
+	cr_assert_null(r->cpuset_cpus);
+	cr_assert_eq(r->n_gpus, 0);
+	cr_assert_eq(r->n_ports, 0);
+	request_free(r);
+}
+
+Test(request, security_fields_and_capability_names)
+{
+	struct exec_request *r = parse_ok(
+	    MIN_REQ(",\"read_only_rootfs\":true,\"no_new_privileges\":false,"
+	            "\"cap_drop\":[\"all\"],\"cap_add\":[\"net_bind_service\",\"CAP_CHOWN\","
+	            "\"Sys_Ptrace\"]",
+	            ""));
+
+	cr_assert(r->read_only_rootfs);
+	cr_assert_not(r->no_new_privileges);
+	cr_assert_eq(strv_len(r->cap_drop), 1);
+	cr_assert_str_eq(r->cap_drop[0], "ALL", "cap_drop[0] = %s", r->cap_drop[0]);
+	cr_assert_eq(strv_len(r->cap_add), 3);
+	cr_assert_str_eq(r->cap_add[0], "CAP_NET_BIND_SERVICE", "cap_add[0] = %s", r->cap_add[0]);
+	cr_assert_str_eq(r->cap_add[1], "CAP_CHOWN", "cap_add[1] = %s", r->cap_add[1]);
+	cr_assert_str_eq(r->cap_add[2], "CAP_SYS_PTRACE", "cap_add[2] = %s", r->cap_add[2]);
+	request_free(r);
+}
+
+Test(request, cpuset_on_this_host)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+	char *last =
+	    xasprintf(MIN_REQ("", ",\"resources\":{\"cpu\":{\"cpuset\":\"0,%ld\"}}"), n - 1);
+	struct exec_request *r = parse_ok(last);
+
+	cr_assert_not_null(r->cpuset_cpus);
+	request_free(r);
+	r = parse_ok(MIN_REQ("", ",\"resources\":{\"cpu\":{\"cpuset\":\"0-0\",\"cores\":1}}"));
+	cr_assert_str_eq(r->cpuset_cpus, "0-0", "cpuset = %s", r->cpuset_cpus);
+	request_free(r);
+	free(last);
+	/* One past the last CPU is refused, naming the count. */
+	last = xasprintf(MIN_REQ("", ",\"resources\":{\"cpu\":{\"cpuset\":\"0-%ld\"}}"), n);
+	char *msg =
+	    parse_fails(last, strlen(last), DMS_ERR_INVALID_ARGUMENT, "resources.cpu.cpuset: CPU ");
+	char *want = xasprintf("it has %ld CPUs", n);
+	cr_assert(strstr(msg, want), "message \"%s\" lacks \"%s\"", msg, want);
+	free(want);
+	free(msg);
+	free(last);
+}
+
+Test(request, gpus)
+{
+	struct exec_request *r = parse_ok(
+	    MIN_REQ("", ",\"resources\":{\"gpus\":[{\"vendor\":\"nvidia\",\"ids\":[\"0\",\"1\"]},"
+	                "{\"vendor\":\"nvidia\",\"count\":2},{\"vendor\":\"amd\"},"
+	                "{\"vendor\":\"intel\",\"ids\":[\"1\"]}]}"));
+
+	cr_assert_eq(r->n_gpus, 4, "n_gpus = %zu", r->n_gpus);
+	cr_assert_eq(r->gpus[0].vendor, GPU_NVIDIA);
+	cr_assert_eq(strv_len(r->gpus[0].ids), 2);
+	cr_assert_str_eq(r->gpus[0].ids[1], "1");
+	cr_assert_eq(r->gpus[1].count, 2, "count = %lld", (long long)r->gpus[1].count);
+	cr_assert_null(r->gpus[1].ids);
+	cr_assert_eq(r->gpus[2].vendor, GPU_AMD);
+	cr_assert_null(r->gpus[2].ids);
+	cr_assert_eq(r->gpus[2].count, 0, "amd without ids: all");
+	cr_assert_eq(r->gpus[3].vendor, GPU_INTEL);
+	request_free(r);
+}
+
+Test(request, ports_and_isolated_network)
+{
+	struct exec_request *r =
+	    parse_ok(MIN_REQ(",\"network_mode\":\"isolated\",\"ports\":[{\"container_port\":80},"
+	                     "{\"container_port\":53,\"host_port\":5353,\"protocol\":\"udp\","
+	                     "\"host_ip\":\"127.0.0.1\"},{\"container_port\":80,\"host_port\":8080,"
+	                     "\"host_ip\":\"::1\"}]",
+	                     ""));
+
+	cr_assert_str_eq(r->network_mode, "isolated", "network_mode = %s", r->network_mode);
+	cr_assert_eq(r->n_ports, 3);
+	cr_assert_eq(r->ports[0].container_port, 80);
+	cr_assert_eq(r->ports[0].host_port, 0, "default host_port: ephemeral");
+	cr_assert_str_eq(r->ports[0].protocol, "tcp", "default protocol = %s",
+	                 r->ports[0].protocol);
+	cr_assert_null(r->ports[0].host_ip);
+	cr_assert_str_eq(r->ports[1].protocol, "udp");
+	cr_assert_str_eq(r->ports[1].host_ip, "127.0.0.1");
+	cr_assert_eq(r->ports[1].host_port, 5353);
+	cr_assert_str_eq(r->ports[2].host_ip, "::1");
+	request_free(r);
+	/* Two ephemeral bindings never clash. */
+	r = parse_ok(MIN_REQ(",\"ports\":[{\"container_port\":80},{\"container_port\":81}]", ""));
+	request_free(r);
+}
+
+Test(request, new_fields_yaml_identical)
+{
+	struct exec_request *a = parse_ok(MIN_REQ(
+	    ",\"read_only_rootfs\":true,\"cap_drop\":[\"ALL\"],\"cap_add\":[\"chown\"],"
+	    "\"network_mode\":\"isolated\",\"ports\":[{\"container_port\":80,\"host_port\":8080}]",
+	    ",\"resources\":{\"cpu\":{\"cpuset\":\"0\"},\"gpus\":[{\"vendor\":\"nvidia\","
+	    "\"ids\":[\"0\"]}]}"));
+	struct exec_request *b =
+	    parse_ok("job_id: j1\nexecution_id: e1\nengine_spec:\n  type: docker\n  params:\n"
+	             "    image: img\n    read_only_rootfs: true\n    cap_drop: [ALL]\n"
+	             "    cap_add: [chown]\n    network_mode: isolated\n    ports:\n"
+	             "      - {container_port: 80, host_port: 8080}\n"
+	             "resources:\n  cpu: {cpuset: \"0\"}\n  gpus:\n    - vendor: nvidia\n"
+	             "      ids: [\"0\"]\n");
+
+	assert_requests_eq(a, b);
+	cr_assert_eq(a->read_only_rootfs, b->read_only_rootfs);
+	assert_strv_eq(a->cap_drop, b->cap_drop, "cap_drop");
+	assert_strv_eq(a->cap_add, b->cap_add, "cap_add");
+	assert_opt_str_eq(a->cpuset_cpus, b->cpuset_cpus, "cpuset");
+	cr_assert_eq(b->n_ports, 1);
+	cr_assert_eq(b->ports[0].host_port, 8080, "host_port %lld",
+	             (long long)b->ports[0].host_port);
+	cr_assert_eq(b->n_gpus, 1);
+	assert_strv_eq(a->gpus[0].ids, b->gpus[0].ids, "gpus[0].ids");
+	request_free(a);
+	request_free(b);
+	/* YAML errors in the new fields carry the position too. */
+	const char *bad = "job_id: j1\nexecution_id: e1\nengine_spec:\n  type: docker\n  params:\n"
+	                  "    image: img\n    ports:\n      - {container_port: 0}\n";
+	char *msg =
+	    parse_fails(bad, strlen(bad), DMS_ERR_INVALID_ARGUMENT,
+	                "engine_spec.params.ports[0].container_port: must be a port number");
+	cr_assert(strstr(msg, "(line 8:"), "no position: %s", msg);
+	free(msg);
+}
+
+Test(request, outputs_are_binds)
+{
+	struct exec_request *r = parse_ok(
+	    MIN_REQ("", ",\"results_dir\":\"/r\",\"outputs\":[{\"source\":\"o\",\"target\":"
+	                "\"/out\"}]"));
+
+	cr_assert_str_eq(r->outputs[0].type, "bind", "outputs type = %s", r->outputs[0].type);
+	cr_assert_not(r->outputs[0].read_only, "outputs are writable");
+	request_free(r);
+}
+
 /* --- the table of bad requests ---------------------------------------- */
 
 /* Inline arrays, not pointers: Criterion runs each parameter in a fresh
  * child process, where pointers into the parent's data are not valid. */
 struct bad_case {
 	char name[48];
-	char text[400];
+	char text[440];
 	char prefix[112]; /* the message starts with this: the field, and why */
 };
 
@@ -570,10 +723,91 @@ ParameterizedTestParameters(request, bad_requests)
 	        "resources.memory.size: must be a size"),
 	    BAD("zero pids", MIN_REQ("", ",\"resources\":{\"pids\":{\"limit\":0}}"),
 	        "resources.pids.limit: must be an integer >= 1, got 0"),
-	    BAD("gpus requested", MIN_REQ("", ",\"resources\":{\"gpus\":[{\"count\":1}]}"),
-	        "resources.gpus: GPU requests are not supported yet"),
+	    BAD("gpu without vendor", MIN_REQ("", ",\"resources\":{\"gpus\":[{\"count\":1}]}"),
+	        "resources.gpus[0].vendor: required"),
 	    BAD("gpus a string", MIN_REQ("", ",\"resources\":{\"gpus\":\"all\"}"),
-	        "resources.gpus: must be an array, got string"),
+	        "resources.gpus: must be an array of objects, got string"),
+	    BAD("gpu vendor unknown",
+	        MIN_REQ("", ",\"resources\":{\"gpus\":[{\"vendor\":\"matrox\"}]}"),
+	        "resources.gpus[0].vendor: must be one of nvidia, amd, intel; got \"matrox\""),
+	    BAD("gpu ids and count",
+	        MIN_REQ("", ",\"resources\":{\"gpus\":[{\"vendor\":\"nvidia\",\"ids\":[\"0\"],"
+	                    "\"count\":1}]}"),
+	        "resources.gpus[0].count: give either ids or count, not both"),
+	    BAD("gpu count for amd",
+	        MIN_REQ("", ",\"resources\":{\"gpus\":[{\"vendor\":\"amd\",\"count\":2}]}"),
+	        "resources.gpus[0].count: is only supported for nvidia"),
+	    BAD("gpu count zero",
+	        MIN_REQ("", ",\"resources\":{\"gpus\":[{\"vendor\":\"nvidia\",\"count\":0}]}"),
+	        "resources.gpus[0].count: must be an integer >= 1, got 0"),
+	    BAD("gpu id not an index",
+	        MIN_REQ("", ",\"resources\":{\"gpus\":[{\"vendor\":\"nvidia\",\"ids\":[\"0\","
+	                    "\"x\"]}]}"),
+	        "resources.gpus[0].ids[1]: must be a GPU index like \"0\""),
+	    BAD("gpu id a number",
+	        MIN_REQ("", ",\"resources\":{\"gpus\":[{\"vendor\":\"nvidia\",\"ids\":[0]}]}"),
+	        "resources.gpus[0].ids[0]: must be a string, got number"),
+	    BAD("gpu ids empty",
+	        MIN_REQ("", ",\"resources\":{\"gpus\":[{\"vendor\":\"intel\",\"ids\":[]}]}"),
+	        "resources.gpus[0].ids: must not be empty"),
+	    BAD("gpu uuid for intel",
+	        MIN_REQ("", ",\"resources\":{\"gpus\":[{\"vendor\":\"intel\",\"ids\":"
+	                    "[\"GPU-12ab\"]}]}"),
+	        "resources.gpus[0].ids[0]: UUIDs are only supported for nvidia"),
+	    BAD("cpuset syntax", MIN_REQ("", ",\"resources\":{\"cpu\":{\"cpuset\":\"0-\"}}"),
+	        "resources.cpu.cpuset: must be a CPU list like \"0-1,3\""),
+	    BAD("cpuset reversed", MIN_REQ("", ",\"resources\":{\"cpu\":{\"cpuset\":\"1-0\"}}"),
+	        "resources.cpu.cpuset: must be a CPU list"),
+	    BAD("cpuset trailing comma",
+	        MIN_REQ("", ",\"resources\":{\"cpu\":{\"cpuset\":\"0,\"}}"),
+	        "resources.cpu.cpuset: must be a CPU list"),
+	    BAD("cpuset beyond the host",
+	        MIN_REQ("", ",\"resources\":{\"cpu\":{\"cpuset\":\"0,4096\"}}"),
+	        "resources.cpu.cpuset: CPU 4096 does not exist on this host"),
+	    BAD("cpuset a number", MIN_REQ("", ",\"resources\":{\"cpu\":{\"cpuset\":0}}"),
+	        "resources.cpu.cpuset: must be a string, got number"),
+	    BAD("read_only_rootfs a string", MIN_REQ(",\"read_only_rootfs\":\"yes\"", ""),
+	        "engine_spec.params.read_only_rootfs: must be a boolean, got string"),
+	    BAD("no_new_privileges a number", MIN_REQ(",\"no_new_privileges\":0", ""),
+	        "engine_spec.params.no_new_privileges: must be a boolean, got number"),
+	    BAD("cap_drop a string", MIN_REQ(",\"cap_drop\":\"ALL\"", ""),
+	        "engine_spec.params.cap_drop: must be an array of strings, got string"),
+	    BAD("cap_add unknown", MIN_REQ(",\"cap_add\":[\"NET_ADMIN\",\"CAP_FLY\"]", ""),
+	        "engine_spec.params.cap_add[1]: must be a capability name"),
+	    BAD("cap_drop empty name", MIN_REQ(",\"cap_drop\":[\"\"]", ""),
+	        "engine_spec.params.cap_drop[0]: must be a capability name"),
+	    BAD("ports an object", MIN_REQ(",\"ports\":{}", ""),
+	        "engine_spec.params.ports: must be an array of objects, got object"),
+	    BAD("port without container_port", MIN_REQ(",\"ports\":[{\"host_port\":80}]", ""),
+	        "engine_spec.params.ports[0].container_port: required"),
+	    BAD("container_port 0", MIN_REQ(",\"ports\":[{\"container_port\":0}]", ""),
+	        "engine_spec.params.ports[0].container_port: must be a port number 1..65535, got "
+	        "0"),
+	    BAD("container_port too big", MIN_REQ(",\"ports\":[{\"container_port\":65536}]", ""),
+	        "engine_spec.params.ports[0].container_port: must be a port number 1..65535"),
+	    BAD("host_port negative",
+	        MIN_REQ(",\"ports\":[{\"container_port\":80,\"host_port\":-1}]", ""),
+	        "engine_spec.params.ports[0].host_port: must be a port number 0..65535, got -1"),
+	    BAD("port a string", MIN_REQ(",\"ports\":[{\"container_port\":\"80\"}]", ""),
+	        "engine_spec.params.ports[0].container_port: must be an integer, got string"),
+	    BAD("port protocol",
+	        MIN_REQ(",\"ports\":[{\"container_port\":80,\"protocol\":\"icmp\"}]", ""),
+	        "engine_spec.params.ports[0].protocol: must be one of tcp, udp, sctp; got "
+	        "\"icmp\""),
+	    BAD("port host_ip",
+	        MIN_REQ(",\"ports\":[{\"container_port\":80,\"host_ip\":\"localhost\"}]", ""),
+	        "engine_spec.params.ports[0].host_ip: must be an IPv4 or IPv6 address"),
+	    BAD("ports with network none",
+	        MIN_REQ(",\"network_mode\":\"none\",\"ports\":[{\"container_port\":80}]", ""),
+	        "engine_spec.params.ports: cannot publish ports with network_mode \"none\""),
+	    BAD("ports with network host",
+	        MIN_REQ(",\"ports\":[{\"container_port\":80}],\"network_mode\":\"host\"", ""),
+	        "engine_spec.params.ports: cannot publish ports with network_mode \"host\""),
+	    BAD("host port twice",
+	        MIN_REQ(",\"ports\":[{\"container_port\":80,\"host_port\":8080},"
+	                "{\"container_port\":81,\"host_port\":8080}]",
+	                ""),
+	        "engine_spec.params.ports[1].host_port: 8080/tcp is already published by ports[0]"),
 	    BAD("unknown resource", MIN_REQ("", ",\"resources\":{\"disk\":{}}"),
 	        "resources.disk: unknown key"),
 	    BAD("inputs an object", MIN_REQ("", ",\"inputs\":{}"),

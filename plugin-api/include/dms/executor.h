@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define DMS_EXECUTOR_ABI_MAJOR 1u
-#define DMS_EXECUTOR_ABI_MINOR 0u
+#define DMS_EXECUTOR_ABI_MINOR 1u
 #define DMS_EXECUTOR_ENTRY_SYMBOL "dms_executor_plugin_entry"
 
 /* Status codes and error categories. Values are part of the ABI. */
@@ -108,6 +108,19 @@ typedef void (*dms_wait_fn)(void *user_data, const char *execution_id,
  * block for long and must not call destroy(). */
 typedef void (*dms_event_fn)(void *user_data, const char *execution_id,
                              dms_exec_state state, const char *result_json);
+
+/* Image pull progress (appended in 1.1). Called on the thread that runs the
+ * pull, for every execution waiting on that pull (concurrent Starts of one
+ * image share it), at most about 4 times a second per image plus once when
+ * the pull ends. current_bytes / total_bytes sum the layers seen so far
+ * (downloaded and announced sizes; total 0 while unknown, and it may grow
+ * as layers are announced). status is the engine's latest status line,
+ * prefixed with the layer id when there is one ("3f4d90098f5b:
+ * Downloading"). All strings are borrowed for the call. Must not block for
+ * long and must not call destroy(). */
+typedef void (*dms_pull_progress_fn)(void *user_data, const char *execution_id,
+                                     const char *image, uint64_t current_bytes,
+                                     uint64_t total_bytes, const char *status);
 
 typedef struct dms_executor_ops {
 	uint32_t struct_size;
@@ -174,6 +187,21 @@ typedef struct dms_executor_ops {
 	/* --- appended in 1.0, optional --------------------------------- */
 	/* JSON array of {"execution_id","job_id","state","container_id"}. */
 	int (*list)(dms_executor *ex, char **list_json, dms_error **err);
+
+	/* --- appended in 1.1, optional --------------------------------- */
+	/* Imports an image tarball (a root filesystem, as `docker import`
+	 * takes it; plain or gzip) read from `fd` until EOF, and tags it
+	 * `reference` ("repo[:tag]", tag defaults to latest; no digest). The
+	 * fd is borrowed: the plugin reads it during the call and never
+	 * closes it. On success *image_id (caller frees with string_free)
+	 * is the engine's image id ("sha256:..."). Bad reference or fd ->
+	 * DMS_ERR_INVALID_ARGUMENT; an engine refusing the data ->
+	 * DMS_ERR_IMAGE with its text. */
+	int (*image_import)(dms_executor *ex, dms_context *ctx, int fd, const char *reference,
+	                    char **image_id, dms_error **err);
+	/* Installs (fn != NULL) or removes the pull progress handler. */
+	int (*set_pull_progress_handler)(dms_executor *ex, dms_pull_progress_fn fn,
+	                                 void *user_data);
 } dms_executor_ops;
 
 /* What the entry symbol returns. Static storage, never freed. */
