@@ -438,6 +438,88 @@ Test(spec, engine_kill_is_a_signal_not_an_oom)
 	P.ops->string_free(res);
 }
 
+/* results_dir on the paths other than success: the same files and the
+ * same exact flags whatever ended the job. */
+static char *slurp_at(const char *dir, const char *name)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "r");
+	cr_assert(f, "%s missing", path);
+	char *buf = calloc(1, 4096);
+	size_t n = fread(buf, 1, 4095, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void assert_results_dir(const char *dir, const char *out, const char *code)
+{
+	char *o = slurp_at(dir, "stdout"), *e = slurp_at(dir, "stderr"), *c = slurp_at(dir, "exitCode");
+	cr_assert_str_eq(o, out, "%s/stdout", dir);
+	cr_assert_str_eq(e, "", "%s/stderr", dir);
+	cr_assert_str_eq(c, code, "%s/exitCode", dir);
+	free(o);
+	free(e);
+	free(c);
+}
+
+Test(spec, results_dir_and_flags_after_oom_and_cancel)
+{
+	char top[700], dir[600];
+	snprintf(dir, sizeof(dir), "%s/oom", results);
+	snprintf(top, sizeof(top),
+	         "\"results_dir\":\"%s\",\"resources\":{\"memory\":{\"size\":\"8MiB\"}}", dir);
+	char *res = run_ok("rd-oom", "echo before; x=$(yes | head -c 50000000); echo after", NULL, top);
+	yajl_val v = itest_json(res);
+	cr_assert_eq(itest_int(v, "exit_code"), 137, "%s", res);
+	cr_assert_str_eq(itest_str(v, "stdout"), "before\n", "%s", res);
+	cr_assert_not(itest_bool(v, "stdout_truncated"), "%s", res);
+	cr_assert_not(itest_bool(v, "stderr_truncated"), "%s", res);
+	yajl_tree_free(v);
+	P.ops->string_free(res);
+	assert_results_dir(dir, "before\n", "137\n");
+
+	/* Cancelled: PID 1 ignores SIGTERM (no handler), so the stop ends in
+	 * SIGKILL after the job's 1 s grace. */
+	snprintf(dir, sizeof(dir), "%s/cancel", results);
+	snprintf(top, sizeof(top), "\"results_dir\":\"%s\"", dir);
+	char *req = itest_request("rd-cancel", "echo up; sleep 30", "\"stop_timeout\":\"1s\"", top);
+	dms_error *err = NULL;
+	cr_assert_eq(P.ops->start(ex, NULL, req, &err), 0, "start: %s", err ? err->message : "");
+	free(req);
+	int fd = -1;
+	cr_assert_eq(P.ops->get_log_stream(
+	                 ex, NULL, "{\"execution_id\":\"rd-cancel\",\"follow\":true,\"format\":\"plain\"}",
+	                 &fd, NULL),
+	             0);
+	char buf[64] = "";
+	size_t got = 0;
+	int64_t end = itest_now_ms() + 30000;
+	while (!strstr(buf, "up\n") && itest_now_ms() < end && got < sizeof(buf) - 1) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		cr_assert_gt(n, 0, "the log ended before \"up\": \"%s\"", buf);
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	close(fd);
+	cr_assert(strstr(buf, "up\n"), "no \"up\" in time: \"%s\"", buf);
+	cr_assert_eq(P.ops->cancel(ex, NULL, "rd-cancel", &err), 0, "cancel: %s",
+	             err ? err->message : "");
+	cr_assert_eq(P.ops->wait(ex, NULL, "rd-cancel", &res, &err), 0, "wait: %s",
+	             err ? err->message : "");
+	v = itest_json(res);
+	cr_assert(itest_bool(v, "cancelled"), "%s", res);
+	cr_assert_eq(itest_int(v, "exit_code"), 137, "%s", res);
+	cr_assert_eq(itest_int(v, "signal"), 9, "%s", res);
+	cr_assert_not(itest_bool(v, "oom_killed"), "%s", res);
+	cr_assert_str_eq(itest_str(v, "stdout"), "up\n", "%s", res);
+	cr_assert_not(itest_bool(v, "stdout_truncated"), "%s", res);
+	yajl_tree_free(v);
+	P.ops->string_free(res);
+	assert_results_dir(dir, "up\n", "137\n");
+}
+
 /* --- the check after create against a real engine ------------------- */
 
 /* Podman's compat create drops PortBindings when NetworkMode is none (its
