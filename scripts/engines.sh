@@ -79,9 +79,11 @@ start_docker() {
     stop_pidfile dockerd "$RUN/docker.pid"
     reset_state "$RUN/docker-exec" "$RUN/docker-data"
     mkdir -p "$RUN/docker-data" "$RUN/docker-exec"
-    setsid dockerd --host "unix://$sock" --data-root "$RUN/docker-data" \
+    # Engines start in $RUN: conmon writes files such as "oom" into the
+    # working directory it inherits, which would otherwise be the checkout.
+    (cd "$RUN" && exec setsid dockerd --host "unix://$sock" --data-root "$RUN/docker-data" \
       --exec-root "$RUN/docker-exec" --pidfile "$RUN/docker.pid" \
-      --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
+      --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs) \
       >"$RUN/dockerd.log" 2>&1 </dev/null &
     wait_for dockerd 60 ping_sock "$sock" || { tail -20 "$RUN/dockerd.log" >&2; return 1; }
     log "dockerd up on $sock"
@@ -105,8 +107,8 @@ CONF
     reset_state "$RUN/podman-runroot" "$RUN/podman-root"
     mkdir -p "$RUN/podman-root" "$RUN/podman-runroot"
     rm -f "$sock"
-    setsid podman --root "$RUN/podman-root" --runroot "$RUN/podman-runroot" \
-      system service --time=0 "unix://$sock" >"$RUN/podman.log" 2>&1 </dev/null &
+    (cd "$RUN" && exec setsid podman --root "$RUN/podman-root" --runroot "$RUN/podman-runroot" \
+      system service --time=0 "unix://$sock") >"$RUN/podman.log" 2>&1 </dev/null &
     echo $! >"$RUN/podman.pid"
     wait_for podman 60 ping_sock "$sock" || { tail -20 "$RUN/podman.log" >&2; return 1; }
     log "podman up on $sock"
