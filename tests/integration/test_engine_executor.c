@@ -732,19 +732,6 @@ Test(executor, recovery_reattaches_running_keeps_results_reports_lost)
 	P.ops->string_free(res);
 }
 
-static char *slurp(const char *dir, const char *name)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "r");
-	cr_assert(f, "%s missing", path);
-	char *buf = calloc(1, 4096);
-	size_t n = fread(buf, 1, 4095, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 Test(executor, results_dir_gets_capped_files_and_exit_code)
 {
 	P.ops->destroy(ex);
@@ -759,7 +746,8 @@ Test(executor, results_dir_gets_capped_files_and_exit_code)
 	cr_assert(itest_bool(v, "stdout_truncated"), "%s", res);
 	yajl_tree_free(v);
 	P.ops->string_free(res);
-	char *out = slurp(dir, "stdout"), *err = slurp(dir, "stderr"), *code = slurp(dir, "exitCode");
+	char *out = itest_slurp(dir, "stdout"), *err = itest_slurp(dir, "stderr");
+	char *code = itest_slurp(dir, "exitCode");
 	cr_assert_str_eq(out, "12345678", "exactly at the file limit");
 	cr_assert_str_eq(err, "abcdefgh", "capped at the file limit");
 	cr_assert_str_eq(code, "6\n");

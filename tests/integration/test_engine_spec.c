@@ -440,22 +440,10 @@ Test(spec, engine_kill_is_a_signal_not_an_oom)
 
 /* results_dir on the paths other than success: the same files and the
  * same exact flags whatever ended the job. */
-static char *slurp_at(const char *dir, const char *name)
-{
-	char path[700];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "r");
-	cr_assert(f, "%s missing", path);
-	char *buf = calloc(1, 4096);
-	size_t n = fread(buf, 1, 4095, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static void assert_results_dir(const char *dir, const char *out, const char *code)
 {
-	char *o = slurp_at(dir, "stdout"), *e = slurp_at(dir, "stderr"), *c = slurp_at(dir, "exitCode");
+	char *o = itest_slurp(dir, "stdout"), *e = itest_slurp(dir, "stderr");
+	char *c = itest_slurp(dir, "exitCode");
 	cr_assert_str_eq(o, out, "%s/stdout", dir);
 	cr_assert_str_eq(e, "", "%s/stderr", dir);
 	cr_assert_str_eq(c, code, "%s/exitCode", dir);

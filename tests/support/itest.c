@@ -196,3 +196,16 @@ void itest_unframe(const char *data, long len, char **out, char **err)
 		i += 8 + n;
 	}
 }
+
+char *itest_slurp(const char *dir, const char *name)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "r");
+	cr_assert(f, "%s missing", path);
+	char *buf = calloc(1, 4096);
+	size_t n = fread(buf, 1, 4095, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}

@@ -47,6 +47,8 @@ int64_t itest_now_ms(void);
 /* Reads fd to EOF (deadline_ms from now) into a malloc'd buffer. Returns
  * the length, or -1 on timeout. */
 long itest_read_all(int fd, char **out, int64_t deadline_ms);
+/* The first 4 KiB of dir/name as a string (asserts it exists; caller frees). */
+char *itest_slurp(const char *dir, const char *name);
 /* Decodes a framed stream into its stdout and stderr parts (malloc'd). */
 void itest_unframe(const char *data, long len, char **out, char **err);
 
