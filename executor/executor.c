@@ -191,7 +191,8 @@ static bool mark_exited(struct dms_executor *ex, struct handler *h, const char *
 	            (!container_id || strcmp(h->container_id, container_id) == 0);
 	if (take) {
 		h->exit_seen = true;
-		h->event_exit_code = exit_code;
+		if (exit_code >= 0) /* a destroy or a resync keeps the die's code */
+			h->event_exit_code = exit_code;
 		pthread_cond_broadcast(&h->cond);
 	}
 	pthread_mutex_unlock(&h->mu);
@@ -518,7 +519,8 @@ static int on_engine_event(void *ud, const struct runtime_event *ev)
 	if (ev->time_ns > ex->last_event_ns)
 		ex->last_event_ns = ev->time_ns;
 	pthread_mutex_unlock(&ex->mu);
-	if (!ev->execution_id || (ev->kind != RT_EV_DIE && ev->kind != RT_EV_OOM))
+	if (!ev->execution_id ||
+	    (ev->kind != RT_EV_DIE && ev->kind != RT_EV_OOM && ev->kind != RT_EV_DESTROY))
 		return 0;
 	struct handler *h = registry_get(ex->reg, ev->execution_id);
 	if (!h)
@@ -527,8 +529,14 @@ static int on_engine_event(void *ud, const struct runtime_event *ev)
 		pthread_mutex_lock(&h->mu);
 		h->oom_event = true;
 		pthread_mutex_unlock(&h->mu);
-	} else {
+	} else if (ev->kind == RT_EV_DIE) {
 		mark_exited(ex, h, ev->container_id, ev->exit_code);
+	} else {
+		/* Destroyed: normally harvested already (a no-op then). Not when
+		 * its harvest ran while a forced removal was under way (Cleanup,
+		 * `docker rm -f`): the log read failed, the harvest was deferred,
+		 * and no die event will come again. */
+		mark_exited(ex, h, ev->container_id, -1);
 	}
 	handler_unref(h);
 	return 0;
@@ -629,21 +637,21 @@ static bool resync_handler(void *ud, struct handler *h)
 	for (size_t i = 0; i < rc->n && !found; i++)
 		if (strcmp(rc->list[i].id, cid) == 0)
 			found = &rc->list[i];
-	if (!found || found->status == CS_EXITED || found->status == CS_DEAD)
-		mark_exited(rc->ex, h, cid, -1); /* harvest reports a vanished one */
+	/* Gone, stopped, or being removed (its die is past): the harvest
+	 * reports it, or defers again until the engine has settled. */
+	if (!found || found->status == CS_EXITED || found->status == CS_DEAD ||
+	    found->status == CS_REMOVING)
+		mark_exited(rc->ex, h, cid, -1);
 	free(cid);
 	return false;
 }
 
-static void resync(struct dms_executor *ex, dms_context *ctx)
+/* False when the engine could not list: the caller tries again later. */
+static bool resync(struct dms_executor *ex, dms_context *ctx)
 {
 	struct resync_ctx rc = {.ex = ex};
-	if (ex->rt_ops->container_list(ex->rt, ctx, ex->label, &rc.list, &rc.n, NULL) != 0) {
-		pthread_mutex_lock(&ex->mu);
-		ex->resync_needed = true; /* try again on the next tick */
-		pthread_mutex_unlock(&ex->mu);
-		return;
-	}
+	if (ex->rt_ops->container_list(ex->rt, ctx, ex->label, &rc.list, &rc.n, NULL) != 0)
+		return false;
 	for (size_t i = 0; i < rc.n; i++) {
 		const char *exec_id = label_value(rc.list[i].labels, LABEL_EXECUTION);
 		struct handler *h = exec_id ? registry_get(ex->reg, exec_id) : NULL;
@@ -663,6 +671,7 @@ static void resync(struct dms_executor *ex, dms_context *ctx)
 	}
 	registry_foreach(ex->reg, resync_handler, &rc);
 	container_summaries_free(rc.list, rc.n);
+	return true;
 }
 
 /* --------------------------------------------------------------- janitor */
@@ -772,15 +781,17 @@ static bool janitor_handler(void *ud, struct handler *h)
 static void *janitor_main(void *arg)
 {
 	struct dms_executor *ex = arg;
+	bool retry = false; /* the last resync failed: again on the next tick */
 	for (;;) {
 		pthread_mutex_lock(&ex->mu);
-		bool stop = ex->stopping, do_resync = ex->resync_needed;
+		bool stop = ex->stopping, do_resync = ex->resync_needed || retry;
 		ex->resync_needed = false;
 		pthread_mutex_unlock(&ex->mu);
 		if (stop)
 			break;
-		if (do_resync)
-			resync(ex, ex->life);
+		/* (A failed list once set resync_needed again, which skipped the
+		 * wait below: the janitor spun on the engine while it was down.) */
+		retry = do_resync && !resync(ex, ex->life);
 		struct janitor_pass jp = {.ex = ex, .now = mono_now_ns()};
 		jp.next = jp.now + JANITOR_TICK_NS;
 		registry_foreach(ex->reg, janitor_handler, &jp);
@@ -883,7 +894,8 @@ int executor_new_with_runtime(const char *id, const char *config_yaml,
 	 * not answer leaves it to the event thread's first connect. */
 	state_load(ex->jobs_dir, restore, ex);
 	dms_context *first = ctx_new(RESYNC_AT_START_TIMEOUT_MS);
-	resync(ex, first);
+	if (!resync(ex, first))
+		ex->resync_needed = true; /* the janitor tries again (no thread yet) */
 	ctx_free(first);
 	int started = 0;
 	if (pthread_create(&ex->events_thread, NULL, events_main, ex) == 0)

@@ -465,3 +465,44 @@ Test(executor, follow_failing_with_not_found_completes_from_the_spool)
 	buf[got] = '\0';
 	cr_assert_str_eq(buf, "complete\n");
 }
+
+/* A harvest whose log read fails while a forced removal is under way
+ * (Cleanup, `docker rm -f`) is deferred to the next resync; if that finds
+ * nothing to go on (here it keeps failing; on dockerd the container was
+ * still listed as "removing"), the destroy event must finish the job: no
+ * die comes again, and a waiter hung forever (seen on dockerd, 2 runs in
+ * 4 of integration cleanup_removes_ours_and_nothing_else). */
+Test(executor, destroy_event_finishes_a_deferred_harvest)
+{
+	int64_t deadline = mono_now_ns() + DEADLINE_MS * 1000000LL;
+	char *n = cname("dd"), *json = NULL;
+	dms_error *err = NULL;
+
+	start_ok("dd");
+	fake_runtime_fail_next("container_logs", DMS_ERR_CONTAINER, 1);
+	fake_runtime_fail_next("container_list", DMS_ERR_RUNTIME_UNAVAILABLE, 1000000);
+	int lists = fake_runtime_op_count("container_list");
+	cr_assert_eq(fake_runtime_exit(NULL, n, 5, "x\n", NULL, false), 0);
+	/* The harvest read the log and failed; the resync it asked for ran
+	 * (so the exit is forgotten again) and failed too. */
+	while ((fake_runtime_op_count("container_logs") < 1 ||
+	        fake_runtime_op_count("container_list") <= lists) &&
+	       mono_now_ns() < deadline)
+		sched_yield();
+	cr_assert_geq(fake_runtime_op_count("container_logs"), 1, "no harvest");
+	cr_assert_gt(fake_runtime_op_count("container_list"), lists, "no resync");
+	cr_assert_eq(ex->rt_ops->container_remove(ex->rt, NULL, n, true, NULL), 0);
+
+	dms_context *ctx = ctx_new(DEADLINE_MS);
+	int rc = executor_wait(ex, ctx, "dd", &json, &err);
+	ctx_free(ctx);
+	cr_assert_eq(rc, 0, "wait: %d %s", rc, err ? err->message : "");
+	cr_assert(strstr(json, "vanished"), "%s", json);
+	/* A failing resync is retried once per janitor tick (1 s), not in a
+	 * loop: it once spun on an engine that was down. */
+	cr_assert_leq(fake_runtime_op_count("container_list") - lists, 8, "%d lists",
+	              fake_runtime_op_count("container_list") - lists);
+	fake_runtime_fail_next("container_list", DMS_ERR_RUNTIME_UNAVAILABLE, 0);
+	free(json);
+	free(n);
+}
