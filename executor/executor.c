@@ -953,6 +953,7 @@ void executor_destroy(struct dms_executor *ex)
 	while (ex->log_threads > 0)
 		pthread_cond_wait(&ex->cond, &ex->mu);
 	pthread_mutex_unlock(&ex->mu);
+	logs_reap(ex);
 	dms_error e = {.struct_size = sizeof(e), .category = DMS_ERR_CANCELLED,
 	               .message = (char *)"the executor was destroyed before the execution ended"};
 	registry_foreach(ex->reg, abandon_one, &e);

@@ -42,8 +42,9 @@ struct dms_executor {
 	bool resync_needed;        /* the event stream (re)connected */
 	bool events_connected;
 	int64_t last_event_ns;     /* wall clock of the last event seen */
-	int log_threads;           /* live log stream threads */
-	struct pump *pumps;        /* their list (logs.c) */
+	int log_threads;           /* log stream threads not yet ended */
+	struct pump *pumps;        /* the live ones (logs.c) */
+	struct pump *pumps_ended;  /* ended, to be joined (logs_reap) */
 	struct pull *pulls;        /* image pulls in progress, one per image */
 	struct sweep *sweep;       /* made at its first use (sweep.c) */
 
@@ -86,5 +87,11 @@ int logs_open_stream(struct dms_executor *ex, struct handler *h, const struct lo
 
 /* Unblocks every log stream thread (destroy then waits for them). */
 void logs_shutdown_all(struct dms_executor *ex);
+/* Joins the log stream threads that have ended and frees their state. */
+void logs_reap(struct dms_executor *ex);
+/* A log stream stopped reading h's container from the engine (it counted
+ * itself in h->engine_readers): the last one queues the removal the
+ * harvest deferred for it. */
+void executor_engine_reader_done(struct dms_executor *ex, struct handler *h);
 
 #endif

@@ -31,32 +31,49 @@ struct pump {
 	bool follow;
 	uint64_t skip[3];     /* bytes of each stream the reader does not want */
 	uint64_t seen[3];     /* bytes of each stream passed through the sink */
-	struct pump *next;    /* ex->pumps, under ex->mu */
+	pthread_t thread;
+	struct pump *next;    /* ex->pumps, then ex->pumps_ended; under ex->mu */
 };
 
-/* Registers p as a live stream thread. */
-static void pump_link(struct pump *p)
-{
-	pthread_mutex_lock(&p->ex->mu);
-	p->next = p->ex->pumps;
-	p->ex->pumps = p;
-	p->ex->log_threads++;
-	pthread_mutex_unlock(&p->ex->mu);
-}
-
-/* Unregisters p; destroy waits for log_threads to reach zero. */
+/* Removes p from the live list (ex->mu held): shutdown no longer sees its
+ * fd. */
 static void pump_unlink(struct pump *p)
 {
-	struct dms_executor *ex = p->ex;
-	pthread_mutex_lock(&ex->mu);
-	for (struct pump **pp = &ex->pumps; *pp; pp = &(*pp)->next)
+	for (struct pump **pp = &p->ex->pumps; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
 			break;
 		}
+}
+
+/* The thread's last step: p waits on ex->pumps_ended to be joined. A
+ * detached thread once ended after this point unsupervised: destroy could
+ * return — and the host dlclose() the plugin, or exit and run OpenSSL's
+ * atexit cleanup (LeakSanitizer: the thread's error state leaked) — while
+ * it still ran. */
+static void pump_ended(struct pump *p)
+{
+	struct dms_executor *ex = p->ex;
+	pthread_mutex_lock(&ex->mu);
+	p->next = ex->pumps_ended;
+	ex->pumps_ended = p;
 	ex->log_threads--;
 	pthread_cond_broadcast(&ex->cond);
 	pthread_mutex_unlock(&ex->mu);
+}
+
+void logs_reap(struct dms_executor *ex)
+{
+	pthread_mutex_lock(&ex->mu);
+	struct pump *p = ex->pumps_ended;
+	ex->pumps_ended = NULL;
+	pthread_mutex_unlock(&ex->mu);
+	while (p) {
+		struct pump *next = p->next;
+		pthread_join(p->thread, NULL);
+		free(p);
+		p = next;
+	}
 }
 
 void logs_shutdown_all(struct dms_executor *ex)
@@ -286,11 +303,13 @@ static void *pump_main(void *arg)
 		}
 		source_free(&s);
 	}
+	pthread_mutex_lock(&p->ex->mu);
 	pump_unlink(p);
+	pthread_mutex_unlock(&p->ex->mu);
 	close(p->fd);
 	ctx_free(p->ctx);
 	handler_unref(h);
-	free(p);
+	pump_ended(p);
 	return NULL;
 }
 
@@ -319,18 +338,23 @@ int logs_open_stream(struct dms_executor *ex, struct handler *h, const struct lo
 	if ((rc = compute_skip(p, lr, err)) != 0)
 		goto fail;
 
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_t t;
-	pump_link(p);
-	if (pthread_create(&t, &attr, pump_main, p) != 0) {
-		pthread_attr_destroy(&attr);
+	logs_reap(ex); /* the streams that ended since the last one opened */
+	/* Linked and started under ex->mu: p->thread is set before the thread
+	 * can end and be joined (pump_ended takes ex->mu). */
+	pthread_mutex_lock(&ex->mu);
+	p->next = ex->pumps;
+	ex->pumps = p;
+	ex->log_threads++;
+	bool started = pthread_create(&p->thread, NULL, pump_main, p) == 0;
+	if (!started) {
 		pump_unlink(p);
+		ex->log_threads--;
+	}
+	pthread_mutex_unlock(&ex->mu);
+	if (!started) {
 		rc = err_set(err, DMS_ERR_RESOURCE, "cannot start a log stream thread");
 		goto fail;
 	}
-	pthread_attr_destroy(&attr);
 	*fd_out = sv[0];
 	return 0;
 fail:

@@ -18,6 +18,13 @@ struct task {
 	void *arg;
 };
 
+/* One per worker thread: joined once it ended (pool_reap). */
+struct worker {
+	struct host_pool *pool;
+	pthread_t thread;
+	struct worker *next; /* ended, under lock */
+};
+
 struct host_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* a task was queued or the pool is stopping */
@@ -28,11 +35,13 @@ struct host_pool {
 	size_t n_idle;
 	size_t n_queued;
 	bool stopping;
+	struct worker *ended; /* threads that returned, not joined yet */
 };
 
 static void *worker_main(void *arg)
 {
-	struct host_pool *p = arg;
+	struct worker *w = arg;
+	struct host_pool *p = w->pool;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -59,10 +68,26 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&p->lock);
 	}
 out:
+	/* Joined later, not detached: a detached thread could still be
+	 * exiting (thread-local destructors: libcurl's OpenSSL error state)
+	 * after drain_and_free returned and the host went on to exit. */
+	w->next = p->ended;
+	p->ended = w;
 	p->n_threads--;
 	pthread_cond_broadcast(&p->gone);
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
+}
+
+/* Joins the threads that ended (lock held; they no longer take it). */
+static void pool_reap(struct host_pool *p)
+{
+	while (p->ended) {
+		struct worker *w = p->ended;
+		p->ended = w->next;
+		pthread_join(w->thread, NULL);
+		free(w);
+	}
 }
 
 struct host_pool *host_pool_new(size_t max_threads)
@@ -92,17 +117,22 @@ void host_pool_submit(struct host_pool *p, host_task_fn fn, void *arg)
 	/* A new thread when the idle ones cannot take every queued task (an
 	 * idle thread counts as idle until it wakes up) and we are under the
 	 * cap; otherwise the task waits in the queue. */
+	pool_reap(p);
 	if (p->n_queued > p->n_idle && p->n_threads < p->max_threads) {
-		pthread_t th;
+		struct worker *w = host_calloc(1, sizeof(*w));
 		pthread_attr_t attr;
 
+		w->pool = p;
 		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		pthread_attr_setstacksize(&attr, 1024 * 1024);
-		if (pthread_create(&th, &attr, worker_main, p) == 0)
+		/* (under lock: w->thread is set before the thread can end) */
+		if (pthread_create(&w->thread, &attr, worker_main, w) == 0) {
 			p->n_threads++;
-		else if (p->n_threads == 0)
-			host_log("cannot create a worker thread: %s", strerror(errno));
+		} else {
+			if (p->n_threads == 0)
+				host_log("cannot create a worker thread: %s", strerror(errno));
+			free(w);
+		}
 		pthread_attr_destroy(&attr);
 	}
 	pthread_cond_signal(&p->work);
@@ -133,6 +163,7 @@ void host_pool_drain_and_free(struct host_pool *p)
 		}
 		pthread_cond_wait(&p->gone, &p->lock);
 	}
+	pool_reap(p);
 	pthread_mutex_unlock(&p->lock);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->work);
