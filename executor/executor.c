@@ -286,7 +286,22 @@ struct harvest_sink {
 	struct exec_result *res;
 	struct spool *spool;
 	struct results_files *files; /* NULL without a results_dir */
+	bool full;                   /* every sink is full: the read was stopped */
 };
+
+/* Whether nothing more of the log can change what the harvest keeps: both
+ * result buffers have refused a byte (so their truncation flags are already
+ * exact), the spool has reached its limit and the results files theirs. A
+ * limit of 0 (unlimited) is never full. */
+static bool harvest_sinks_full(const struct harvest_sink *hs)
+{
+	if (!hs->res->out.truncated || !hs->res->err.truncated)
+		return false;
+	if (hs->spool && !hs->spool->truncated)
+		return false;
+	return !hs->files || (hs->files->truncated[DEMUX_STDOUT] &&
+	                      hs->files->truncated[DEMUX_STDERR]);
+}
 
 static int harvest_sink_fn(void *ud, int stream, const char *data, size_t len)
 {
@@ -299,6 +314,9 @@ static int harvest_sink_fn(void *ud, int stream, const char *data, size_t len)
 		spool_append(hs->spool, stream, data, len);
 	if (hs->files)
 		results_files_write(hs->files, stream, data, len);
+	/* The rest of a 200 MB log would only be read to be dropped. */
+	if (harvest_sinks_full(hs))
+		return hs->full = true, 1;
 	return 0;
 }
 
@@ -344,8 +362,9 @@ static void result_note(struct exec_result *res, const char *what, const char *w
 	res->error_msg = msg;
 }
 
-/* Reads the container's state and its whole log (non-follow, after the
- * exit: lossless) into res and the spool. 0, or a category. */
+/* Reads the container's state and its log (non-follow, after the exit:
+ * lossless) into res, the spool and the results files, stopping once none
+ * of them can take more. 0, or a category. */
 static int collect(struct dms_executor *ex, struct handler *h, const char *cid,
                    struct exec_result *res, char **spool_path, dms_error **e)
 {
@@ -385,6 +404,13 @@ static int collect(struct dms_executor *ex, struct handler *h, const char *cid,
 	demux_init(&dc.d, tty);
 	struct log_options lo = {.follow = false, .stdout_ = true, .stderr_ = true, .tail = -1};
 	rc = ex->rt_ops->container_logs(ex->rt, ex->life, cid, &lo, demux_log_fn, &dc, e);
+	if (hs.full && rc != 0) { /* stopped on purpose: what was kept is exact */
+		if (e) {
+			err_free(*e);
+			*e = NULL;
+		}
+		rc = 0;
+	}
 	spool_close(sp);
 	if (have_files) {
 		results_files_close(&files);
@@ -452,12 +478,37 @@ static void harvest(struct dms_executor *ex, struct handler *h)
 		err_set(&fail, DMS_ERR_RESOURCE, "out of memory building the result");
 	handler_transition(h, json ? final : DMS_STATE_FAILED, json, fail);
 	save_state(ex, h);
-	if (remove)
-		enqueue(ex, WORK_REMOVE, wants_own_network(h->req) ? h : NULL, cid);
+	if (remove) {
+		/* A follower still reading the container (a slow reader, or a
+		 * runtime completing the engine's follow stream) needs it there:
+		 * the last one queues the removal (executor_engine_reader_done). */
+		pthread_mutex_lock(&h->mu);
+		bool defer = h->engine_readers > 0;
+		h->remove_deferred = defer;
+		pthread_mutex_unlock(&h->mu);
+		if (!defer)
+			enqueue(ex, WORK_REMOVE, wants_own_network(h->req) ? h : NULL, cid);
+	}
 out:
 	err_free(e);
 	result_free(&res);
 	free(reason);
+	free(cid);
+}
+
+void executor_engine_reader_done(struct dms_executor *ex, struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	bool remove = --h->engine_readers == 0 && h->remove_deferred && h->container_id;
+	char *cid = remove ? strdup(h->container_id) : NULL;
+	if (remove)
+		h->remove_deferred = false;
+	pthread_mutex_unlock(&h->mu);
+	pthread_mutex_lock(&ex->mu);
+	bool stopping = ex->stopping; /* then Cleanup or recovery removes it */
+	pthread_mutex_unlock(&ex->mu);
+	if (cid && !stopping)
+		enqueue(ex, WORK_REMOVE, wants_own_network(h->req) ? h : NULL, cid);
 	free(cid);
 }
 

@@ -13,7 +13,11 @@
 #include "request.h"
 #include "runtime.h"
 
+/* Harvest/removal worker threads per executor; a build may set another
+ * count (-DEXECUTOR_WORKERS=4) to measure it (docs/performance.md). */
+#ifndef EXECUTOR_WORKERS
 #define EXECUTOR_WORKERS 2
+#endif
 
 struct work; /* a queued harvest or container removal */
 struct pump; /* an open log stream (logs.c) */

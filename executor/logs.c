@@ -2,12 +2,16 @@
  *
  * While the job runs, output comes from the engine's log endpoint (follow
  * or not); after it ended, from the job's spool, which the harvester filled
- * from a complete non-follow read. A follower switches from the first to the
- * second when the engine's follow stream ends, and skips what it already
- * sent, counted per stream — engines' follow streams can drop the tail, so
- * the spool completes it (ENGINES.md). `tail` and `lines` are the same
- * mechanism: a number of bytes per stream to skip, counted when the call is
- * made. One short-lived thread per open stream, none per job. */
+ * from a non-follow read. A follow read of the engine is the whole log
+ * (runtime.h: the runtimes complete what engines' follow streams drop,
+ * ENGINES.md), so a follower whose engine read ended cleanly is done at
+ * once — it never waits for the harvest, and the harvest does not remove
+ * the container while a stream reads it (executor_engine_reader_done).
+ * Only when that read failed (the container was removed anyway, by Cleanup
+ * or from outside: 404) does it wait for the harvest and complete from the
+ * spool, skipping what it already sent, counted per stream. `tail` and `lines` are the same mechanism: a number
+ * of bytes per stream to skip, counted when the call is made. One
+ * short-lived thread per open stream, none per job. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +179,19 @@ static void source_get(struct handler *h, struct source *s)
 	pthread_mutex_unlock(&h->mu);
 }
 
+/* Reads h's container from the engine while its removal waits: a harvest
+ * that finishes meanwhile defers the removal to the last such reader
+ * (executor_engine_reader_done). False when it is harvested already. */
+static bool engine_reader_enter(struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	bool ok = !h->harvested && h->container_id;
+	if (ok)
+		h->engine_readers++;
+	pthread_mutex_unlock(&h->mu);
+	return ok;
+}
+
 static void source_free(struct source *s)
 {
 	free(s->container_id);
@@ -275,13 +292,17 @@ static void *pump_main(void *arg)
 		pthread_mutex_unlock(&h->mu);
 	}
 	source_get(h, &s);
-	if (s.container_id && s.state == DMS_STATE_RUNNING)
+	bool from_engine = s.container_id && s.state == DMS_STATE_RUNNING && engine_reader_enter(h);
+	if (from_engine) {
 		rc = read_engine(p->ex, p->ctx, s.container_id, s.tty, p->follow, pump_sink, p);
-	/* READER_LEFT or a done context: the reader left (or the executor is
-	 * going). A failed engine read (the container was just harvested and
-	 * removed: 404) falls back to the spool like a follow does. */
-	bool from_spool = ctx_status(p->ctx) == 0 &&
-	                  (s.spool_path != NULL || (rc != READER_LEFT && (p->follow || rc != 0)));
+		executor_engine_reader_done(p->ex, h);
+	}
+	/* A clean engine read is complete, following or not. READER_LEFT or a
+	 * done context: the reader left (or the executor is going). A failed
+	 * engine read (the container was removed: 404), a follow that found
+	 * the job no longer running, or a job already harvested: the spool. */
+	bool from_spool = ctx_status(p->ctx) == 0 && !(from_engine && rc == 0) &&
+	                  rc != READER_LEFT && (s.spool_path != NULL || p->follow || rc != 0);
 	source_free(&s);
 
 	if (from_spool) {

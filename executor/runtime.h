@@ -169,7 +169,9 @@ struct runtime_ops {
 	int (*container_list)(struct runtime *rt, dms_context *ctx, const char *label,
 	                      struct container_summary **out, size_t *n, dms_error **err);
 	/* Streams logs until the stream ends (non-follow: all so far; follow:
-	 * until the container stops or ctx ends). */
+	 * until the container stops or ctx ends). A follow (tail -1, since 0)
+	 * that returns 0 delivered the whole log, every byte once: runtimes
+	 * complete what the engine's own follow stream drops (ENGINES.md). */
 	int (*container_logs)(struct runtime *rt, dms_context *ctx, const char *id,
 	                      const struct log_options *opts, runtime_log_fn fn, void *ud,
 	                      dms_error **err);

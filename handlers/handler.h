@@ -53,6 +53,8 @@ struct handler {
 	int event_exit_code;       /* from the die event, -1 unknown */
 	bool oom_event;
 	bool harvested;            /* spool complete (or never will be) */
+	int engine_readers;        /* log streams reading the container (logs.c) */
+	bool remove_deferred;      /* harvested: remove when engine_readers is 0 */
 	char *spool_path;          /* NULL until harvested */
 	char *result_json;         /* final states */
 	dms_error *error;          /* FAILED without a result */

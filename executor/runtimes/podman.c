@@ -251,10 +251,19 @@ static int podman_read(struct runtime *rt, dms_context *ctx, const char *id,
  * nanosecond) and delivers only bytes beyond those already delivered, per
  * stream. To keep each read short, base moves forward to whole seconds that
  * have settled: every record stamped before (start of a read - SETTLE) was
- * in the file when that read began, so the read saw it. timestamps=1 says
- * each record's second (Podman prints seconds only), which is how the bytes
- * before the new base are known. A tty log has no frames to carry stamps:
- * it is re-read whole each time. */
+ * in the file when that read began, so the read saw it. So was every record
+ * stamped before the newest second the read saw: conmon alone writes the
+ * file and stamps each record as it writes it, so a record stamped earlier
+ * lies before it in the file. Base moves to the second before that one (a
+ * second's margin for a line whose parts conmon wrote in two seconds), so
+ * a read covers about the last two seconds of output instead of the last
+ * SETTLE seconds: for a 200 MB job, 10 s of output re-read on every poll
+ * was most of the follow's cost. (Reading the window with tail=K instead of
+ * since=, which makes Podman scan the whole file, was tried: it repeated and
+ * lost lines of a 20 MB job here, cause not found; not used.)
+ * timestamps=1 says each record's second (Podman prints
+ * seconds only), which is how the bytes before the new base are known. A
+ * tty log has no frames to carry stamps: it is re-read whole each time. */
 
 #define PODMAN_FOLLOW_POLL_MIN_MS 50
 #define PODMAN_FOLLOW_POLL_MAX_MS 500
@@ -414,10 +423,15 @@ static int follow_data(void *ud, const char *data, size_t len)
 }
 
 /* Moves base to the newest whole second that had settled when the read
- * began, forgetting what was delivered before it. */
+ * began, or to the second before the newest one the read saw if later
+ * (above), forgetting what was delivered before it. */
 static void follow_advance(struct follow *f, int64_t read_began_ns)
 {
 	int64_t k = (read_began_ns - PODMAN_FOLLOW_SETTLE_NS) / NS_PER_S;
+
+	if (f->n_hist > 0 && f->hist[f->n_hist - 1].sec != INT64_MAX &&
+	    f->hist[f->n_hist - 1].sec - 1 > k)
+		k = f->hist[f->n_hist - 1].sec - 1;
 
 	if (f->tty || f->unstamped || k * NS_PER_S <= f->base_ns)
 		return;
