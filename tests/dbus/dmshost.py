@@ -9,6 +9,7 @@ with a deadline (a GLib main loop with a timeout), never a fixed sleep.
 import json
 import os
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -136,7 +137,11 @@ class Host:
 
     def __init__(self, bus, args=(), wait_for_name=True, env=None, wrapper=()):
         # wrapper: a command that runs dms-host (e.g. strace -f -o FILE);
-        # proc is then the wrapper's process.
+        # proc is then the wrapper's process. Without one, $DMS_HOST_WRAPPER
+        # (shell words) is used: scripts/valgrind.sh runs whole modules' hosts
+        # under `valgrind --error-exitcode=99 --log-file=...`.
+        if not wrapper:
+            wrapper = shlex.split(os.environ.get('DMS_HOST_WRAPPER', ''))
         self.bus = bus
         self.log = tempfile.NamedTemporaryFile(prefix='dms-host-', suffix='.log', delete=False)
         e = dict(os.environ)
@@ -282,6 +287,7 @@ class HostTestCase(unittest.TestCase):
     """One private bus and dms-host per class; self.ex is an executor."""
 
     host_args = ()
+    host_env = None  # more environment for dms-host
 
     @classmethod
     def setUpClass(cls):
@@ -290,7 +296,7 @@ class HostTestCase(unittest.TestCase):
         cls.state_dir = tempfile.mkdtemp(prefix='dms-state-')
         cls.bus = PrivateBus()
         try:
-            cls.host = Host(cls.bus, cls.host_args)
+            cls.host = Host(cls.bus, cls.host_args, env=cls.host_env)
         except Exception:
             cls.bus.stop()
             raise
@@ -608,3 +614,63 @@ def private_job(script, execution_id=None, **top):
     doc = json.loads(req)
     doc.update(top)
     return eid, json.dumps(doc)
+
+
+# --- executors on either engine (test_images.py, test_misbehave.py) ----------
+
+RUN = os.environ.get('DMS_RUN', '/tmp/dms-run')
+PODMAN_HOST = os.environ.get('DMS_PODMAN_HOST', 'unix://%s/podman.sock' % RUN)
+ENGINE_HOSTS = {'docker': DOCKER_HOST, 'podman': PODMAN_HOST}
+
+
+def engine_api(runtime):
+    return EngineAPI(ENGINE_HOSTS[runtime][len('unix://'):])
+
+
+def host_fds(pid):
+    """{fd: target} of a process."""
+    d = '/proc/%d/fd' % pid
+    out = {}
+    for fd in os.listdir(d):
+        try:
+            out[int(fd)] = os.readlink(os.path.join(d, fd))
+        except OSError:
+            pass
+    return out
+
+
+class EngineHostTestCase(HostTestCase):
+    """HostTestCase whose executor runs on `runtime` (docker or podman)."""
+
+    runtime = 'docker'
+    extra_config = ''
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if cls.runtime != 'docker' or cls.extra_config:
+            # The class executor, on the engine this class is about.
+            cls.manager.RemoveExecutor(cls.executor_id, timeout=CALL_TIMEOUT)
+            cls.executor_id = unique('t-' + cls.runtime)
+            cls.config = cls.engine_config()
+            cls.ex_path = cls.manager.NewExecutor(cls.executor_id, cls.config,
+                                                  timeout=CALL_TIMEOUT)
+            cls.ex_obj = cls.conn.get_object(BUS_NAME, cls.ex_path)
+            cls.ex = dbus.Interface(cls.ex_obj, EXECUTOR_IFACE)
+
+    @classmethod
+    def engine_config(cls, extra=None):
+        return 'runtime: %s\nhost: %s\nstate_dir: %s\nstop_timeout: 2s\n%s' % (
+            cls.runtime, ENGINE_HOSTS[cls.runtime], cls.state_dir,
+            cls.extra_config if extra is None else extra)
+
+    def new_executor(self, extra):
+        """Another executor on this class's engine, removed at cleanup."""
+        eid = unique('x-' + self.runtime)
+        path = self.manager.NewExecutor(eid, self.engine_config(extra), timeout=CALL_TIMEOUT)
+        self.addCleanup(self.manager.RemoveExecutor, eid, timeout=CALL_TIMEOUT)
+        return dbus.Interface(self.conn.get_object(BUS_NAME, path), EXECUTOR_IFACE)
+
+    def assertNoContainers(self, execution_id):
+        left = engine_api(self.runtime).containers('org.dms.execution=' + execution_id)
+        self.assertEqual(left, [], 'containers left for %s: %r' % (execution_id, left))

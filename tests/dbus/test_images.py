@@ -28,17 +28,21 @@ import base64
 import dbus
 
 import dmshost
-from dmshost import (BUS_NAME, CALL_TIMEOUT, DMSCTL, EXECUTOR_IFACE, AsyncReply, EngineAPI,
-                     HostTestCase, job, poll_until, unique, wait_until)
+from dmshost import (CALL_TIMEOUT, DMSCTL, EXECUTOR_IFACE, AsyncReply,
+                     EngineHostTestCase, engine_api, host_fds, job, poll_until,
+                     unique, wait_until)
 
-RUN = os.environ.get('DMS_RUN', '/tmp/dms-run')
-ROOTFS = os.path.join(RUN, 'busybox-rootfs.tar')
-PODMAN_HOST = os.environ.get('DMS_PODMAN_HOST', 'unix://%s/podman.sock' % RUN)
-ENGINE_HOSTS = {'docker': dmshost.DOCKER_HOST, 'podman': PODMAN_HOST}
+ROOTFS = os.path.join(dmshost.RUN, 'busybox-rootfs.tar')
 
 
-def engine_api(runtime):
-    return EngineAPI(ENGINE_HOSTS[runtime][len('unix://'):])
+class RootfsTestCase(EngineHostTestCase):
+    """An EngineHostTestCase that needs the busybox rootfs tarball."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(ROOTFS):
+            raise unittest.SkipTest(ROOTFS + ' is missing (scripts/engines.sh builds it)')
+        super().setUpClass()
 
 
 def remove_image(runtime, ref):
@@ -61,57 +65,6 @@ def image_inspect(runtime, ref):
     status, body = engine_api(runtime).json(
         'GET', '/images/%s/json' % urllib.parse.quote(ref, safe='/:@'))
     return body if status == 200 else None
-
-
-def host_fds(pid):
-    """{fd: target} of a process."""
-    d = '/proc/%d/fd' % pid
-    out = {}
-    for fd in os.listdir(d):
-        try:
-            out[int(fd)] = os.readlink(os.path.join(d, fd))
-        except OSError:
-            pass
-    return out
-
-
-class EngineHostTestCase(HostTestCase):
-    """HostTestCase whose executor runs on `runtime` (docker or podman)."""
-
-    runtime = 'docker'
-    extra_config = ''
-
-    @classmethod
-    def setUpClass(cls):
-        if not os.path.exists(ROOTFS):
-            raise unittest.SkipTest(ROOTFS + ' is missing (scripts/engines.sh builds it)')
-        super().setUpClass()
-        if cls.runtime != 'docker' or cls.extra_config:
-            # The class executor, on the engine this class is about.
-            cls.manager.RemoveExecutor(cls.executor_id, timeout=CALL_TIMEOUT)
-            cls.executor_id = unique('t-' + cls.runtime)
-            cls.config = cls.engine_config()
-            cls.ex_path = cls.manager.NewExecutor(cls.executor_id, cls.config,
-                                                  timeout=CALL_TIMEOUT)
-            cls.ex_obj = cls.conn.get_object(BUS_NAME, cls.ex_path)
-            cls.ex = dbus.Interface(cls.ex_obj, EXECUTOR_IFACE)
-
-    @classmethod
-    def engine_config(cls, extra=None):
-        return 'runtime: %s\nhost: %s\nstate_dir: %s\nstop_timeout: 2s\n%s' % (
-            cls.runtime, ENGINE_HOSTS[cls.runtime], cls.state_dir,
-            cls.extra_config if extra is None else extra)
-
-    def new_executor(self, extra):
-        """Another executor on this class's engine, removed at cleanup."""
-        eid = unique('x-' + self.runtime)
-        path = self.manager.NewExecutor(eid, self.engine_config(extra), timeout=CALL_TIMEOUT)
-        self.addCleanup(self.manager.RemoveExecutor, eid, timeout=CALL_TIMEOUT)
-        return dbus.Interface(self.conn.get_object(BUS_NAME, path), EXECUTOR_IFACE)
-
-    def assertNoContainers(self, execution_id):
-        left = engine_api(self.runtime).containers('org.dms.execution=' + execution_id)
-        self.assertEqual(left, [], 'containers left for %s: %r' % (execution_id, left))
 
 
 # --- ImportImage ---------------------------------------------------------------
@@ -259,11 +212,11 @@ class ImportMixin:
         self.assertNoContainers(eid)
 
 
-class TestImportDocker(ImportMixin, EngineHostTestCase):
+class TestImportDocker(ImportMixin, RootfsTestCase):
     runtime = 'docker'
 
 
-class TestImportPodman(ImportMixin, EngineHostTestCase):
+class TestImportPodman(ImportMixin, RootfsTestCase):
     runtime = 'podman'
 
 
@@ -543,7 +496,7 @@ class RegistryMixin:
         self.assertNotIn('dmsctl: pulling', text)
 
 
-class TestRegistryDocker(RegistryMixin, EngineHostTestCase):
+class TestRegistryDocker(RegistryMixin, RootfsTestCase):
     runtime = 'docker'
 
     def check_progress(self, mine):
@@ -557,7 +510,7 @@ class TestRegistryDocker(RegistryMixin, EngineHostTestCase):
                         'current went backwards: %r' % mine)
 
 
-class TestRegistryPodman(RegistryMixin, EngineHostTestCase):
+class TestRegistryPodman(RegistryMixin, RootfsTestCase):
     runtime = 'podman'
 
     def check_progress(self, mine):
