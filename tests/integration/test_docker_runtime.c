@@ -24,9 +24,10 @@
 #include "http.h"
 #include "itest.h"
 #include "runtime.h"
+#include "test_time.h"
 
 #define RUN_LABEL_KEY "org.dms.test.run"
-#define EVENT_TIMEOUT_MS 20000
+#define EVENT_TIMEOUT_MS test_ms(20000) /* scaled under valgrind: test_time.h */
 
 static const struct runtime_ops *ops = &docker_runtime_ops;
 static struct runtime *rt;
@@ -289,7 +290,7 @@ static void *watcher_main(void *p)
 static struct watcher *watcher_start(int64_t timeout_ms)
 {
 	struct watcher *w = &the_watcher;
-	int64_t deadline = mono_now_ns() + 10000 * 1000000LL;
+	int64_t deadline = mono_now_ns() + test_ms(10000) * 1000000LL;
 
 	memset(w, 0, sizeof(*w));
 	pthread_mutex_init(&w->mu, NULL);
@@ -581,10 +582,10 @@ Test(docker_runtime, events_see_start_and_die_with_the_exit_code)
 	w = watcher_start(0);
 	id = create(name, "exit 7", NULL);
 	ASSERT_OK(ops->container_start(rt, NULL, id, &err), "container_start");
-	cr_assert(watcher_wait(w, RT_EV_START, id, &start), "no start event within %d ms",
-	          EVENT_TIMEOUT_MS);
-	cr_assert(watcher_wait(w, RT_EV_DIE, id, &die), "no die event within %d ms",
-	          EVENT_TIMEOUT_MS);
+	cr_assert(watcher_wait(w, RT_EV_START, id, &start), "no start event within %lld ms",
+	          (long long)EVENT_TIMEOUT_MS);
+	cr_assert(watcher_wait(w, RT_EV_DIE, id, &die), "no die event within %lld ms",
+	          (long long)EVENT_TIMEOUT_MS);
 	cr_assert_eq(die.exit_code, 7, "die exitCode %d", die.exit_code);
 	cr_assert_str_eq(die.execution, name, "org.dms.execution attribute");
 	cr_assert_gt(die.time_ns, 0);

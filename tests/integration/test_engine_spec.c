@@ -22,6 +22,7 @@
 
 #include "error.h"
 #include "itest.h"
+#include "test_time.h"
 #include "labels.h"
 #include "request.h"
 #include "runtime.h"
@@ -343,7 +344,7 @@ Test(spec, isolated_network_lives_as_long_as_the_container)
 	char *res = NULL;
 	cr_assert_eq(P.ops->wait(ex, NULL, "net-iso", &res, &err), 0);
 	P.ops->string_free(res);
-	int64_t deadline = itest_now_ms() + 30000;
+	int64_t deadline = itest_now_ms() + test_ms(30000);
 	while ((objects_left(RT_OBJ_CONTAINER) || objects_left(RT_OBJ_NETWORK)) &&
 	       itest_now_ms() < deadline)
 		usleep(50000);
@@ -360,7 +361,7 @@ Test(spec, isolated_network_job_runs_and_cleanup_removes_the_network)
 	P.ops->string_free(res);
 	/* The container goes after the harvest, off the critical path, and
 	 * its network right after it. */
-	int64_t deadline = itest_now_ms() + 30000;
+	int64_t deadline = itest_now_ms() + test_ms(30000);
 	while (objects_left(RT_OBJ_NETWORK) && itest_now_ms() < deadline)
 		usleep(50000);
 	cr_assert_eq(objects_left(RT_OBJ_NETWORK), 0, "network left after its container");
@@ -483,7 +484,7 @@ Test(spec, results_dir_and_flags_after_oom_and_cancel)
 	             0);
 	char buf[64] = "";
 	size_t got = 0;
-	int64_t end = itest_now_ms() + 30000;
+	int64_t end = itest_now_ms() + test_ms(30000);
 	while (!strstr(buf, "up\n") && itest_now_ms() < end && got < sizeof(buf) - 1) {
 		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
 		cr_assert_gt(n, 0, "the log ended before \"up\": \"%s\"", buf);

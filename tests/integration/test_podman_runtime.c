@@ -29,10 +29,11 @@
 #include "http.h"
 #include "itest.h"
 #include "runtime.h"
+#include "test_time.h"
 #include "runtimes/compat.h"
 
 #define RUN_LABEL_KEY "org.dms.test.run"
-#define EVENT_TIMEOUT_MS 20000
+#define EVENT_TIMEOUT_MS test_ms(20000) /* scaled under valgrind: test_time.h */
 
 static const struct runtime_ops *ops = &podman_runtime_ops;
 static struct runtime *rt;
@@ -226,7 +227,7 @@ static void *watcher_main(void *p)
 static struct watcher *watcher_start(const char *label, int64_t since_ns)
 {
 	struct watcher *w = &the_watcher;
-	int64_t deadline = mono_now_ns() + 10000 * 1000000LL;
+	int64_t deadline = mono_now_ns() + test_ms(10000) * 1000000LL;
 
 	memset(w, 0, sizeof(*w));
 	pthread_mutex_init(&w->mu, NULL);

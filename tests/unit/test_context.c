@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "context.h"
+#include "test_time.h"
 
 #define MS (1000000LL)
 
@@ -131,7 +132,7 @@ Test(context, cancel_from_another_thread_wakes_waiter)
 	pthread_create(&t, NULL, poke, &w);
 	start = mono_now_ns();
 	do
-		rc = ctx_cond_wait(w.ctx, &w.cond, &w.mu, mono_now_ns() + 5000 * MS);
+		rc = ctx_cond_wait(w.ctx, &w.cond, &w.mu, mono_now_ns() + test_ms(5000) * MS);
 	while (rc == 0);
 	elapsed = mono_now_ns() - start;
 	pthread_mutex_unlock(&w.mu);
@@ -139,7 +140,7 @@ Test(context, cancel_from_another_thread_wakes_waiter)
 
 	cr_assert_eq(rc, DMS_ERR_CANCELLED, "rc = %d", rc);
 	/* Observed within one 50 ms slice; allow scheduling slack. */
-	cr_assert_lt(elapsed, 1000 * MS, "woke after %lld ms", (long long)(elapsed / MS));
+	cr_assert_lt(elapsed, test_ms(1000) * MS, "woke after %lld ms", (long long)(elapsed / MS));
 	waitfix_destroy(&w);
 }
 
@@ -153,7 +154,7 @@ Test(context, signal_returns_zero)
 	w.signal_instead = true;
 	pthread_mutex_lock(&w.mu);
 	pthread_create(&t, NULL, poke, &w);
-	rc = ctx_cond_wait(NULL, &w.cond, &w.mu, mono_now_ns() + 5000 * MS);
+	rc = ctx_cond_wait(NULL, &w.cond, &w.mu, mono_now_ns() + test_ms(5000) * MS);
 	pthread_mutex_unlock(&w.mu);
 	pthread_join(t, NULL);
 	/* 0 on the signal; a slice timeout also returns 0 only as a spurious
@@ -168,8 +169,8 @@ Test(context, expired_context_deadline_is_timeout)
 	int64_t start, elapsed;
 	int rc;
 
+	start = mono_now_ns(); /* before ctx_new(): the deadline counts from there */
 	waitfix_init(&w, ctx_new(100));
-	start = mono_now_ns();
 	pthread_mutex_lock(&w.mu);
 	do
 		rc = ctx_cond_wait(w.ctx, &w.cond, &w.mu, INT64_MAX);
@@ -180,7 +181,8 @@ Test(context, expired_context_deadline_is_timeout)
 	cr_assert_eq(rc, DMS_ERR_TIMEOUT, "rc = %d", rc);
 	cr_assert_eq(ctx_status(w.ctx), DMS_ERR_TIMEOUT, "status = %d", ctx_status(w.ctx));
 	cr_assert_geq(elapsed, 100 * MS, "returned early after %lld ms", (long long)(elapsed / MS));
-	cr_assert_lt(elapsed, 2000 * MS, "returned late after %lld ms", (long long)(elapsed / MS));
+	cr_assert_lt(elapsed, test_ms(2000) * MS, "returned late after %lld ms",
+	             (long long)(elapsed / MS));
 	waitfix_destroy(&w);
 }
 

@@ -18,10 +18,11 @@
 #include "error.h"
 #include "executor.h"
 #include "fake_runtime.h"
+#include "test_time.h"
 #include "labels.h"
 
 #define IMAGE "fake/busybox:1"
-#define DEADLINE_MS 5000
+#define DEADLINE_MS test_ms(5000) /* scaled under valgrind: test_time.h */
 
 static struct dms_executor *ex;
 static char state_dir[] = "/tmp/dms-unit-XXXXXX";
@@ -207,7 +208,7 @@ Test(executor, retention_frees_finished_handlers)
 	fake_runtime_exit(NULL, n, 0, NULL, NULL, false);
 	cr_assert_eq(wait_exit("short", NULL), 0);
 	/* Poll (deadline) until the janitor retired it. */
-	int64_t end = mono_now_ns() + 5 * 1000000000ll;
+	int64_t end = mono_now_ns() + DEADLINE_MS * 1000000LL;
 	char *json = NULL;
 	int rc;
 	do {
@@ -215,7 +216,7 @@ Test(executor, retention_frees_finished_handlers)
 		free(json);
 		json = NULL;
 	} while (rc == 0 && mono_now_ns() < end);
-	cr_assert_eq(rc, DMS_ERR_NOT_FOUND, "still retained after 5 s");
+	cr_assert_eq(rc, DMS_ERR_NOT_FOUND, "still retained after %lld ms", (long long)DEADLINE_MS);
 	free(n);
 }
 
@@ -359,7 +360,7 @@ Test(executor, concurrent_starts_share_one_pull)
 	for (int i = 0; i < 4; i++)
 		pthread_create(&b[i].t, NULL, start_thread, &b[i]);
 	/* Wait (deadline) until the first pull is in, then let it finish. */
-	int64_t end = mono_now_ns() + 5 * 1000000000ll;
+	int64_t end = mono_now_ns() + DEADLINE_MS * 1000000LL;
 	while (fake_runtime_op_count("image_pull") == 0 && mono_now_ns() < end)
 		sched_yield();
 	fake_runtime_set_pull_gate(false, false);

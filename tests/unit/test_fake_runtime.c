@@ -13,11 +13,12 @@
 #include "context.h"
 #include "error.h"
 #include "fake_runtime.h"
+#include "test_time.h"
 #include "labels.h"
 #include "request.h"
 
 #define MS 1000000LL
-#define DEADLINE_MS 5000
+#define DEADLINE_MS test_ms(5000) /* scaled under valgrind: test_time.h */
 #define IMAGE "dms-test/busybox:latest"
 
 static const struct runtime_ops *ops = &fake_runtime_ops;

@@ -16,12 +16,13 @@
 #include "error.h"
 #include "executor.h"
 #include "fake_runtime.h"
+#include "test_time.h"
 #include "labels.h"
 #include "request.h"
 #include "runtimes/compat.h"
 
 #define IMAGE "fake/busybox:1"
-#define DEADLINE_MS 5000
+#define DEADLINE_MS test_ms(5000) /* scaled under valgrind: test_time.h */
 
 /* --- the create body ---------------------------------------------------- */
 

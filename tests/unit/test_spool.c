@@ -15,10 +15,16 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 #include "buf.h"
 #include "error.h"
 #include "spool.h"
+#include "test_time.h"
 
 /* --- fixture: a private directory ------------------------------------- */
 
@@ -463,9 +469,18 @@ static void *drain_pipe(void *arg)
 
 Test(spool, writes_survive_signals_and_short_writes)
 {
+	/* Under memcheck the writer, blocked in write(2) on the full pipe,
+	 * is never woken (no CPU used for 10 min, even at one signal per
+	 * 2 ms): valgrind's own signal delivery into a blocked syscall, not
+	 * the spool. The natively run suite (ASan) covers this test. */
+	if (RUNNING_ON_VALGRIND)
+		cr_skip_test("SIGALRM storms into a blocked write(2) stall under valgrind");
+
 	const size_t len = 4u << 20;
 	struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART */
-	struct itimerval every = {{0, 200}, {0, 200}}, off = {{0, 0}, {0, 0}};
+	/* Every 200 us (slower when test_time.h stretches time). */
+	const long us = 200L * test_time_scale();
+	struct itimerval every = {{0, us}, {0, us}}, off = {{0, 0}, {0, 0}};
 	struct drain d = {.got = BUF_INIT(0)};
 	struct spool *s = create(0);
 	pthread_t reader;

@@ -17,11 +17,12 @@
 #include "error.h"
 #include "executor.h"
 #include "fake_runtime.h"
+#include "test_time.h"
 #include "labels.h"
 #include "sweep.h"
 
 #define IMAGE "fake/busybox:1"
-#define DEADLINE_MS 5000
+#define DEADLINE_MS test_ms(5000) /* scaled under valgrind: test_time.h */
 #define S_NS 1000000000ll
 
 static char state_dir[] = "/tmp/dms-sweep-XXXXXX";
