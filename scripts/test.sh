@@ -3,11 +3,17 @@
 # installs the packages, builds everything with ASan+UBSan, starts a private
 # dockerd and Podman service with the test image, and runs every suite:
 # Criterion unit and integration tests and the D-Bus tests (ctest), then the
-# Gherkin features (behave) once per engine. Stops what it started.
+# Gherkin features (behave) once per engine, then a fuzz smoke run (each
+# libFuzzer harness of tests/fuzz/ for 15 s from the committed corpus,
+# scripts/fuzz.sh), then the valgrind stage (scripts/valgrind.sh all: a
+# non-sanitized build under memcheck, zero errors). Stops what it started.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh -L unit    only ctest tests with that label (no engines needed
-#                              for unit, but they are started anyway)
+#                              for unit, but they are started anyway); no behave,
+#                              no fuzzing, no valgrind
+#   DMS_TEST_FUZZ=0            no fuzz smoke run
+#   DMS_TEST_VALGRIND=0        no valgrind stage
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -43,5 +49,16 @@ if [ $# -eq 0 ] && [ -d features ] && ls features/*.feature >/dev/null 2>&1; the
 		DMS_BINARY_DIR=$build DMS_ENGINE=$engine \
 			behave --no-capture --format progress --tags="$engine" features || status=1
 	done
+fi
+
+if [ $# -eq 0 ] && [ "${DMS_TEST_FUZZ:-1}" != 0 ]; then
+	echo "== fuzz smoke run: every harness for ${FUZZ_SECONDS:-15} s"
+	FUZZ_SECONDS=${FUZZ_SECONDS:-15} FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-$root/build-fuzz} \
+		bash scripts/fuzz.sh || status=1
+fi
+
+if [ $# -eq 0 ] && [ "${DMS_TEST_VALGRIND:-1}" != 0 ]; then
+	echo "== valgrind (memcheck): unit, integration and D-Bus suites"
+	bash scripts/valgrind.sh all || status=1
 fi
 exit $status
