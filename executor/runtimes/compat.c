@@ -1904,6 +1904,68 @@ int compat_container_list(struct runtime *rt, dms_context *ctx, const char *labe
 	return list_from_json(root, label, out, n, err);
 }
 
+void compat_stamped_reset(struct compat_stamped *p)
+{
+	*p = (struct compat_stamped){.min_stream = p->min_stream};
+}
+
+int compat_stamped_parse(struct compat_stamped *p, const char *data, size_t len,
+                         void (*record)(void *ud, int stream, const char *stamp, size_t len),
+                         int (*payload)(void *ud, int stream, const char *data, size_t n),
+                         void *ud)
+{
+	while (len > 0) {
+		if (p->left == 0) { /* a frame header */
+			size_t take = sizeof(p->hdr) - p->hdr_len;
+
+			take = take < len ? take : len;
+			memcpy(p->hdr + p->hdr_len, data, take);
+			p->hdr_len += take;
+			data += take;
+			len -= take;
+			if (p->hdr_len < sizeof(p->hdr))
+				break;
+			p->hdr_len = 0;
+			if (p->hdr[0] < p->min_stream || p->hdr[0] > 2 || p->hdr[1] || p->hdr[2] ||
+			    p->hdr[3])
+				return -1;
+			p->stream = p->hdr[0];
+			p->left = (uint32_t)p->hdr[4] << 24 | (uint32_t)p->hdr[5] << 16 |
+			          (uint32_t)p->hdr[6] << 8 | p->hdr[7];
+			p->in_stamp = p->left > 0;
+			p->stamp_len = 0;
+			continue;
+		}
+		size_t avail = len < p->left ? len : p->left;
+
+		if (p->in_stamp) { /* the stamp, up to its space */
+			const char *sp = memchr(data, ' ', avail);
+			size_t take = sp ? (size_t)(sp - data) + 1 : avail;
+			size_t keep = sp ? take - 1 : take;
+
+			for (size_t i = 0; i < keep && p->stamp_len + i < sizeof(p->stamp) - 1; i++)
+				p->stamp[p->stamp_len + i] = data[i];
+			p->stamp_len += keep;
+			data += take;
+			len -= take;
+			p->left -= (uint32_t)take;
+			if (sp || p->left == 0) {
+				p->in_stamp = false;
+				p->stamp[p->stamp_len < sizeof(p->stamp) ? p->stamp_len
+				                                         : sizeof(p->stamp) - 1] = '\0';
+				record(ud, p->stream, p->stamp, p->stamp_len);
+			}
+			continue;
+		}
+		if (payload(ud, p->stream, data, avail) != 0)
+			return 1;
+		data += avail;
+		len -= avail;
+		p->left -= (uint32_t)avail;
+	}
+	return 0;
+}
+
 int compat_logs_read(struct runtime *rt, dms_context *ctx, const char *id,
                      const struct log_options *opts, bool timestamps, runtime_log_fn fn, void *ud,
                      dms_error **err)

@@ -15,6 +15,7 @@
 #define DMS_RUNTIMES_COMPAT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <yajl/yajl_tree.h>
 
@@ -145,6 +146,31 @@ int compat_libpod_path(struct runtime *rt, dms_context *ctx, const char *path, c
 int compat_logs_read(struct runtime *rt, dms_context *ctx, const char *id,
                      const struct log_options *opts, bool timestamps, runtime_log_fn fn, void *ud,
                      dms_error **err);
+/* The body of a logs read with timestamps=1: frames ("<8-byte header>
+ * <payload>") whose payload starts with the record's RFC 3339 stamp and a
+ * space. A record's stamp goes to `record` (NUL-terminated; unusable when
+ * len >= COMPAT_STAMP_MAX), then its payload, in one or more pieces, to
+ * `payload`. Zero-initialise a parser, set min_stream (dockerd sends 1 and
+ * 2 only; Podman may send 0), and reset it between reads. Returns 0, 1 when
+ * `payload` returned non-zero (stop), -1 when the body is not frames. */
+#define COMPAT_STAMP_MAX 64
+struct compat_stamped {
+	int min_stream;
+	unsigned char hdr[8];
+	size_t hdr_len;
+	uint32_t left; /* payload bytes of the current frame not parsed yet */
+	bool in_stamp;
+	int stream;
+	char stamp[COMPAT_STAMP_MAX];
+	size_t stamp_len;
+};
+int compat_stamped_parse(struct compat_stamped *p, const char *data, size_t len,
+                         void (*record)(void *ud, int stream, const char *stamp, size_t len),
+                         int (*payload)(void *ud, int stream, const char *data, size_t n),
+                         void *ud);
+/* Ready for the next read (min_stream kept). */
+void compat_stamped_reset(struct compat_stamped *p);
+
 /* The engine URL (for messages). */
 const char *compat_url(const struct runtime *rt);
 

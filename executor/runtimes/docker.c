@@ -64,7 +64,6 @@ static int docker_open(const char *host, struct runtime **out, dms_error **err)
  * to carry stamps: it is completed by a whole read that skips what was
  * sent. A stamp that does not parse does the same. */
 
-#define DOCKER_STAMP_MAX 64
 #define DOCKER_TAIL_FIRST 256
 #define DOCKER_TAIL_GROWTH 16
 #define DOCKER_REFOLLOW_MAX 3
@@ -99,14 +98,7 @@ struct dfollow {
 	int first_stream;
 	int64_t first_ns;
 	bool before[3], at_last[3];
-	/* frame parser */
-	unsigned char hdr[8];
-	size_t hdr_len;
-	uint32_t left;
-	bool in_stamp;
-	char stamp[DOCKER_STAMP_MAX];
-	size_t stamp_len;
-	int stream;
+	struct compat_stamped parser;
 	/* the date part of the last stamp parsed, to parse only the fraction */
 	char day[20];
 	int64_t day_ns;
@@ -114,16 +106,13 @@ struct dfollow {
 
 /* Docker's RFC 3339 stamp with nanoseconds ("...T19:11:02.12345Z", trailing
  * zeros trimmed); 0 when it does not parse. */
-static int64_t dfollow_stamp_ns(struct dfollow *f)
+static int64_t dfollow_stamp_ns(struct dfollow *f, const char *s, size_t n)
 {
-	const char *s = f->stamp;
-	size_t n = f->stamp_len;
 	int64_t frac = 0, scale = 100000000LL;
 	size_t i = 19;
 
-	if (n >= sizeof(f->stamp))
+	if (n >= COMPAT_STAMP_MAX)
 		return 0;
-	f->stamp[n] = '\0';
 	if (n < 20 || s[n - 1] != 'Z' || (s[19] != '.' && s[19] != 'Z'))
 		return parse_rfc3339(s);
 	if (memcmp(s, f->day, 19) != 0 || !f->day_ns) {
@@ -173,12 +162,12 @@ static int dfollow_send(struct dfollow *f, int stream, const char *data, size_t 
 }
 
 /* A record's stamp is known: what the mode makes of the record. */
-static void dfollow_record(struct dfollow *f)
+static void dfollow_record(void *ud, int s, const char *stamp, size_t len)
 {
-	int s = f->stream;
+	struct dfollow *f = ud;
 
-	f->rec_ns = f->tty ? 0 : dfollow_stamp_ns(f);
-	if (!f->tty && f->rec_ns <= 0)
+	f->rec_ns = dfollow_stamp_ns(f, stamp, len);
+	if (f->rec_ns <= 0)
 		f->bad_stamp = true;
 	if (f->mode == DF_CHECK) {
 		if (f->n_rec++ == 0) {
@@ -194,10 +183,10 @@ static void dfollow_record(struct dfollow *f)
 	}
 }
 
-/* n payload bytes of the current record. */
-static int dfollow_payload(struct dfollow *f, const char *data, size_t n)
+/* n payload bytes of the current record (of stream s). */
+static int dfollow_payload(void *ud, int s, const char *data, size_t n)
 {
-	int s = f->stream;
+	struct dfollow *f = ud;
 	uint64_t cut = 0;
 
 	switch (f->mode) {
@@ -224,64 +213,18 @@ static int dfollow_payload(struct dfollow *f, const char *data, size_t n)
 	return dfollow_send(f, s, data + cut, n - (size_t)cut);
 }
 
-/* Parses "<8-byte header><stamp> <payload>" frames across chunks (raw bytes
- * without stamps for a tty). */
+/* Frames with stamps (compat_stamped_parse), or raw bytes for a tty. */
 static int dfollow_data(void *ud, const char *data, size_t len)
 {
 	struct dfollow *f = ud;
+	int rc;
 
-	if (f->tty) {
-		f->stream = 0;
-		return dfollow_payload(f, data, len);
-	}
-	while (len > 0) {
-		if (f->left == 0) {
-			size_t take = sizeof(f->hdr) - f->hdr_len;
-
-			take = take < len ? take : len;
-			memcpy(f->hdr + f->hdr_len, data, take);
-			f->hdr_len += take;
-			data += take;
-			len -= take;
-			if (f->hdr_len < sizeof(f->hdr))
-				break;
-			f->hdr_len = 0;
-			if (f->hdr[0] < 1 || f->hdr[0] > 2 || f->hdr[1] || f->hdr[2] || f->hdr[3])
-				return f->broken = true, 1; /* not a frame: stop this read */
-			f->stream = f->hdr[0];
-			f->left = (uint32_t)f->hdr[4] << 24 | (uint32_t)f->hdr[5] << 16 |
-			          (uint32_t)f->hdr[6] << 8 | f->hdr[7];
-			f->in_stamp = f->left > 0;
-			f->stamp_len = 0;
-			continue;
-		}
-		if (f->in_stamp) {
-			size_t avail = len < f->left ? len : f->left;
-			const char *sp = memchr(data, ' ', avail);
-			size_t take = sp ? (size_t)(sp - data) + 1 : avail;
-			size_t keep = sp ? take - 1 : take;
-
-			if (f->stamp_len + keep < sizeof(f->stamp))
-				memcpy(f->stamp + f->stamp_len, data, keep);
-			f->stamp_len += keep;
-			data += take;
-			len -= take;
-			f->left -= (uint32_t)take;
-			if (sp || f->left == 0) {
-				f->in_stamp = false;
-				dfollow_record(f);
-			}
-			continue;
-		}
-		size_t n = len < f->left ? len : f->left;
-
-		if (dfollow_payload(f, data, n) != 0)
-			return 1;
-		data += n;
-		len -= n;
-		f->left -= (uint32_t)n;
-	}
-	return 0;
+	if (f->tty)
+		return dfollow_payload(f, 0, data, len);
+	rc = compat_stamped_parse(&f->parser, data, len, dfollow_record, dfollow_payload, f);
+	if (rc < 0)
+		return f->broken = true, 1; /* not a frame: stop this read */
+	return rc;
 }
 
 /* One read in `mode`; 0, or an error category. */
@@ -293,9 +236,7 @@ static int dfollow_read(struct runtime *rt, dms_context *ctx, const char *id, st
 
 	f->mode = mode;
 	memset(f->pos, 0, sizeof(f->pos));
-	f->hdr_len = 0;
-	f->left = 0;
-	f->in_stamp = false;
+	compat_stamped_reset(&f->parser);
 	f->n_rec = 0;
 	memset(f->before, 0, sizeof(f->before));
 	memset(f->at_last, 0, sizeof(f->at_last));
@@ -354,7 +295,7 @@ static int dfollow_complete(struct runtime *rt, dms_context *ctx, const char *id
 static int docker_follow(struct runtime *rt, dms_context *ctx, const char *id, runtime_log_fn fn,
                          void *ud, dms_error **err)
 {
-	struct dfollow f = {.fn = fn, .ud = ud};
+	struct dfollow f = {.fn = fn, .ud = ud, .parser.min_stream = 1};
 	int rc = 0;
 
 	for (int attempt = 0;; attempt++) {

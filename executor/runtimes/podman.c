@@ -268,7 +268,6 @@ static int podman_read(struct runtime *rt, dms_context *ctx, const char *id,
 #define PODMAN_FOLLOW_POLL_MIN_MS 50
 #define PODMAN_FOLLOW_POLL_MAX_MS 500
 #define PODMAN_FOLLOW_SETTLE_NS (10 * 1000000000LL)
-#define PODMAN_STAMP_MAX 64
 #define NS_PER_S 1000000000LL
 
 struct stamp_bytes {
@@ -291,15 +290,8 @@ struct follow {
 	struct stamp_bytes *hist; /* bytes per stamp second, in log order */
 	size_t n_hist, cap_hist;
 	bool unstamped; /* a record without a usable stamp: base stays put */
-	/* frame parser */
-	unsigned char hdr[8];
-	size_t hdr_len;
-	uint32_t left; /* payload bytes of the current frame not yet parsed */
-	bool in_stamp;
-	char stamp[PODMAN_STAMP_MAX];
-	size_t stamp_len;
-	int stream;
-	int64_t sec;
+	struct compat_stamped parser;
+	int64_t sec; /* the current record's stamp, whole seconds */
 };
 
 static void follow_count(struct follow *f, int64_t sec, int stream, size_t n)
@@ -351,12 +343,12 @@ static int follow_emit(struct follow *f, int stream, const char *data, size_t n)
 	return 0;
 }
 
-static void follow_stamp_done(struct follow *f)
+static void follow_record(void *ud, int stream, const char *stamp, size_t len)
 {
-	int64_t ns;
+	struct follow *f = ud;
+	int64_t ns = len < COMPAT_STAMP_MAX ? parse_rfc3339(stamp) : 0;
 
-	f->stamp[f->stamp_len < sizeof(f->stamp) ? f->stamp_len : sizeof(f->stamp) - 1] = '\0';
-	ns = f->stamp_len < sizeof(f->stamp) ? parse_rfc3339(f->stamp) : 0;
+	(void)stream;
 	if (ns <= 0) {
 		f->unstamped = true;
 		f->sec = INT64_MAX;
@@ -365,61 +357,26 @@ static void follow_stamp_done(struct follow *f)
 	}
 }
 
-/* Parses "<8-byte header><stamp> <payload>" frames across chunks. */
-static int follow_data(void *ud, const char *data, size_t len)
+static int follow_payload(void *ud, int stream, const char *data, size_t n)
 {
 	struct follow *f = ud;
 
+	follow_count(f, f->sec, stream, n);
+	return follow_emit(f, stream, data, n);
+}
+
+/* Frames with stamps (compat_stamped_parse), or raw bytes for a tty. */
+static int follow_data(void *ud, const char *data, size_t len)
+{
+	struct follow *f = ud;
+	int rc;
+
 	if (f->tty)
 		return follow_emit(f, 0, data, len);
-	while (len > 0) {
-		if (f->left == 0) {
-			size_t take = sizeof(f->hdr) - f->hdr_len;
-
-			take = take < len ? take : len;
-			memcpy(f->hdr + f->hdr_len, data, take);
-			f->hdr_len += take;
-			data += take;
-			len -= take;
-			if (f->hdr_len < sizeof(f->hdr))
-				break;
-			f->hdr_len = 0;
-			if (f->hdr[0] > 2 || f->hdr[1] || f->hdr[2] || f->hdr[3])
-				return f->broken = true, 1; /* not a frame: stop this read */
-			f->stream = f->hdr[0];
-			f->left = (uint32_t)f->hdr[4] << 24 | (uint32_t)f->hdr[5] << 16 |
-			          (uint32_t)f->hdr[6] << 8 | f->hdr[7];
-			f->in_stamp = f->left > 0;
-			f->stamp_len = 0;
-			continue;
-		}
-		if (f->in_stamp) {
-			const char *sp = memchr(data, ' ', len < f->left ? len : f->left);
-			size_t take =
-			    sp ? (size_t)(sp - data) + 1 : (len < f->left ? len : f->left);
-
-			for (size_t i = 0; i + (sp ? 1 : 0) < take; i++)
-				if (f->stamp_len < sizeof(f->stamp))
-					f->stamp[f->stamp_len++] = data[i];
-			data += take;
-			len -= take;
-			f->left -= (uint32_t)take;
-			if (sp || f->left == 0) {
-				f->in_stamp = false;
-				follow_stamp_done(f);
-			}
-			continue;
-		}
-		size_t n = len < f->left ? len : f->left;
-
-		follow_count(f, f->sec, f->stream, n);
-		if (follow_emit(f, f->stream, data, n) != 0)
-			return 1;
-		data += n;
-		len -= n;
-		f->left -= (uint32_t)n;
-	}
-	return 0;
+	rc = compat_stamped_parse(&f->parser, data, len, follow_record, follow_payload, f);
+	if (rc < 0)
+		return f->broken = true, 1; /* not a frame: stop this read */
+	return rc;
 }
 
 /* Moves base to the newest whole second that had settled when the read
@@ -484,9 +441,7 @@ static int podman_follow(struct runtime *rt, dms_context *ctx, const char *id,
 		read.since_ns = f.tty ? read.since_ns : f.base_ns;
 		memset(f.seen, 0, sizeof(f.seen));
 		f.n_hist = 0;
-		f.hdr_len = 0;
-		f.left = 0;
-		f.in_stamp = false;
+		compat_stamped_reset(&f.parser);
 		f.fresh = false;
 		f.unstamped = false;
 		began = wall_now_ns();
