@@ -72,6 +72,24 @@ static void start_ok(const char *exec_id)
 }
 
 /* Reads fd to EOF within the deadline into buf (NUL-terminated). */
+/* A plain follow stream of exec_id, once its thread has read the engine. */
+static int open_follower(const char *exec_id)
+{
+	char req[128];
+	int fd = -1;
+	dms_error *err = NULL;
+	int64_t deadline = mono_now_ns() + DEADLINE_MS * 1000000LL;
+
+	snprintf(req, sizeof(req), "{\"execution_id\":\"%s\",\"follow\":true,\"format\":\"plain\"}",
+	         exec_id);
+	cr_assert_eq(executor_get_log_stream(ex, NULL, req, &fd, &err), 0, "log stream: %s",
+	             err ? err->message : "");
+	while (fake_runtime_op_count("container_logs") < 1 && mono_now_ns() < deadline)
+		sched_yield();
+	cr_assert_geq(fake_runtime_op_count("container_logs"), 1, "the follower never read");
+	return fd;
+}
+
 static size_t read_to_eof(int fd, char *buf, size_t cap)
 {
 	int64_t deadline = mono_now_ns() + DEADLINE_MS * 1000000LL;
@@ -99,17 +117,7 @@ Test(logs, follower_ends_with_the_engine_stream_not_with_the_harvest)
 {
 	open_executor(NULL);
 	start_ok("fast");
-	int fd = -1;
-	dms_error *err = NULL;
-	cr_assert_eq(executor_get_log_stream(
-	                 ex, NULL,
-	                 "{\"execution_id\":\"fast\",\"follow\":true,\"format\":\"plain\"}", &fd,
-	                 &err),
-	             0, "log stream: %s", err ? err->message : "");
-	int64_t deadline = mono_now_ns() + DEADLINE_MS * 1000000LL;
-	while (fake_runtime_op_count("container_logs") < 1 && mono_now_ns() < deadline)
-		sched_yield();
-	cr_assert_geq(fake_runtime_op_count("container_logs"), 1, "the follower never read");
+	int fd = open_follower("fast");
 	fake_runtime_fail_next("container_inspect", DMS_ERR_RUNTIME_UNAVAILABLE, 1000000);
 	char *n = labels_container_name("unitlogs", "fast");
 	fake_runtime_exit(NULL, n, 0, "all of it\n", NULL, false);
@@ -237,17 +245,7 @@ Test(logs, removal_waits_for_a_slow_follower)
 {
 	open_executor(NULL);
 	start_ok("slow");
-	int fd = -1;
-	dms_error *err = NULL;
-	cr_assert_eq(executor_get_log_stream(
-	                 ex, NULL,
-	                 "{\"execution_id\":\"slow\",\"follow\":true,\"format\":\"plain\"}", &fd,
-	                 &err),
-	             0, "log stream: %s", err ? err->message : "");
-	int64_t deadline = mono_now_ns() + DEADLINE_MS * 1000000LL;
-	while (fake_runtime_op_count("container_logs") < 1 && mono_now_ns() < deadline)
-		sched_yield();
-	cr_assert_geq(fake_runtime_op_count("container_logs"), 1, "the follower never read");
+	int fd = open_follower("slow");
 	/* 400 KB in 1000-byte lines: more than the socket holds, so the
 	 * follower blocks writing while the harvest runs. */
 	size_t len = 400 * 1000;
@@ -262,6 +260,7 @@ Test(logs, removal_waits_for_a_slow_follower)
 
 	dms_context *ctx = ctx_new(DEADLINE_MS);
 	char *json = NULL;
+	dms_error *err = NULL;
 	int rc = executor_wait(ex, ctx, "slow", &json, &err);
 	ctx_free(ctx);
 	cr_assert_eq(rc, 0, "wait: %d %s", rc, err ? err->message : "");
@@ -280,7 +279,7 @@ Test(logs, removal_waits_for_a_slow_follower)
 	close(fd);
 	cr_assert(got == len && memcmp(buf, out, len) == 0, "the follower got %zu bytes of %zu",
 	          got, len);
-	deadline = mono_now_ns() + DEADLINE_MS * 1000000LL;
+	int64_t deadline = mono_now_ns() + DEADLINE_MS * 1000000LL;
 	while (fake_runtime_op_count("container_remove") == 0 && mono_now_ns() < deadline)
 		sched_yield();
 	cr_assert_geq(fake_runtime_op_count("container_remove"), 1,
