@@ -89,20 +89,12 @@ static char *run_ok(const char *exec_id, const char *script, const char *params,
 static void start_ok(const char *exec_id, const char *script, const char *params,
                      const char *top)
 {
-	char *req = itest_request(exec_id, script, params, top);
-	dms_error *err = NULL;
-	int rc = P.ops->start(ex, NULL, req, &err);
-	cr_assert_eq(rc, 0, "start %s: %d %s", exec_id, rc, err ? err->message : "");
-	free(req);
+	itest_start_ok(&P, ex, exec_id, script, params, top);
 }
 
 static char *wait_ok(const char *exec_id)
 {
-	char *res = NULL;
-	dms_error *err = NULL;
-	int rc = P.ops->wait(ex, NULL, exec_id, &res, &err);
-	cr_assert_eq(rc, 0, "wait %s: %d %s", exec_id, rc, err ? err->message : "");
-	return res;
+	return itest_wait_ok(&P, ex, exec_id);
 }
 
 Test(executor, exports_only_the_entry_symbol)

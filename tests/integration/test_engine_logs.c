@@ -44,20 +44,12 @@ TestSuite(logs, .init = setup, .fini = teardown, .timeout = 240);
 
 static void start_ok(const char *exec_id, const char *script)
 {
-	char *req = itest_request(exec_id, script, NULL, NULL);
-	dms_error *err = NULL;
-	int rc = P.ops->start(ex, NULL, req, &err);
-	cr_assert_eq(rc, 0, "start %s: %d %s", exec_id, rc, err ? err->message : "");
-	free(req);
+	itest_start_ok(&P, ex, exec_id, script, NULL, NULL);
 }
 
 static char *wait_ok(const char *exec_id)
 {
-	char *res = NULL;
-	dms_error *err = NULL;
-	int rc = P.ops->wait(ex, NULL, exec_id, &res, &err);
-	cr_assert_eq(rc, 0, "wait %s: %d %s", exec_id, rc, err ? err->message : "");
-	return res;
+	return itest_wait_ok(&P, ex, exec_id);
 }
 
 /* Lines 1..n of "<i><pad spaces>\n" on stdout, "e<i><err_pad spaces>\n" on

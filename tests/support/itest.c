@@ -209,3 +209,24 @@ char *itest_slurp(const char *dir, const char *name)
 	fclose(f);
 	return buf;
 }
+
+void itest_start_ok(const struct itest_plugin *p, dms_executor *ex, const char *exec_id,
+                    const char *script, const char *extra_params, const char *extra_top)
+{
+	char *req = itest_request(exec_id, script, extra_params, extra_top);
+	dms_error *err = NULL;
+	int rc = p->ops->start(ex, NULL, req, &err);
+
+	cr_assert_eq(rc, 0, "start %s: %d %s", exec_id, rc, err ? err->message : "");
+	free(req);
+}
+
+char *itest_wait_ok(const struct itest_plugin *p, dms_executor *ex, const char *exec_id)
+{
+	char *res = NULL;
+	dms_error *err = NULL;
+	int rc = p->ops->wait(ex, NULL, exec_id, &res, &err);
+
+	cr_assert_eq(rc, 0, "wait %s: %d %s", exec_id, rc, err ? err->message : "");
+	return res;
+}

@@ -35,6 +35,13 @@ char *itest_config(const char *extra);
 char *itest_request(const char *execution_id, const char *script, const char *extra_params,
                     const char *extra_top);
 
+/* Starts itest_request(...) on ex / waits for exec_id's result; assert
+ * success, naming the error. wait returns the result JSON (free it with
+ * p->ops->string_free). */
+void itest_start_ok(const struct itest_plugin *p, dms_executor *ex, const char *exec_id,
+                    const char *script, const char *extra_params, const char *extra_top);
+char *itest_wait_ok(const struct itest_plugin *p, dms_executor *ex, const char *exec_id);
+
 /* Result JSON accessors (assert on malformed JSON). */
 yajl_val itest_json(const char *text);
 long long itest_int(yajl_val root, const char *key);
