@@ -196,6 +196,14 @@ struct runtime_ops {
 	/* Optional (RT_HAS): the id of a present image, "sha256:<hex>". */
 	int (*image_id)(struct runtime *rt, dms_context *ctx, const char *image, char **id,
 	                dms_error **err);
+	/* Optional (RT_HAS), for engines whose event stream reports an exit
+	 * late (Podman's polls its events file every 250 ms): holds a stream
+	 * that ends when the container's process does, until then or ctx
+	 * ends. attached(ud) is called once the engine holds it, before which
+	 * the container must not be started. 0 when the stream ended by
+	 * itself — a hint only: a dropped connection ends it the same way. */
+	int (*container_watch)(struct runtime *rt, dms_context *ctx, const char *id,
+	                       void (*attached)(void *ud), void *ud, dms_error **err);
 };
 
 #define RT_HAS(ops, field)                                                    \

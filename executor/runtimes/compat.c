@@ -1602,6 +1602,56 @@ int compat_container_start(struct runtime *rt, dms_context *ctx, const char *id,
 	return container_action(rt, ctx, id, "start", NULL, 0, 304, "container start", err);
 }
 
+/* The exit watch (runtime.h): an attach that selects no stream. Podman
+ * answers it once the container is initialised (so the start that follows
+ * is quicker by as much) and ends it when conmon sees the process exit,
+ * with an empty body. */
+struct watch_stream {
+	void (*attached)(void *ud);
+	void *ud;
+};
+
+static void watch_headers(void *ud, long status)
+{
+	struct watch_stream *ws = ud;
+
+	if (status == 200 || status == 101)
+		ws->attached(ws->ud);
+}
+
+static int watch_data(void *ud, const char *data, size_t len)
+{
+	(void)ud, (void)data, (void)len;
+	return 0;
+}
+
+int compat_container_watch(struct runtime *rt, dms_context *ctx, const char *id,
+                           void (*attached)(void *ud), void *ud, dms_error **err)
+{
+	_cleanup_response_ struct http_response resp = compat_response_new();
+	_cleanup_free_ char *esc = NULL, *path = NULL;
+	struct watch_stream ws = {.attached = attached, .ud = ud};
+	const char *op = "container attach";
+	struct http_request req;
+	int rc;
+
+	if (!id || !*id || !attached)
+		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "%s: no container given", op);
+	if (!(esc = path_escape(id)) ||
+	    !(path = pathf("/containers/%s/attach?stream=1&stdout=0&stderr=0", esc)))
+		return compat_oom(err);
+	req = COMPAT_REQ("POST", path);
+	req.timeout_ms = -1;
+	req.on_headers = watch_headers;
+	req.on_data = watch_data;
+	req.user_data = &ws;
+	if ((rc = compat_call(rt, ctx, &req, &resp, op, id, err)) != 0)
+		return rc;
+	if (resp.status != 200 && resp.status != 101)
+		return compat_http_failure(&resp, COMPAT_CONTAINER, op, id, err);
+	return 0;
+}
+
 int compat_container_stop(struct runtime *rt, dms_context *ctx, const char *id, int timeout_s,
                           dms_error **err)
 {

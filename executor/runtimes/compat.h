@@ -95,6 +95,8 @@ int compat_container_create(struct runtime *rt, dms_context *ctx, const struct c
  * (podman false) or Podman's would send it; for tests. Caller frees. */
 int compat_create_body(const struct container_spec *spec, bool podman, char **out);
 int compat_container_start(struct runtime *rt, dms_context *ctx, const char *id, dms_error **err);
+int compat_container_watch(struct runtime *rt, dms_context *ctx, const char *id,
+                           void (*attached)(void *ud), void *ud, dms_error **err);
 int compat_container_stop(struct runtime *rt, dms_context *ctx, const char *id, int timeout_s,
                           dms_error **err);
 int compat_container_kill(struct runtime *rt, dms_context *ctx, const char *id, const char *signal,

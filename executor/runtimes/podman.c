@@ -530,4 +530,5 @@ const struct runtime_ops podman_runtime_ops = {
     .object_list = compat_object_list,
     .object_remove = compat_object_remove,
     .image_id = compat_image_id,
+    .container_watch = compat_container_watch,
 };
