@@ -30,6 +30,7 @@
 #define DEFAULT_PULL_PROGRESS_TIMEOUT_MS (2LL * 60 * 1000)
 #define DEFAULT_STOP_SIGNAL "SIGTERM"
 #define DEFAULT_SWEEP_GRACE_MS (5LL * 60 * 1000)
+#define DEFAULT_EXIT_WATCH_MS (5LL * 1000)
 
 /* ---- numbers with units --------------------------------------------- */
 
@@ -454,6 +455,7 @@ static const struct key_def config_keys[] = {
 	{ "sweep_interval", set_duration, offsetof(struct exec_config, sweep_interval_ms) },
 	{ "sweep_grace", set_duration, offsetof(struct exec_config, sweep_grace_ms) },
 	{ "sweep_dry_run", set_bool, offsetof(struct exec_config, sweep_dry_run) },
+	{ "exit_watch", set_duration, offsetof(struct exec_config, exit_watch_ms) },
 	{ NULL, NULL, 0 },
 };
 
@@ -479,6 +481,7 @@ static struct exec_config *config_defaults(void)
 	c->pull_timeout_ms = DEFAULT_PULL_TIMEOUT_MS;
 	c->pull_progress_timeout_ms = DEFAULT_PULL_PROGRESS_TIMEOUT_MS;
 	c->sweep_grace_ms = DEFAULT_SWEEP_GRACE_MS;
+	c->exit_watch_ms = DEFAULT_EXIT_WATCH_MS;
 	if (!c->runtime || !c->state_dir || !c->stop_signal) {
 		config_free(c);
 		return NULL;

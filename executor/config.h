@@ -35,6 +35,7 @@ struct exec_config {
 	int64_t sweep_interval_ms; /* orphan sweep period (sweep.c); 0, the default: off */
 	int64_t sweep_grace_ms;   /* untracked this long before removal; default 5 min */
 	bool sweep_dry_run;       /* only report what the sweep would remove */
+	int64_t exit_watch_ms;    /* watch a job's exit this long after its start; 0: off */
 };
 
 /* text may be NULL or empty: all defaults. */

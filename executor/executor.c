@@ -12,6 +12,8 @@
  *            complete log once (non-follow, after the exit: lossless) into
  *            the result and the on-disk spool, finish the handler, then
  *            remove the container off the critical path.
+ *   watchers (EXIT_WATCHERS, Podman only) see a new job's exit through its
+ *            attach stream for its first exit_watch: "Exit watch" below.
  * Start, Cancel, Cleanup and IsInstalled run on the caller's thread.
  */
 #include <errno.h>
@@ -632,6 +634,114 @@ static void *events_main(void *arg)
 	return NULL;
 }
 
+/* ------------------------------------------------------------ exit watch */
+
+/* Podman's event stream polls its events file every 250 ms, so a `die`
+ * reaches us up to that long after the exit: most of a short job's time.
+ * For the first cfg->exit_watch after its start, a job whose start found an
+ * idle watcher also has its exit watched through its own attach stream
+ * (runtime.h container_watch), which ends when the process does. The end is
+ * only a hint: it queues the same harvest a `die` would, whose inspect
+ * decides (a stream dropped by a restarting engine ends the same way, and
+ * defers the harvest). EXIT_WATCHERS threads, so threads and connections
+ * stay constant whatever the number of jobs; a job started while all are
+ * busy, or running longer, is seen by the events alone. */
+enum { WATCH_NONE, WATCH_PENDING, WATCH_ATTACHED, WATCH_OVER };
+
+#define WATCH_ATTACH_MAX_NS (10 * NS_PER_S)
+
+static void watch_attached(void *ud)
+{
+	struct handler *h = ud;
+	pthread_mutex_lock(&h->mu);
+	if (h->watch == WATCH_PENDING)
+		h->watch = WATCH_ATTACHED;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Hands h to an idle watcher and waits until its stream is attached, which
+ * a start must not overtake. false: not watched (none idle, refused, slow);
+ * the start goes ahead either way. */
+static bool watch_begin(struct dms_executor *ex, dms_context *ctx, struct handler *h)
+{
+	pthread_mutex_lock(&ex->mu);
+	bool handed = ex->watchers_idle > 0 && !ex->watch_next && !ex->stopping;
+	if (handed) {
+		ex->watchers_idle--;
+		pthread_mutex_lock(&h->mu);
+		h->watch = WATCH_PENDING;
+		pthread_mutex_unlock(&h->mu);
+		ex->watch_next = handler_ref(h);
+		pthread_cond_signal(&ex->watch_cond);
+	}
+	pthread_mutex_unlock(&ex->mu);
+	if (!handed)
+		return false;
+	int64_t until = mono_now_ns() + WATCH_ATTACH_MAX_NS;
+	pthread_mutex_lock(&h->mu);
+	while (h->watch == WATCH_PENDING && ctx_cond_wait(ctx, &h->cond, &h->mu, until) == 0)
+		;
+	bool attached = h->watch == WATCH_ATTACHED;
+	pthread_mutex_unlock(&h->mu);
+	return attached;
+}
+
+/* The start succeeded: a watch that already ended is the exit now. */
+static void watch_started(struct dms_executor *ex, struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->watch_started = true;
+	bool ended = h->watch_ended;
+	pthread_mutex_unlock(&h->mu);
+	if (ended)
+		mark_exited(ex, h, NULL, -1);
+}
+
+static void watch_one(struct dms_executor *ex, struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	char *cid = h->container_id ? strdup(h->container_id) : NULL;
+	pthread_mutex_unlock(&h->mu);
+	dms_context *wctx = ctx_new_child(ex->life, -1);
+	int rc = DMS_ERR_RESOURCE;
+	if (wctx && cid) {
+		ctx_set_deadline_ns(wctx, mono_now_ns() + ex->cfg->exit_watch_ms * NS_PER_MS);
+		rc = ex->rt_ops->container_watch(ex->rt, wctx, cid, watch_attached, h, NULL);
+	}
+	ctx_free(wctx);
+	pthread_mutex_lock(&h->mu);
+	h->watch = WATCH_OVER;
+	h->watch_ended = rc == 0;
+	bool exited = h->watch_ended && h->watch_started;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->mu);
+	if (exited)
+		mark_exited(ex, h, cid, -1);
+	free(cid);
+}
+
+static void *watcher_main(void *arg)
+{
+	struct dms_executor *ex = arg;
+	pthread_mutex_lock(&ex->mu);
+	for (;;) {
+		while (!ex->stopping && !ex->watch_next)
+			pthread_cond_wait(&ex->watch_cond, &ex->mu);
+		if (ex->stopping)
+			break;
+		struct handler *h = ex->watch_next;
+		ex->watch_next = NULL;
+		pthread_mutex_unlock(&ex->mu);
+		watch_one(ex, h);
+		handler_unref(h);
+		pthread_mutex_lock(&ex->mu);
+		ex->watchers_idle++;
+	}
+	pthread_mutex_unlock(&ex->mu);
+	return NULL;
+}
+
 /* ---------------------------------------------------------------- resync */
 
 /* Adopts a labelled container no handler tracks: the executor that made it
@@ -858,6 +968,47 @@ static void *janitor_main(void *arg)
 
 /* ------------------------------------------------------------- lifecycle */
 
+/* Ends the threads of ex, the first `started` of the order below. */
+static void stop_threads(struct dms_executor *ex, int started)
+{
+	pthread_mutex_lock(&ex->mu);
+	ex->stopping = true;
+	pthread_cond_broadcast(&ex->cond);
+	pthread_cond_broadcast(&ex->watch_cond);
+	pthread_mutex_unlock(&ex->mu);
+	ctx_cancel(ex->life);
+	if (started > 0)
+		pthread_join(ex->events_thread, NULL);
+	if (started > 1)
+		pthread_join(ex->janitor_thread, NULL);
+	for (int i = 0; i < started - 2 && i < EXECUTOR_WORKERS; i++)
+		pthread_join(ex->workers[i], NULL);
+	for (int i = 0; i < started - 2 - EXECUTOR_WORKERS; i++)
+		pthread_join(ex->watchers[i], NULL);
+	handler_unref(ex->watch_next); /* handed over, never taken */
+	ex->watch_next = NULL;
+}
+
+/* Events, janitor, workers, watchers; all or none. */
+static bool start_threads(struct dms_executor *ex)
+{
+	int started = 0, want = 2 + EXECUTOR_WORKERS + ex->n_watchers;
+	if (pthread_create(&ex->events_thread, NULL, events_main, ex) == 0)
+		started++;
+	if (started == 1 && pthread_create(&ex->janitor_thread, NULL, janitor_main, ex) == 0)
+		started++;
+	for (int i = 0; started == 2 + i && i < EXECUTOR_WORKERS; i++)
+		if (pthread_create(&ex->workers[i], NULL, worker_main, ex) == 0)
+			started++;
+	for (int i = 0; started == 2 + EXECUTOR_WORKERS + i && i < ex->n_watchers; i++)
+		if (pthread_create(&ex->watchers[i], NULL, watcher_main, ex) == 0)
+			started++;
+	if (started == want)
+		return true;
+	stop_threads(ex, started);
+	return false;
+}
+
 int executor_new(const char *id, const char *config_yaml, struct dms_executor **out,
                  dms_error **err)
 {
@@ -884,6 +1035,7 @@ static void free_executor(struct dms_executor *ex)
 	free(ex->jobs_dir);
 	pthread_mutex_destroy(&ex->mu);
 	pthread_cond_destroy(&ex->cond);
+	pthread_cond_destroy(&ex->watch_cond);
 	free(ex);
 }
 
@@ -917,6 +1069,7 @@ int executor_new_with_runtime(const char *id, const char *config_yaml,
 		return err_set(err, DMS_ERR_RESOURCE, "out of memory");
 	pthread_mutex_init(&ex->mu, NULL);
 	ctx_cond_init(&ex->cond);
+	pthread_cond_init(&ex->watch_cond, NULL);
 	if ((rc = config_parse(config_yaml, &ex->cfg, err)) != 0)
 		goto fail;
 	ex->rt_ops = ops;
@@ -948,26 +1101,10 @@ int executor_new_with_runtime(const char *id, const char *config_yaml,
 	if (!resync(ex, first))
 		ex->resync_needed = true; /* the janitor tries again (no thread yet) */
 	ctx_free(first);
-	int started = 0;
-	if (pthread_create(&ex->events_thread, NULL, events_main, ex) == 0)
-		started++;
-	if (started == 1 && pthread_create(&ex->janitor_thread, NULL, janitor_main, ex) == 0)
-		started++;
-	for (int i = 0; started == 2 + i && i < EXECUTOR_WORKERS; i++)
-		if (pthread_create(&ex->workers[i], NULL, worker_main, ex) == 0)
-			started++;
-	if (started != 2 + EXECUTOR_WORKERS) {
-		pthread_mutex_lock(&ex->mu);
-		ex->stopping = true;
-		pthread_cond_broadcast(&ex->cond);
-		pthread_mutex_unlock(&ex->mu);
-		ctx_cancel(ex->life);
-		if (started > 0)
-			pthread_join(ex->events_thread, NULL);
-		if (started > 1)
-			pthread_join(ex->janitor_thread, NULL);
-		for (int i = 0; i < started - 2; i++)
-			pthread_join(ex->workers[i], NULL);
+	if (RT_HAS(ex->rt_ops, container_watch) && ex->cfg->exit_watch_ms > 0)
+		ex->n_watchers = EXIT_WATCHERS;
+	ex->watchers_idle = ex->n_watchers;
+	if (!start_threads(ex)) {
 		rc = err_set(err, DMS_ERR_RESOURCE, "cannot start executor threads");
 		goto fail;
 	}
@@ -988,15 +1125,7 @@ void executor_destroy(struct dms_executor *ex)
 {
 	if (!ex)
 		return;
-	pthread_mutex_lock(&ex->mu);
-	ex->stopping = true;
-	pthread_cond_broadcast(&ex->cond);
-	pthread_mutex_unlock(&ex->mu);
-	ctx_cancel(ex->life);
-	pthread_join(ex->events_thread, NULL);
-	pthread_join(ex->janitor_thread, NULL);
-	for (int i = 0; i < EXECUTOR_WORKERS; i++)
-		pthread_join(ex->workers[i], NULL);
+	stop_threads(ex, 2 + EXECUTOR_WORKERS + ex->n_watchers);
 	/* Log threads wait with ex->life, cancelled above; one blocked writing
 	 * to a reader that does not read is released by shutting its socket. */
 	logs_shutdown_all(ex);
@@ -1434,12 +1563,18 @@ static int start_handler(struct dms_executor *ex, dms_context *ctx, const char *
 	if (rc != 0)
 		goto fail;
 	handler_transition(h, DMS_STATE_CREATED, NULL, NULL);
+	if (!cancelled && ex->n_watchers > 0 && watch_begin(ex, ctx, h)) {
+		pthread_mutex_lock(&h->mu);
+		cancelled = h->cancel_requested;
+		pthread_mutex_unlock(&h->mu);
+	}
 	if (cancelled) {
 		rc = DMS_ERR_CANCELLED;
 		goto fail;
 	}
 	if ((rc = ex->rt_ops->container_start(ex->rt, ctx, cid, err)) != 0)
 		goto fail;
+	watch_started(ex, h);
 	pthread_mutex_lock(&h->mu);
 	h->started_mono_ns = mono_now_ns();
 	if (req->timeout_ms > 0)

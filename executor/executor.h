@@ -19,6 +19,12 @@
 #define EXECUTOR_WORKERS 2
 #endif
 
+/* Exit watchers per executor on engines that report exits late
+ * (runtime.h container_watch; docs/architecture.md, "Exit watch"). */
+#ifndef EXIT_WATCHERS
+#define EXIT_WATCHERS 2
+#endif
+
 struct work; /* a queued harvest or container removal */
 struct pump; /* an open log stream (logs.c) */
 struct pull; /* an image pull shared by concurrent Starts */
@@ -51,10 +57,15 @@ struct dms_executor {
 	struct pump *pumps_ended;  /* ended, to be joined (logs_reap) */
 	struct pull *pulls;        /* image pulls in progress, one per image */
 	struct sweep *sweep;       /* made at its first use (sweep.c) */
+	struct handler *watch_next; /* handed to an idle watcher (executor.c), ref'd */
+	int watchers_idle;
+	pthread_cond_t watch_cond; /* watch_next set, or stopping */
 
 	pthread_t events_thread;
 	pthread_t janitor_thread;
 	pthread_t workers[EXECUTOR_WORKERS];
+	int n_watchers;            /* 0, or EXIT_WATCHERS (container_watch, exit_watch) */
+	pthread_t watchers[EXIT_WATCHERS];
 };
 
 int executor_new(const char *id, const char *config_yaml, struct dms_executor **out,

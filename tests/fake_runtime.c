@@ -127,6 +127,10 @@ static struct {
 	uint64_t next_id;
 	bool down;
 	bool default_ignores_sigterm;
+	bool events_muted;
+	bool follow_sticky;   /* follows outlive the container's run */
+	uint64_t watch_drops; /* fake_runtime_drop_streams() calls: ends watches */
+	int n_watches;
 	int n_streams;
 	int n_open;
 } fk;
@@ -377,7 +381,7 @@ static void emit(struct fake_ctr *c, enum runtime_event_kind kind, int exit_code
 {
 	struct fake_event *e = event_new(kind, c->id, c->labels, exit_code, wall_now_ns());
 
-	for (struct fake_stream *s = fk.streams; s; s = s->next)
+	for (struct fake_stream *s = fk.streams; s && !fk.events_muted; s = s->next)
 		if (!s->dropped && labels_match(e->labels, s->label))
 			stream_push(s, e);
 	event_free(fk.history[fk.history_next]);
@@ -390,6 +394,7 @@ static void drop_streams(void)
 {
 	for (struct fake_stream *s = fk.streams; s; s = s->next)
 		s->dropped = true;
+	fk.watch_drops++;
 	changed();
 }
 
@@ -1163,7 +1168,7 @@ static int fake_container_logs(struct runtime *rt, dms_context *ctx, const char 
 			}
 			continue;
 		}
-		if (!opts->follow || c->status != CS_RUNNING)
+		if (!opts->follow || (c->status != CS_RUNNING && !fk.follow_sticky))
 			break;
 		if (fk.down) {
 			rc = err_engine(err, DMS_ERR_RUNTIME_UNAVAILABLE, "container logs", id,
@@ -1180,6 +1185,52 @@ static int fake_container_logs(struct runtime *rt, dms_context *ctx, const char 
 	free(cid);
 out:
 	unlock();
+	return rc;
+}
+
+int fake_container_watch(struct runtime *rt, dms_context *ctx, const char *id,
+                         void (*attached)(void *ud), void *ud, dms_error **err)
+{
+	struct fake_ctr *c;
+	char *cid;
+	uint64_t drops;
+	int rc;
+
+	(void)rt;
+	lock();
+	rc = op_enter("container_watch", ctx, id, err);
+	if (rc != 0 || !(c = find_ctr(id))) {
+		if (rc == 0)
+			rc = not_found(err, "container attach", id);
+		unlock();
+		return rc;
+	}
+	cid = strdup(c->id);
+	drops = fk.watch_drops; /* counted from when it shows in n_watches */
+	fk.n_watches++;
+	unlock();
+	attached(ud);
+	lock();
+	for (;;) {
+		c = find_ctr(cid);
+		if (!c || (c->status != CS_RUNNING && c->status != CS_CREATED) ||
+		    fk.watch_drops != drops)
+			break; /* ended, gone, or dropped: all look the same */
+		if (fk.down) {
+			rc = err_engine(err, DMS_ERR_RUNTIME_UNAVAILABLE, "container attach", id,
+			                "connection refused", "the fake engine went away");
+			break;
+		}
+		if ((rc = ctx_cond_wait(ctx, &cond, &mu, INT64_MAX)) != 0) {
+			rc = err_set(err, rc, "watching %s: %s", id,
+			             rc == DMS_ERR_TIMEOUT ? "deadline exceeded" : "cancelled");
+			break;
+		}
+	}
+	fk.n_watches--;
+	changed();
+	unlock();
+	free(cid);
 	return rc;
 }
 
@@ -1479,6 +1530,8 @@ void fake_runtime_reset(void)
 	fk.history_next = 0;
 	fk.down = false;
 	fk.default_ignores_sigterm = false;
+	fk.events_muted = false;
+	fk.follow_sticky = false;
 	drop_streams();
 	unlock();
 }
@@ -1769,6 +1822,31 @@ size_t fake_runtime_network_count(const char *label)
 size_t fake_runtime_volume_count(const char *label)
 {
 	return obj_count(RT_OBJ_VOLUME, label);
+}
+
+void fake_runtime_set_events_muted(bool muted)
+{
+	lock();
+	fk.events_muted = muted;
+	unlock();
+}
+
+void fake_runtime_set_follow_sticky(bool sticky)
+{
+	lock();
+	fk.follow_sticky = sticky;
+	changed();
+	unlock();
+}
+
+int fake_runtime_watch_count(void)
+{
+	int n;
+
+	lock();
+	n = fk.n_watches;
+	unlock();
+	return n;
 }
 
 int fake_runtime_stream_count(void)

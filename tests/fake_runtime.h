@@ -137,6 +137,25 @@ void fake_container_info_free(struct fake_container_info *i);
 bool fake_runtime_exists(const char *name_or_id);
 /* CS_UNKNOWN when there is no such container. */
 enum container_status fake_runtime_status(const char *name_or_id);
+/* The exit watch (runtime.h container_watch), not in fake_runtime_ops:
+ * tests that want it put it in a copy of the table. Calls attached(), then
+ * returns 0 once the container is not running (or is gone), or when
+ * fake_runtime_drop_streams() is called, as a dropped connection looks the
+ * same; DMS_ERR_RUNTIME_UNAVAILABLE when the engine goes down; ctx's status
+ * when it ends. */
+int fake_container_watch(struct runtime *rt, dms_context *ctx, const char *id,
+                         void (*attached)(void *ud), void *ud, dms_error **err);
+/* Watches currently held. */
+int fake_runtime_watch_count(void);
+/* Muted: events are remembered (a reconnect with `since` gets them) but
+ * no open stream is told, like an engine whose stream lags behind. */
+void fake_runtime_set_events_muted(bool muted);
+
+/* Sticky: a log follow does not end when the container stops (only when
+ * it is removed or its context ends), like an engine that notices the end
+ * late (Podman's follow: by polling). */
+void fake_runtime_set_follow_sticky(bool sticky);
+
 /* Containers having label "k=v" or key "k" (NULL: all). */
 size_t fake_runtime_count(const char *label);
 size_t fake_runtime_network_count(const char *label);

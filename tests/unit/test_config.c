@@ -45,6 +45,7 @@ static void assert_defaults(const struct exec_config *c, const char *state_dir)
 	cr_assert_eq(c->results_file_limit, 64u << 20, "results_file_limit = %zu",
 	             c->results_file_limit);
 	cr_assert_str_eq(c->stop_signal, "SIGTERM", "stop_signal = %s", c->stop_signal);
+	cr_assert_eq(c->exit_watch_ms, 5000, "exit_watch_ms = %lld", (long long)c->exit_watch_ms);
 }
 
 Test(config, null_and_empty_give_defaults)
@@ -83,7 +84,8 @@ Test(config, every_key)
 	                                 "retention: 1.5m\n"
 	                                 "log_spool_limit: 8MB\n"
 	                                 "results_file_limit: 1k\n"
-	                                 "stop_signal: INT\n");
+	                                 "stop_signal: INT\n"
+	                                 "exit_watch: 0\n");
 
 	cr_assert_str_eq(c->runtime, "podman", "runtime = %s", c->runtime);
 	cr_assert_str_eq(c->host, "unix:///run/podman/podman.sock", "host = %s", c->host);
@@ -96,6 +98,7 @@ Test(config, every_key)
 	cr_assert_eq(c->results_file_limit, 1024, "results_file_limit = %zu",
 	             c->results_file_limit);
 	cr_assert_str_eq(c->stop_signal, "SIGINT", "stop_signal = %s", c->stop_signal);
+	cr_assert_eq(c->exit_watch_ms, 0, "exit_watch_ms = %lld", (long long)c->exit_watch_ms);
 	config_free(c);
 }
 
