@@ -368,7 +368,8 @@ static void result_note(struct exec_result *res, const char *what, const char *w
  * lossless) into res, the spool and the results files, stopping once none
  * of them can take more. 0, or a category. */
 static int collect(struct dms_executor *ex, struct handler *h, const char *cid,
-                   struct exec_result *res, char **spool_path, dms_error **e)
+                   struct exec_result *res, char **spool_path, bool *spool_whole,
+                   dms_error **e)
 {
 	struct container_state st = {0};
 	int rc = ex->rt_ops->container_inspect(ex->rt, ex->life, cid, &st, e);
@@ -413,6 +414,7 @@ static int collect(struct dms_executor *ex, struct handler *h, const char *cid,
 		}
 		rc = 0;
 	}
+	*spool_whole = sp && rc == 0 && !hs.full && !sp->truncated;
 	spool_close(sp);
 	if (have_files) {
 		results_files_close(&files);
@@ -435,8 +437,9 @@ static void harvest(struct dms_executor *ex, struct handler *h)
 
 	dms_exec_state final = cancelled ? DMS_STATE_CANCELLED : DMS_STATE_EXITED;
 	char *spool_path = NULL;
+	bool spool_whole = false;
 	dms_error *e = NULL;
-	int rc = cid ? collect(ex, h, cid, &res, &spool_path, &e) : DMS_ERR_RESOURCE;
+	int rc = cid ? collect(ex, h, cid, &res, &spool_path, &spool_whole, &e) : DMS_ERR_RESOURCE;
 	bool remove = rc == 0;
 	if (engine_unreachable(rc) || rc == DMS_ERR_CONTAINER) {
 		defer_harvest(ex, h);
@@ -472,6 +475,8 @@ static void harvest(struct dms_executor *ex, struct handler *h)
 
 	char *json = result_to_json(&res);
 	finish_harvest(h, spool_path);
+	if (spool_whole)
+		logs_harvested(ex, h);
 	/* Any harvest means the job ran: make sure RUNNING was reported first,
 	 * even if the die event overtook the starter's own transition. */
 	handler_transition(h, DMS_STATE_RUNNING, NULL, NULL);

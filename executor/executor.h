@@ -102,6 +102,8 @@ int logs_open_stream(struct dms_executor *ex, struct handler *h, const struct lo
 
 /* Unblocks every log stream thread (destroy then waits for them). */
 void logs_shutdown_all(struct dms_executor *ex);
+/* h's spool holds its whole log now: follows reading the engine switch to it. */
+void logs_harvested(struct dms_executor *ex, struct handler *h);
 /* Joins the log stream threads that have ended and frees their state. */
 void logs_reap(struct dms_executor *ex);
 /* A log stream stopped reading h's container from the engine (it counted

@@ -7,9 +7,12 @@
  * ENGINES.md), so a follower whose engine read ended cleanly is done at
  * once — it never waits for the harvest, and the harvest does not remove
  * the container while a stream reads it (executor_engine_reader_done).
- * Only when that read failed (the container was removed anyway, by Cleanup
- * or from outside: 404) does it wait for the harvest and complete from the
- * spool, skipping what it already sent, counted per stream. `tail` and `lines` are the same mechanism: a number
+ * A harvest that spooled the whole log ends the engine reads of the job's
+ * followers, which send the rest from the spool (logs_harvested): an
+ * engine's follow ends later than that (Podman's by up to 250 ms).
+ * So does a read that failed (the container was removed anyway, by Cleanup
+ * or from outside: 404), after waiting for the harvest; both skip what was
+ * already sent, counted per stream. `tail` and `lines` are the same mechanism: a number
  * of bytes per stream to skip, counted when the call is made. One
  * short-lived thread per open stream, none per job. */
 #include <errno.h>
@@ -35,6 +38,8 @@ struct pump {
 	bool follow;
 	uint64_t skip[3];     /* bytes of each stream the reader does not want */
 	uint64_t seen[3];     /* bytes of each stream passed through the sink */
+	dms_context *read_ctx; /* the engine read in progress; under ex->mu */
+	bool to_spool;        /* the harvest ended it: the spool has the rest */
 	pthread_t thread;
 	struct pump *next;    /* ex->pumps, then ex->pumps_ended; under ex->mu */
 };
@@ -85,6 +90,21 @@ void logs_shutdown_all(struct dms_executor *ex)
 	pthread_mutex_lock(&ex->mu);
 	for (struct pump *p = ex->pumps; p; p = p->next)
 		shutdown(p->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&ex->mu);
+}
+
+/* h's harvest filled its spool completely: the follows still reading the
+ * engine end there and send the rest from the spool. An engine's follow
+ * stream ends some time after the exit (Podman notices it by polling, up to
+ * 250 ms later, then drains its log file); the spool is there now. */
+void logs_harvested(struct dms_executor *ex, struct handler *h)
+{
+	pthread_mutex_lock(&ex->mu);
+	for (struct pump *p = ex->pumps; p; p = p->next)
+		if (p->h == h && p->read_ctx && p->follow) {
+			p->to_spool = true;
+			ctx_cancel(p->read_ctx);
+		}
 	pthread_mutex_unlock(&ex->mu);
 }
 
@@ -293,16 +313,29 @@ static void *pump_main(void *arg)
 	}
 	source_get(h, &s);
 	bool from_engine = s.container_id && s.state == DMS_STATE_RUNNING && engine_reader_enter(h);
+	bool switched = false;
 	if (from_engine) {
-		rc = read_engine(p->ex, p->ctx, s.container_id, s.tty, p->follow, pump_sink, p);
+		dms_context *rctx = ctx_new_child(p->ctx, -1);
+		pthread_mutex_lock(&p->ex->mu);
+		p->read_ctx = rctx;
+		pthread_mutex_unlock(&p->ex->mu);
+		rc = read_engine(p->ex, rctx ? rctx : p->ctx, s.container_id, s.tty, p->follow,
+		                 pump_sink, p);
+		pthread_mutex_lock(&p->ex->mu);
+		p->read_ctx = NULL;
+		switched = p->to_spool;
+		pthread_mutex_unlock(&p->ex->mu);
+		ctx_free(rctx);
 		executor_engine_reader_done(p->ex, h);
 	}
 	/* A clean engine read is complete, following or not. READER_LEFT or a
 	 * done context: the reader left (or the executor is going). A failed
 	 * engine read (the container was removed: 404), a follow that found
-	 * the job no longer running, or a job already harvested: the spool. */
-	bool from_spool = ctx_status(p->ctx) == 0 && !(from_engine && rc == 0) &&
-	                  rc != READER_LEFT && (s.spool_path != NULL || p->follow || rc != 0);
+	 * the job no longer running, a job already harvested, or a read the
+	 * harvest ended (logs_harvested): the spool. */
+	bool from_spool = ctx_status(p->ctx) == 0 && rc != READER_LEFT &&
+	                  (switched || (!(from_engine && rc == 0) &&
+	                                (s.spool_path != NULL || p->follow || rc != 0)));
 	source_free(&s);
 
 	if (from_spool) {

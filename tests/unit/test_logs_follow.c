@@ -110,6 +110,49 @@ static size_t read_to_eof(int fd, char *buf, size_t cap)
 	return got;
 }
 
+/* The engine's follow does not end at the exit (Podman's notices it late):
+ * once the harvest has the whole log in the spool, the follower sends the
+ * rest from there and ends. Before, it waited for the engine — here for
+ * ever, since the container is not removed while a follower reads it. */
+Test(logs, a_late_engine_follow_is_ended_by_the_harvest)
+{
+	open_executor(NULL);
+	fake_runtime_set_follow_sticky(true);
+	start_ok("late");
+	char *n = labels_container_name("unitlogs", "late");
+	cr_assert_eq(fake_runtime_write(NULL, n, "one\n", NULL), 0);
+	int fd = open_follower("late");
+	cr_assert_eq(fake_runtime_exit(NULL, n, 0, "two\n", NULL, false), 0);
+	char buf[64];
+	read_to_eof(fd, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "one\ntwo\n");
+	close(fd);
+	free(n);
+}
+
+/* ...but not when the spool was cut at log_spool_limit: the engine's
+ * stream is then the only whole copy, and the follower stays on it. */
+Test(logs, a_cut_spool_leaves_the_follower_on_the_engine)
+{
+	open_executor("log_spool_limit: 4\n");
+	fake_runtime_set_follow_sticky(true);
+	start_ok("cut");
+	char *n = labels_container_name("unitlogs", "cut");
+	int fd = open_follower("cut");
+	cr_assert_eq(fake_runtime_exit(NULL, n, 0, "0123456789\n", NULL, false), 0);
+	char *json = NULL;
+	dms_context *ctx = ctx_new(DEADLINE_MS);
+	cr_assert_eq(executor_wait(ex, ctx, "cut", &json, NULL), 0);
+	ctx_free(ctx);
+	free(json);
+	fake_runtime_set_follow_sticky(false); /* the engine's follow ends now */
+	char buf[64];
+	read_to_eof(fd, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "0123456789\n");
+	close(fd);
+	free(n);
+}
+
 /* The harvest cannot finish (every inspect fails: the engine "cannot say"
  * the container stopped), yet the follower, whose engine read ended with
  * the whole log, reaches EOF: it no longer waits for the harvest's re-read. */
