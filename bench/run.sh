@@ -280,6 +280,28 @@ stacks() {
 # elsewhere on the machine, which drifts over minutes, lands on every
 # variant alike, and no two jobs ever overlap. A tool that dies or holds a
 # turn past TURN_SECS drops out (its column n/a); the others go on.
+# Waits (up to 10 s) until engine $1 holds no container: the previous turn's
+# job is removed. The executor answers before its container is removed, and
+# a removal still under way (Podman's: its cleanup process, 150-250 ms)
+# would slow whichever variant's job came next; raw's /wait and the CLIs'
+# --rm include it. So each interleaved sample measures one job on an idle
+# engine. Polls: the engine offers no event for "all gone".
+settle() {
+  local sock=$RUN_DIR/$1.sock end=$((SECONDS + 10)) k busy
+  while [ $SECONDS -lt $end ]; do
+    busy=0
+    # The executors' containers, and the raw client's (the CLIs and
+    # docker-py remove theirs before they return).
+    for k in org.dms.executor dms.bench; do
+      [ "$(curl -s --max-time 5 --unix-socket "$sock" -G --data-urlencode "filters={\"label\":[\"$k\"]}" \
+        'http://d/containers/json?all=1')" = "[]" ] || busy=1
+    done
+    [ $busy = 0 ] && return 0
+    sleep 0.02
+  done
+  log "settle: containers still on $1 after 10 s"
+}
+
 interleave() {
   local sec=$1 e=$2 turns=$3 tsecs=$4; shift 4
   local v t fd key end got rc ch
@@ -303,6 +325,7 @@ interleave() {
   for ((t = 0; t < turns; t++)); do
     for v in "$@"; do
       [ "${alive[$v]}" = 1 ] || continue
+      settle "$e"
       printf x >&"${gofd[$v]}"
       end=$((SECONDS + tsecs))
       got=0
