@@ -31,20 +31,22 @@ static long count_dir(const char *path)
 	return n;
 }
 
-static long read_rss_kb(pid_t pid)
+/* VmRSS, and its anonymous and file-backed parts (the latter: pages of
+ * shared libraries, resident or not as the page cache has them). */
+static int read_rss_kb(pid_t pid, long *rss, long *anon, long *file)
 {
 	char path[64], line[256];
-	long kb = -1;
 
+	*rss = *anon = *file = -1;
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
+		if (sscanf(line, "VmRSS: %ld kB", rss) != 1 && sscanf(line, "RssAnon: %ld kB", anon) != 1)
+			sscanf(line, "RssFile: %ld kB", file);
 	fclose(f);
-	return kb;
+	return *rss < 0 ? -1 : 0;
 }
 
 static double read_cpu_ms(pid_t pid)
@@ -204,7 +206,7 @@ int proc_sample(pid_t pid, const char *engine_sock, struct proc_sample *out)
 	out->threads = count_dir(path);
 	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
 	out->fds = count_dir(path);
-	out->rss_kb = read_rss_kb(pid);
+	read_rss_kb(pid, &out->rss_kb, &out->rss_anon_kb, &out->rss_file_kb);
 	out->cpu_ms = read_cpu_ms(pid);
 	out->engine_conns = count_engine_conns(pid, engine_sock);
 	if (out->threads < 0 || out->fds < 0 || out->rss_kb < 0 || out->engine_conns < 0) {
@@ -216,6 +218,9 @@ int proc_sample(pid_t pid, const char *engine_sock, struct proc_sample *out)
 
 void proc_sample_print(FILE *f, const struct proc_sample *s)
 {
-	fprintf(f, "{\"threads\":%ld,\"fds\":%ld,\"engine_conns\":%ld,\"rss_kb\":%ld,\"cpu_ms\":%.0f}",
-	        s->threads, s->fds, s->engine_conns, s->rss_kb, s->cpu_ms);
+	fprintf(f,
+	        "{\"threads\":%ld,\"fds\":%ld,\"engine_conns\":%ld,\"rss_kb\":%ld,"
+	        "\"rss_anon_kb\":%ld,\"rss_file_kb\":%ld,\"cpu_ms\":%.0f}",
+	        s->threads, s->fds, s->engine_conns, s->rss_kb, s->rss_anon_kb, s->rss_file_kb,
+	        s->cpu_ms);
 }

@@ -13,12 +13,15 @@ struct proc_sample {
 	long fds;          /* entries of /proc/PID/fd */
 	long engine_conns; /* its sockets whose peer is bound to the engine socket */
 	long rss_kb;       /* VmRSS */
+	long rss_anon_kb;  /* RssAnon: the process's own memory */
+	long rss_file_kb;  /* RssFile: mapped files (libraries) resident */
 	double cpu_ms;     /* utime + stime */
 };
 
 /* Returns 0, or -1 (logged) when the process or the kernel could not be read. */
 int proc_sample(pid_t pid, const char *engine_sock, struct proc_sample *out);
-/* Prints {"threads":..,"fds":..,"engine_conns":..,"rss_kb":..,"cpu_ms":..}. */
+/* Prints {"threads":..,"fds":..,"engine_conns":..,"rss_kb":..,"rss_anon_kb":..,
+ * "rss_file_kb":..,"cpu_ms":..}. */
 void proc_sample_print(FILE *f, const struct proc_sample *s);
 
 #endif

@@ -23,6 +23,7 @@ ENGINES=${BENCH_ENGINES:-docker podman}
 SECTIONS=${BENCH_SECTIONS:-latency tput logs scale exit}
 TPUT_CONC=${BENCH_TPUT_CONC:-1 4 16}
 TPUT_JOBS=${BENCH_TPUT_JOBS:-32}
+TPUT_ROUNDS=${BENCH_TPUT_ROUNDS:-3}
 LOG_BYTES=${BENCH_LOG_BYTES:-200000000}
 LOG_RUNS=${BENCH_LOG_RUNS:-3}
 SCALE_N=${BENCH_SCALE_N:-200}
@@ -375,27 +376,38 @@ section_latency() {
   interleave latency "$e" $((RUNS + 1)) 120 raw bus_run dmsctl inproc cli dockerpy
 }
 
+# TPUT_ROUNDS rounds that alternate the variants, each starting on an idle
+# engine (settle: the executor's removals of the round before would slow
+# whichever variant came next); jobs/s = all jobs / all their seconds.
 section_tput() {
-  local e=$1 c t
+  local e=$1 c t r
   for c in $TPUT_CONC; do
     local jobs=$(( TPUT_JOBS > 2 * c ? TPUT_JOBS : 2 * c ))
     t=$(( 120 + jobs * 30 ))
-    # shellcheck disable=SC2046
-    measure tput "$e" raw "$c" 0 $t $(raw_cmd "$e") tput "$c" "$jobs"
-    # shellcheck disable=SC2046
-    measure tput "$e" inproc "$c" 0 $t $(inproc_cmd "$e") tput "$c" "$jobs"
-    # shellcheck disable=SC2046
-    measure tput "$e" bus "$c" 0 $t $(bus_cmd "$e") tput "$c" "$jobs"
+    for ((r = 0; r < TPUT_ROUNDS; r++)); do
+      settle "$e"
+      # shellcheck disable=SC2046
+      measure tput "$e" raw "$c" $r $t $(raw_cmd "$e") tput "$c" "$jobs"
+      settle "$e"
+      # shellcheck disable=SC2046
+      measure tput "$e" inproc "$c" $r $t $(inproc_cmd "$e") tput "$c" "$jobs"
+      settle "$e"
+      # shellcheck disable=SC2046
+      measure tput "$e" bus "$c" $r $t $(bus_cmd "$e") tput "$c" "$jobs"
+    done
   done
 }
 
 section_logs() {
   local e=$1 r t=$(( 300 + LOG_BYTES / 1000000 ))
   for ((r = 0; r < LOG_RUNS; r++)); do
+    settle "$e"
     # shellcheck disable=SC2046
     measure logs "$e" raw - $r $t $(raw_cmd "$e") logs "$LOG_BYTES"
+    settle "$e"
     # shellcheck disable=SC2046
     measure logs "$e" bus - $r $t $(bus_cmd "$e") logs "$LOG_BYTES"
+    settle "$e"
     # shellcheck disable=SC2046
     measure logs "$e" inproc - $r $t $(inproc_cmd "$e") logs "$LOG_BYTES"
   done
