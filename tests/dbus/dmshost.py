@@ -6,6 +6,7 @@ org.dms.Executor bus API and the dmsctl binary) against a real dms-host and
 the real engine named by $DMS_DOCKER_HOST. Waiting is always on an event
 with a deadline (a GLib main loop with a timeout), never a fixed sleep.
 """
+import atexit
 import json
 import os
 import select
@@ -28,6 +29,15 @@ import dbus.mainloop.glib
 from gi.repository import GLib
 
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+
+# Every temporary file and directory a test module makes (state dirs,
+# dms-host logs, private buses) goes under one directory per process,
+# removed when the process exits. 0755: test_policy's unprivileged client
+# reaches a bus socket under it.
+TMP_ROOT = tempfile.mkdtemp(prefix='dms-dbus-test-')
+os.chmod(TMP_ROOT, 0o755)
+atexit.register(shutil.rmtree, TMP_ROOT, True)
+tempfile.tempdir = TMP_ROOT
 
 SOURCE_DIR = os.environ.get('DMS_SOURCE_DIR') or os.path.abspath(
     os.path.join(os.path.dirname(__file__), '..', '..'))
