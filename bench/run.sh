@@ -223,7 +223,8 @@ measure() {
 # The clients of each variant, as commands.
 raw_cmd() { echo "$TOOLS/dms-bench-raw $(engine_host "$1") $IMAGE"; }
 inproc_cmd() { echo "$TOOLS/dms-bench-inproc $PLUGIN $(config_file "$1") $IMAGE $1 $(engine_host "$1")"; }
-bus_cmd() { echo "$TOOLS/dms-bench-bus bench-$1 $(config_file "$1") $IMAGE $1 $(engine_host "$1")"; }
+# ENGINE [EXECUTOR_ID]
+bus_cmd() { echo "$TOOLS/dms-bench-bus ${2:-bench-$1} $(config_file "$1") $IMAGE $1 $(engine_host "$1")"; }
 cli_cmd() {
   case "$1" in
     docker) local d; d=$(command -v docker || echo /usr/bin/docker); echo "$d -H $(engine_host docker) run --rm $IMAGE true" ;;
@@ -416,13 +417,16 @@ section_logs() {
 section_scale() {
   local e=$1 n gate=$WORK/gate-$1
   mkdir -p "$gate"
-  # A fresh dms-host: its numbers are those of this workload only.
+  # A fresh dms-host and an executor of its own: its numbers are those of
+  # this workload only. (The other sections' executor would restore the
+  # results it keeps for an hour from its state files: the log section's
+  # three 1 MiB outputs alone were 6 MB of dms-host's memory.)
   stop_host
   start_host
   for n in 1 "$SCALE_N"; do
     local t=$(( 600 + n * 30 + SCALE_SLEEP + SCALE_SETTLE ))
     # shellcheck disable=SC2046
-    measure scale "$e" bus "$n" 0 $t $(bus_cmd "$e") scale "$n" "$SCALE_SLEEP" \
+    measure scale "$e" bus "$n" 0 $t $(bus_cmd "$e" "bench-scale-$e") scale "$n" "$SCALE_SLEEP" \
       "$SCALE_START_CONC" "$SCALE_SETTLE" "$gate" "$HOST_PID"
   done
   stop_host
@@ -435,15 +439,17 @@ section_exit() {
 
 # Leaves nothing behind: the executors' labelled containers (Cleanup), and any
 # container a killed tool left: the raw client's (label dms.bench) and those of
-# the in-process executors (org.dms.executor=bench-inproc-*).
+# any bench executor (org.dms.executor=bench-*).
 tidy_engine() {
-  local e=$1 sock=$RUN_DIR/$1.sock ids id
-  "$DMSCTL" --executor "bench-$e" --config "$(config_file "$e")" cleanup >/dev/null 2>&1 || true
+  local e=$1 sock=$RUN_DIR/$1.sock ids id x
+  for x in "bench-$e" "bench-scale-$e"; do
+    "$DMSCTL" --executor "$x" --config "$(config_file "$e")" cleanup >/dev/null 2>&1 || true
+  done
   ids=$(curl -fsS --unix-socket "$sock" -G http://d/containers/json --data-urlencode all=1 2>/dev/null |
         "$PY" -c 'import json,sys
 for c in json.load(sys.stdin):
     l = c.get("Labels") or {}
-    if "dms.bench" in l or l.get("org.dms.executor", "").startswith("bench-inproc-"):
+    if "dms.bench" in l or l.get("org.dms.executor", "").startswith("bench-"):
         print(c["Id"])' 2>/dev/null || true)
   for id in $ids; do curl -fsS --unix-socket "$sock" -X DELETE "http://d/containers/$id?force=1" >/dev/null 2>&1 || true; done
 }
