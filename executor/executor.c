@@ -49,6 +49,7 @@
 #define IS_INSTALLED_TIMEOUT_MS 5000
 #define CANCEL_EXTRA_WAIT_NS (30 * NS_PER_S)
 #define RESYNC_AT_START_TIMEOUT_MS 5000
+#define DESTROY_REMOVALS_TIMEOUT_MS 5000
 
 enum work_kind { WORK_HARVEST, WORK_REMOVE };
 
@@ -555,14 +556,20 @@ static void *worker_main(void *arg)
 		if (ex->stopping)
 			break;
 		struct work *w = dequeue_locked(ex);
+		bool removal = w->kind == WORK_REMOVE;
+		ex->removing += removal;
 		pthread_mutex_unlock(&ex->mu);
-		if (w->kind == WORK_HARVEST)
+		if (!removal)
 			harvest(ex, w->h);
 		else if (ex->rt_ops->container_remove(ex->rt, ex->life, w->container_id, true,
 		                                      NULL) == 0)
 			remove_own_network(ex, ex->life, w->h);
 		work_free(w);
 		pthread_mutex_lock(&ex->mu);
+		if (removal) {
+			ex->removing--;
+			pthread_cond_broadcast(&ex->cond); /* finish_removals */
+		}
 	}
 	pthread_mutex_unlock(&ex->mu);
 	return NULL;
@@ -1120,6 +1127,25 @@ fail:
 	return rc;
 }
 
+/* Lets the workers do the removals queued or under way (the jobs' results
+ * were delivered; their containers go off the critical path), so that a
+ * clean shutdown leaves no finished job's container behind. Bounded; what
+ * is left, the next executor with this id removes (its resync), as do
+ * Cleanup and the orphan sweep. */
+static void finish_removals(struct dms_executor *ex)
+{
+	int64_t until = mono_now_ns() + DESTROY_REMOVALS_TIMEOUT_MS * NS_PER_MS;
+	pthread_mutex_lock(&ex->mu);
+	for (;;) {
+		bool pending = ex->removing > 0;
+		for (struct work *w = ex->queue_head; w && !pending; w = w->next)
+			pending = w->kind == WORK_REMOVE;
+		if (!pending || ctx_cond_wait(NULL, &ex->cond, &ex->mu, until) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&ex->mu);
+}
+
 static bool abandon_one(void *ud, struct handler *h)
 {
 	handler_abandon_waiters(h, ud);
@@ -1130,6 +1156,7 @@ void executor_destroy(struct dms_executor *ex)
 {
 	if (!ex)
 		return;
+	finish_removals(ex);
 	stop_threads(ex, 2 + EXECUTOR_WORKERS + ex->n_watchers);
 	/* Log threads wait with ex->life, cancelled above; one blocked writing
 	 * to a reader that does not read is released by shutting its socket. */

@@ -48,6 +48,7 @@ struct dms_executor {
 	dms_pull_progress_fn progress_fn;
 	void *progress_ud;
 	struct work *queue_head, *queue_tail;
+	int removing;              /* container removals under way (workers) */
 	bool stopping;
 	bool resync_needed;        /* the event stream (re)connected */
 	bool events_connected;

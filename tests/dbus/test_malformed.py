@@ -3,6 +3,7 @@ names (wrong signatures, unknown objects/methods/interfaces, invalid JSON,
 1 MiB strings) while dms-host keeps serving; SIGTERM with a Wait pending
 answers it and shuts down cleanly."""
 import json
+import tempfile
 import unittest
 
 import dmshost
@@ -150,6 +151,40 @@ class Shutdown(unittest.TestCase):
             status, log = host.stop()
             bus.stop()
         self.assertEqual(status, 0, log)
+
+    def test_sigterm_leaves_no_finished_job_behind(self):
+        """Results delivered, removals queued: the host's shutdown (destroy)
+        lets them finish; no container of a finished job is left."""
+        bus = dmshost.PrivateBus()
+        host = dmshost.Host(bus)
+        conn = bus.connect()
+        try:
+            manager = dbus.Interface(conn.get_object(BUS_NAME, MANAGER_PATH), MANAGER_IFACE)
+            eid = dmshost.unique('sdr')
+            path = manager.NewExecutor(eid, dmshost.executor_config(tempfile.mkdtemp()),
+                                       timeout=CALL_TIMEOUT)
+            ex = dbus.Interface(conn.get_object(BUS_NAME, path), EXECUTOR_IFACE)
+            # Exiting together: harvests come before removals, so at the
+            # last reply the removals are all still queued.
+            jobs = [job('sleep 2') for _ in range(12)]
+            replies = []
+            for xid, req in jobs:
+                ex.Start(req, timeout=CALL_TIMEOUT)
+                r = AsyncReply()
+                ex.Wait(xid, timeout=CALL_TIMEOUT, **r.handlers())
+                replies.append(r)
+            wait_until(lambda: all(r.done for r in replies), 120, 'the Waits')
+            self.assertEqual([r.error for r in replies], [None] * len(jobs))
+            host.proc.terminate()  # right after the last reply: removals still queued
+            status, log = host.wait_exit(60)
+            self.assertEqual(status, 0, log)
+            left = dmshost.engine_api('docker').containers('org.dms.executor=' + eid)
+            self.assertEqual(left, [], 'containers left after the shutdown')
+        finally:
+            conn.close()
+            if host.proc.poll() is None:
+                host.stop()
+            bus.stop()
 
 
 if __name__ == '__main__':
