@@ -114,78 +114,66 @@ class Malformed(HostTestCase):
 
 @dmshost.requires_engine
 class Shutdown(unittest.TestCase):
-    """SIGTERM with a Wait pending: the Wait is answered, the host exits 0."""
+    """dms-host's SIGTERM: a pending Wait is answered, the host exits 0, and
+    no finished job's container is left."""
+
+    def setUp(self):
+        self.bus = dmshost.PrivateBus()
+        self.addCleanup(self.bus.stop)
+        self.host = dmshost.Host(self.bus)
+        self.conn = self.bus.connect()
+        self.addCleanup(self.conn.close)
+        self.eid = dmshost.unique('sd')
+        self.config = dmshost.executor_config(tempfile.mkdtemp(prefix='dms-state-'))
+        self.ex = self.new_executor()
+
+    def tearDown(self):
+        if self.host.proc.poll() is None:
+            status, log = self.host.stop()
+            self.assertEqual(status, 0, log)
+
+    def new_executor(self):
+        manager = dbus.Interface(self.conn.get_object(BUS_NAME, MANAGER_PATH), MANAGER_IFACE)
+        path = manager.NewExecutor(self.eid, self.config, timeout=CALL_TIMEOUT)
+        return dbus.Interface(self.conn.get_object(BUS_NAME, path), EXECUTOR_IFACE)
+
+    def terminate_host(self):
+        self.host.proc.terminate()
+        status, log = self.host.wait_exit(60)
+        self.assertEqual(status, 0, log)
+        self.assertNotIn('AddressSanitizer', log)
 
     def test_sigterm_with_pending_wait(self):
-        import tempfile
-        bus = dmshost.PrivateBus()
-        host = dmshost.Host(bus)
-        conn = bus.connect()
-        try:
-            manager = dbus.Interface(conn.get_object(BUS_NAME, MANAGER_PATH), MANAGER_IFACE)
-            eid = dmshost.unique('sd')
-            config = dmshost.executor_config(tempfile.mkdtemp(prefix='dms-state-'))
-            path = manager.NewExecutor(eid, config,
-                                       timeout=CALL_TIMEOUT)
-            ex = dbus.Interface(conn.get_object(BUS_NAME, path), EXECUTOR_IFACE)
-            xid, req = job('sleep 30')
-            ex.Start(req, timeout=CALL_TIMEOUT)
-            pending = AsyncReply()
-            ex.Wait(xid, timeout=CALL_TIMEOUT, **pending.handlers())
-            self.assertTrue(ex.IsInstalled(timeout=CALL_TIMEOUT))  # Wait is registered
-            host.proc.terminate()
-            wait_until(lambda: pending.done, 60, 'the pending Wait to be answered')
-            self.assertEqual(pending.error.get_dbus_name(), 'org.dms.Error.Cancelled')
-            status, log = host.wait_exit(60)
-            self.assertEqual(status, 0, log)
-            self.assertNotIn('AddressSanitizer', log)
-            # The container outlives the host; a new one cleans it up.
-            host = dmshost.Host(bus)
-            manager = dbus.Interface(conn.get_object(BUS_NAME, MANAGER_PATH), MANAGER_IFACE)
-            path = manager.NewExecutor(eid, config,
-                                       timeout=CALL_TIMEOUT)
-            ex = dbus.Interface(conn.get_object(BUS_NAME, path), EXECUTOR_IFACE)
-            ex.Cleanup(timeout=CALL_TIMEOUT)
-        finally:
-            conn.close()
-            status, log = host.stop()
-            bus.stop()
-        self.assertEqual(status, 0, log)
+        xid, req = job('sleep 30')
+        self.ex.Start(req, timeout=CALL_TIMEOUT)
+        pending = AsyncReply()
+        self.ex.Wait(xid, timeout=CALL_TIMEOUT, **pending.handlers())
+        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT))  # Wait is registered
+        self.host.proc.terminate()
+        wait_until(lambda: pending.done, 60, 'the pending Wait to be answered')
+        self.assertEqual(pending.error.get_dbus_name(), 'org.dms.Error.Cancelled')
+        self.terminate_host()
+        # The container outlives the host; a new one cleans it up.
+        self.host = dmshost.Host(self.bus)
+        self.new_executor().Cleanup(timeout=CALL_TIMEOUT)
 
     def test_sigterm_leaves_no_finished_job_behind(self):
         """Results delivered, removals queued: the host's shutdown (destroy)
-        lets them finish; no container of a finished job is left."""
-        bus = dmshost.PrivateBus()
-        host = dmshost.Host(bus)
-        conn = bus.connect()
-        try:
-            manager = dbus.Interface(conn.get_object(BUS_NAME, MANAGER_PATH), MANAGER_IFACE)
-            eid = dmshost.unique('sdr')
-            path = manager.NewExecutor(eid, dmshost.executor_config(tempfile.mkdtemp()),
-                                       timeout=CALL_TIMEOUT)
-            ex = dbus.Interface(conn.get_object(BUS_NAME, path), EXECUTOR_IFACE)
-            # Exiting together: harvests come before removals, so at the
-            # last reply the removals are all still queued.
-            jobs = [job('sleep 2') for _ in range(12)]
-            replies = []
-            for xid, req in jobs:
-                ex.Start(req, timeout=CALL_TIMEOUT)
-                r = AsyncReply()
-                ex.Wait(xid, timeout=CALL_TIMEOUT, **r.handlers())
-                replies.append(r)
-            wait_until(lambda: all(r.done for r in replies), 120, 'the Waits')
-            self.assertEqual([r.error for r in replies], [None] * len(jobs))
-            host.proc.terminate()  # right after the last reply: removals still queued
-            status, log = host.wait_exit(60)
-            self.assertEqual(status, 0, log)
-            left = dmshost.engine_api('docker').containers('org.dms.executor=' + eid)
-            self.assertEqual(left, [], 'containers left after the shutdown')
-        finally:
-            conn.close()
-            if host.proc.poll() is None:
-                host.stop()
-            bus.stop()
-
+        lets them finish."""
+        # Exiting together: harvests come before removals, so at the last
+        # reply the removals are all still queued.
+        jobs = [job('sleep 2') for _ in range(12)]
+        replies = []
+        for xid, req in jobs:
+            self.ex.Start(req, timeout=CALL_TIMEOUT)
+            r = AsyncReply()
+            self.ex.Wait(xid, timeout=CALL_TIMEOUT, **r.handlers())
+            replies.append(r)
+        wait_until(lambda: all(r.done for r in replies), 120, 'the Waits')
+        self.assertEqual([r.error for r in replies], [None] * len(jobs))
+        self.terminate_host()  # right after the last reply
+        left = dmshost.engine_api('docker').containers('org.dms.executor=' + self.eid)
+        self.assertEqual(left, [], 'containers left after the shutdown')
 
 if __name__ == '__main__':
     unittest.main()
