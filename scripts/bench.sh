@@ -7,7 +7,7 @@
 # sections of the issue on Docker and on Podman, prints the table and writes
 # bench/results/<timestamp>.json. Not part of the tests (scripts/test.sh).
 #
-#   bash scripts/bench.sh                        # the full run (≈ 40 min here)
+#   bash scripts/bench.sh                        # the full run (≈ 22 min, 2 idle cores)
 #   BENCH_SECTIONS=latency BENCH_ENGINES=docker bash scripts/bench.sh
 #
 # Every BENCH_* knob of bench/README.md passes through; BENCH_BUILD_DIR picks
