@@ -275,13 +275,6 @@ stacks() {
     fi; } >"$LOGS/$1.stacks" 2>&1
 }
 
-# interleave SECTION ENGINE TURNS TURN_SECS VARIANT... — runs the variants
-# side by side, one job at a time: every tool starts at once (its setup
-# overlaps the others'), then run.sh hands out turns round-robin over FIFOs
-# (bench_turn_begin/end in bench.c): A, B, C, A, B, C... So load from
-# elsewhere on the machine, which drifts over minutes, lands on every
-# variant alike, and no two jobs ever overlap. A tool that dies or holds a
-# turn past TURN_SECS drops out (its column n/a); the others go on.
 # Waits (up to 10 s) until engine $1 holds no container: the previous turn's
 # job is removed. The executor answers before its container is removed, and
 # a removal still under way (Podman's: its cleanup process, 150-250 ms)
@@ -304,6 +297,13 @@ settle() {
   log "settle: containers still on $1 after 10 s"
 }
 
+# interleave SECTION ENGINE TURNS TURN_SECS VARIANT... — runs the variants
+# side by side, one job at a time: every tool starts at once (its setup
+# overlaps the others'), then run.sh hands out turns round-robin over FIFOs
+# (bench_turn_begin/end in bench.c): A, B, C, A, B, C... So load from
+# elsewhere on the machine, which drifts over minutes, lands on every
+# variant alike, and no two jobs ever overlap. A tool that dies or holds a
+# turn past TURN_SECS drops out (its column n/a); the others go on.
 interleave() {
   local sec=$1 e=$2 turns=$3 tsecs=$4; shift 4
   local v t fd key end got rc ch
