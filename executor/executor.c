@@ -658,7 +658,9 @@ static void *events_main(void *arg)
  * defers the harvest). EXIT_WATCHERS threads, so threads and connections
  * stay constant whatever the number of jobs; a job started while all are
  * busy, or running longer, is seen by the events alone. */
-enum { WATCH_NONE, WATCH_PENDING, WATCH_ATTACHED, WATCH_OVER };
+/* h->watch: none; handed over; attached; its stream ended by itself (the
+ * exit hint); over otherwise (refused, failed, or its time was up). */
+enum { WATCH_NONE, WATCH_PENDING, WATCH_ATTACHED, WATCH_ENDED, WATCH_OVER };
 
 #define WATCH_ATTACH_MAX_NS (10 * NS_PER_S)
 
@@ -704,7 +706,7 @@ static void watch_started(struct dms_executor *ex, struct handler *h)
 {
 	pthread_mutex_lock(&h->mu);
 	h->watch_started = true;
-	bool ended = h->watch_ended;
+	bool ended = h->watch == WATCH_ENDED;
 	pthread_mutex_unlock(&h->mu);
 	if (ended)
 		mark_exited(ex, h, NULL, -1);
@@ -723,9 +725,8 @@ static void watch_one(struct dms_executor *ex, struct handler *h)
 	}
 	ctx_free(wctx);
 	pthread_mutex_lock(&h->mu);
-	h->watch = WATCH_OVER;
-	h->watch_ended = rc == 0;
-	bool exited = h->watch_ended && h->watch_started;
+	h->watch = rc == 0 ? WATCH_ENDED : WATCH_OVER;
+	bool exited = rc == 0 && h->watch_started;
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->mu);
 	if (exited)

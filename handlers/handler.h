@@ -55,8 +55,7 @@ struct handler {
 	bool harvested;            /* spool complete (or never will be) */
 	int engine_readers;        /* log streams reading the container (logs.c) */
 	bool remove_deferred;      /* harvested: remove when engine_readers is 0 */
-	int watch;                 /* the exit watch's state (executor.c) */
-	bool watch_ended;          /* its stream ended by itself: an exit hint */
+	int watch;                 /* the exit watch's state (executor.c, WATCH_*) */
 	bool watch_started;        /* the container was started (so the hint counts) */
 	char *spool_path;          /* NULL until harvested */
 	char *result_json;         /* final states */
