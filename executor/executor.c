@@ -253,7 +253,7 @@ static void restore(void *ud, const struct state_record *r)
 		state_remove(ex->jobs_dir, r->container_name);
 		return;
 	}
-	struct handler *h = handler_new(r->execution_id, r->job_id, r->container_name, NULL,
+	struct handler *h = handler_new(r->execution_id, r->job_id, r->container_name, NULL, NULL,
 	                                on_handler_change, ex), *old = NULL;
 	if (!h)
 		return;
@@ -770,7 +770,7 @@ static void adopt(struct dms_executor *ex, const struct container_summary *c)
 		return;
 	}
 	char *name = labels_container_name(ex->id, exec_id);
-	struct handler *h = handler_new(exec_id, label_value(c->labels, LABEL_JOB), name, NULL,
+	struct handler *h = handler_new(exec_id, label_value(c->labels, LABEL_JOB), name, NULL, NULL,
 	                                on_handler_change, ex);
 	free(name);
 	if (!h)
@@ -1537,7 +1537,7 @@ static int start_handler(struct dms_executor *ex, dms_context *ctx, const char *
 	if ((rc = request_parse(text, strlen(text), &req, err)) != 0)
 		return rc;
 	char *name = labels_container_name(ex->id, req->execution_id);
-	struct handler *h = name ? handler_new(req->execution_id, req->job_id, name, req,
+	struct handler *h = name ? handler_new(req->execution_id, req->job_id, name, req, request_free,
 	                                       on_handler_change, ex)
 	                         : NULL;
 	free(name);

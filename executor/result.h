@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "buf.h"
+#include "clock.h"
 
 struct exec_result {
 	int exit_code;           /* -1 when the process never ran */
@@ -25,9 +26,5 @@ void result_free(struct exec_result *r);
  *  "signal":..,"started_at":"RFC3339","finished_at":"RFC3339"}
  * Non-UTF-8 bytes in stdout/stderr are replaced by U+FFFD. Caller frees. */
 char *result_to_json(const struct exec_result *r);
-/* RFC 3339 with nanoseconds, UTC, into buf (>= 40 bytes). */
-void format_rfc3339(int64_t wall_ns, char *buf, size_t n);
-/* Parses Docker's RFC 3339 timestamps; 0 for "0001-01-01T00:00:00Z". */
-int64_t parse_rfc3339(const char *s);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "gpu.h"
 #include "request.h"
 #include "verify.h"
 
@@ -179,7 +180,7 @@ static int wanted(const struct container_spec *spec, struct container_settings *
 			     &oom);
 			continue;
 		}
-		strv devs = request_gpu_devices(g, false);
+		strv devs = gpu_devices(g, false);
 
 		for (size_t j = 0; devs && devs[j]; j++)
 			push(&w->devices, strdup(devs[j]), &oom);
@@ -345,7 +346,7 @@ static bool gpus_differ(const struct row *row, const struct container_spec *spec
 		if (r->gpus[i].vendor != GPU_NVIDIA)
 			continue;
 		const char *req = want->device_requests[k++];
-		strv cdi = request_gpu_devices(&r->gpus[i], true);
+		strv cdi = gpu_devices(&r->gpus[i], true);
 		bool ok = strv_has(got->device_requests, req) ||
 		          (cdi && cdi[0] && !subset_missing(cdi, got->devices, asked, found, size));
 

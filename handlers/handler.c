@@ -31,7 +31,8 @@ bool handler_state_final(dms_exec_state s)
 
 struct handler *handler_new(const char *execution_id, const char *job_id,
                             const char *container_name, struct exec_request *req_owned,
-                            handler_notify_fn notify, void *notify_ud)
+                            handler_req_free_fn req_free, handler_notify_fn notify,
+                            void *notify_ud)
 {
 	struct handler *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -44,6 +45,7 @@ struct handler *handler_new(const char *execution_id, const char *job_id,
 	h->job_id = strdup(job_id ? job_id : "");
 	h->container_name = strdup(container_name ? container_name : "");
 	h->req = req_owned;
+	h->req_free = req_free;
 	h->notify = notify;
 	h->notify_ud = notify_ud;
 	h->state = DMS_STATE_PENDING;
@@ -74,7 +76,8 @@ void handler_unref(struct handler *h)
 		h->waiters = w->next;
 		free(w);
 	}
-	request_free(h->req);
+	if (h->req && h->req_free)
+		h->req_free(h->req);
 	free(h->execution_id);
 	free(h->job_id);
 	free(h->container_name);

@@ -16,9 +16,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <dms/executor.h>
-#include "request.h"
 
 struct handler;
+/* The decoded request: opaque here (handlers sit below decode); the
+ * handler owns it and frees it with the function given to handler_new. */
+struct exec_request;
+typedef void (*handler_req_free_fn)(struct exec_request *req);
 
 /* The executor's hook for state changes (D-Bus signals). */
 typedef void (*handler_notify_fn)(void *ud, const struct handler *h, dms_exec_state state,
@@ -41,6 +44,7 @@ struct handler {
 	char *job_id;
 	char *container_name;
 	struct exec_request *req;  /* NULL for recovered executions */
+	handler_req_free_fn req_free;
 	handler_notify_fn notify;
 	void *notify_ud;
 
@@ -71,7 +75,8 @@ struct handler {
 
 struct handler *handler_new(const char *execution_id, const char *job_id,
                             const char *container_name, struct exec_request *req_owned,
-                            handler_notify_fn notify, void *notify_ud);
+                            handler_req_free_fn req_free, handler_notify_fn notify,
+                            void *notify_ud);
 struct handler *handler_ref(struct handler *h);
 void handler_unref(struct handler *h); /* frees at zero; NULL-safe */
 

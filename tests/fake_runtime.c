@@ -21,6 +21,7 @@
 #include "context.h"
 #include "error.h"
 #include "fake_runtime.h"
+#include "gpu.h"
 #include "labels.h"
 
 #define HISTORY_MAX 512
@@ -727,7 +728,7 @@ static void settings_apply(struct container_settings *a, const struct container_
 	a->device_requests = calloc(1, sizeof(strv));
 	for (size_t i = 0; i < r->n_gpus; i++) {
 		const struct gpu_spec *g = &r->gpus[i];
-		strv devs = request_gpu_devices(g, false);
+		strv devs = gpu_devices(g, false);
 
 		for (size_t j = 0; devs && devs[j]; j++)
 			a->devices = strv_plus(a->devices, strdup(devs[j]));

@@ -32,8 +32,9 @@
 #include <yajl/yajl_tree.h>
 
 #include "compat.h"
+#include "gpu.h"
 #include "pull_progress.h"
-#include "result.h"
+#include "clock.h"
 
 /* The API versions this file is written against: [MIN, MAX]. */
 #define COMPAT_API_MAJOR 1
@@ -1369,7 +1370,7 @@ static void create_body(struct jw *w, const struct container_spec *spec, bool po
 			jw_str(w, "Devices");
 			jw_array_open(w);
 			for (size_t i = 0; i < r->n_gpus; i++) {
-				strv devs = request_gpu_devices(&r->gpus[i], podman);
+				strv devs = gpu_devices(&r->gpus[i], podman);
 
 				if (!devs)
 					w->failed = true;
@@ -1503,7 +1504,7 @@ static int gpus_available(struct runtime *rt, dms_context *ctx, const struct exe
 				                  i, vendor, which);
 			nvidia_runtime_checked = true;
 		}
-		if (!(devs = request_gpu_devices(g, podman)))
+		if (!(devs = gpu_devices(g, podman)))
 			return compat_oom(err);
 		for (size_t j = 0; devs[j]; j++) {
 			struct stat st;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "compat.h"
-#include "result.h"
+#include "clock.h"
 
 #define DOCKER_DEFAULT_HOST "unix:///var/run/docker.sock"
 

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "compat.h"
-#include "result.h"
+#include "clock.h"
 
 #define PODMAN_ROOTFUL_HOST "unix:///run/podman/podman.sock"
 #define PODMAN_ROOTLESS_SOCKET "podman/podman.sock" /* under $XDG_RUNTIME_DIR */

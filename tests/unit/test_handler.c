@@ -39,7 +39,7 @@ static struct handler *new_handler(const char *id)
 {
 	memset(&rec, 0, sizeof(rec));
 	pthread_mutex_init(&rec.mu, NULL);
-	struct handler *h = handler_new(id, "job", "dms-x-y", NULL, record, &rec);
+	struct handler *h = handler_new(id, "job", "dms-x-y", NULL, NULL, record, &rec);
 	cr_assert(h);
 	return h;
 }
@@ -208,12 +208,12 @@ Test(registry, insert_get_remove_and_duplicates)
 	char id[32];
 	for (int i = 0; i < 1000; i++) { /* enough to grow the table a few times */
 		snprintf(id, sizeof(id), "exec-%d", i);
-		struct handler *h = handler_new(id, "j", "n", NULL, NULL, NULL), *old = NULL;
+		struct handler *h = handler_new(id, "j", "n", NULL, NULL, NULL, NULL), *old = NULL;
 		cr_assert_eq(registry_insert(r, h, &old), 0, "insert %s", id);
 		handler_unref(h);
 	}
 	cr_assert_eq(registry_count(r), 1000);
-	struct handler *dup = handler_new("exec-7", "j", "n", NULL, NULL, NULL), *old = NULL;
+	struct handler *dup = handler_new("exec-7", "j", "n", NULL, NULL, NULL, NULL), *old = NULL;
 	cr_assert_eq(registry_insert(r, dup, &old), 1);
 	cr_assert_str_eq(old->execution_id, "exec-7");
 	cr_assert_neq(old, dup);
@@ -241,7 +241,7 @@ Test(registry, foreach_can_remove)
 	char id[16];
 	for (int i = 0; i < 10; i++) {
 		snprintf(id, sizeof(id), "e-%d", i);
-		struct handler *h = handler_new(id, "j", "n", NULL, NULL, NULL), *old = NULL;
+		struct handler *h = handler_new(id, "j", "n", NULL, NULL, NULL, NULL), *old = NULL;
 		registry_insert(r, h, &old);
 		handler_unref(h);
 	}

@@ -11,12 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <dms/executor.h>
+#include "strv.h"
 
-/* NULL-terminated string vector; NULL means "not given". */
-typedef char **strv;
-void strv_free(strv v);
-size_t strv_len(const strv v);
-strv strv_dup(const strv v);
 
 struct mount_spec {
 	char *type;    /* "bind" (inputs) or "volume" */
@@ -96,13 +92,6 @@ struct log_request {
 
 int log_request_parse(const char *text, size_t len, struct log_request **out, dms_error **err);
 void log_request_free(struct log_request *r);
-
-/* The host paths (amd: /dev/kfd and /dev/dri...; intel: /dev/dri...) or,
- * for nvidia with cdi, the CDI names ("nvidia.com/gpu=0") a GPU request
- * maps as devices; empty for nvidia without cdi (Docker's DeviceRequests).
- * With ids: /dev/dri/card<N> and /dev/dri/renderD<128+N> (DRM numbering);
- * without: all of /dev/dri. NULL when out of memory. */
-strv request_gpu_devices(const struct gpu_spec *g, bool cdi);
 
 /* The identifier rule for executor, job and execution ids:
  * 1..128 chars of [A-Za-z0-9_.:-] (executor ids: at most 64). */

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <dms/executor.h>
+#include "clock.h"
 
 dms_context *ctx_new(int64_t timeout_ms);
 /* A context that is also done when `parent` is (parent may be NULL; it must
@@ -24,10 +25,6 @@ int64_t ctx_deadline_ns(const dms_context *ctx);
 /* Moves the deadline (thread-safe): a sliding deadline, e.g. "no progress
  * for 2 minutes", is pushed forward on every sign of progress. */
 void ctx_set_deadline_ns(dms_context *ctx, int64_t deadline_ns);
-
-/* CLOCK_MONOTONIC / CLOCK_REALTIME now, in ns. */
-int64_t mono_now_ns(void);
-int64_t wall_now_ns(void);
 
 /* Waits on cond until it is signalled, the ctx is done, or extra_deadline_ns
  * (absolute monotonic, INT64_MAX: none) passes. The mutex must be held.

@@ -25,24 +25,6 @@ struct dms_context {
 	int hangup_fd;               /* cancelled once its peer closed; -1: none */
 };
 
-static int64_t clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-int64_t mono_now_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
-int64_t wall_now_ns(void)
-{
-	return clock_ns(CLOCK_REALTIME);
-}
-
 dms_context *ctx_new(int64_t timeout_ms)
 {
 	dms_context *ctx = calloc(1, sizeof(*ctx));
