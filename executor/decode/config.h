@@ -42,15 +42,4 @@ struct exec_config {
 int config_parse(const char *text, struct exec_config **out, dms_error **err);
 void config_free(struct exec_config *c);
 
-/* "10s", "1.5m", "250ms", "1h", plain number = seconds. -1 on error. */
-int64_t config_parse_duration_ms(const char *s);
-/* "1MiB", "64MB", "512k", "1048576". -1 on error. */
-int64_t config_parse_size(const char *s);
-/* A stop signal as Docker takes it: a name ("SIGTERM", "TERM", "sigterm",
- * "SIGRTMIN+3") -> "SIGTERM" form, or a number 1..64 -> its decimal text.
- * false when s is neither. The one signal parser of the config and the
- * request. */
-#include <stdbool.h>
-bool config_parse_signal(const char *s, char canon[32]);
-
 #endif

@@ -29,6 +29,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "units.h"
 #include "error.h"
 #include "labels.h"
 #include "request.h"
@@ -1088,10 +1089,10 @@ static int set_signal(struct ctx *c, const struct node *n, void *dst, const stru
 	(void)f;
 	if (n->kind == NODE_NUMBER && n->is_int) {
 		snprintf(buf, sizeof(buf), "%" PRId64, n->integer);
-		if (config_parse_signal(buf, buf))
+		if (units_parse_signal(buf, buf))
 			return store_string(c, buf, dst);
 	} else if (n->kind == NODE_STRING) {
-		if (config_parse_signal(n->text, buf))
+		if (units_parse_signal(n->text, buf))
 			return store_string(c, buf, dst);
 	} else if (n->kind != NODE_NUMBER) {
 		return fail_type(c, n, "a signal name or number");
@@ -1111,7 +1112,7 @@ static int set_duration(struct ctx *c, const struct node *n, void *dst, const st
 			goto bad;
 		ms = (int64_t)llround(n->number * 1000.0);
 	} else if (n->kind == NODE_STRING) {
-		ms = config_parse_duration_ms(n->text);
+		ms = units_parse_duration_ms(n->text);
 		if (ms < 0 || ms > (int64_t)(DURATION_MAX_S * 1000))
 			goto bad;
 	} else {
@@ -1147,7 +1148,7 @@ static int set_memory(struct ctx *c, const struct node *n, void *dst, const stru
 	if (n->kind == NODE_NUMBER)
 		bytes = n->is_int ? n->integer : -1;
 	else if (n->kind == NODE_STRING)
-		bytes = config_parse_size(n->text);
+		bytes = units_parse_size(n->text);
 	else
 		return fail_type(c, n, "a size (bytes, or a string like \"64MiB\")");
 	if (bytes < MEMORY_MIN_BYTES)

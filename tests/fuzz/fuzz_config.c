@@ -1,6 +1,6 @@
 /* fuzz_config.c — libFuzzer harness for the executor config decoder
  * (executor/config.c): config_parse on arbitrary YAML text, and the two
- * unit parsers it relies on (config_parse_duration_ms, config_parse_size)
+ * unit parsers it relies on (units_parse_duration_ms, units_parse_size)
  * on every line of the input.
  *
  * Contract checked on every input (docs/config.md, docs/errors.md): a
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "units.h"
 #include "error.h"
 
 #define CHECK(cond, ...)                                                                   \
@@ -49,8 +50,8 @@ static void check_config(const struct exec_config *c)
 
 static void check_units(const char *s)
 {
-	int64_t ms = config_parse_duration_ms(s);
-	int64_t bytes = config_parse_size(s);
+	int64_t ms = units_parse_duration_ms(s);
+	int64_t bytes = units_parse_size(s);
 
 	CHECK(ms == -1 || (ms >= 0 && ms <= INT64_MAX / 2 + 1), "duration %s -> %lld", s,
 	      (long long)ms);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "units.h"
 #include "error.h"
 
 static void no_state_dir_env(void)
@@ -246,9 +247,9 @@ ParameterizedTestParameters(config, durations)
 
 ParameterizedTest(struct duration_case *dc, config, durations)
 {
-	int64_t got = config_parse_duration_ms(dc->in);
+	int64_t got = units_parse_duration_ms(dc->in);
 
-	cr_assert_eq(got, dc->want_ms, "config_parse_duration_ms(\"%s\") = %lld, want %lld", dc->in,
+	cr_assert_eq(got, dc->want_ms, "units_parse_duration_ms(\"%s\") = %lld, want %lld", dc->in,
 	             (long long)got, dc->want_ms);
 }
 
@@ -274,16 +275,16 @@ ParameterizedTestParameters(config, sizes)
 
 ParameterizedTest(struct size_case *sc, config, sizes)
 {
-	int64_t got = config_parse_size(sc->in);
+	int64_t got = units_parse_size(sc->in);
 
-	cr_assert_eq(got, sc->want, "config_parse_size(\"%s\") = %lld, want %lld", sc->in,
+	cr_assert_eq(got, sc->want, "units_parse_size(\"%s\") = %lld, want %lld", sc->in,
 	             (long long)got, sc->want);
 }
 
 Test(config, null_strings_are_errors)
 {
-	cr_assert_eq(config_parse_duration_ms(NULL), -1);
-	cr_assert_eq(config_parse_size(NULL), -1);
+	cr_assert_eq(units_parse_duration_ms(NULL), -1);
+	cr_assert_eq(units_parse_size(NULL), -1);
 }
 
 /* ---- registries and auth_file (registry credentials) ---------------- */
