@@ -36,6 +36,7 @@
 #include "registry_auth.h"
 #include "result.h"
 #include "results_dir.h"
+#include "runtime_names.h"
 #include "verify.h"
 #include "spool.h"
 #include "state.h"
@@ -1060,7 +1061,7 @@ static int pick_runtime(struct dms_executor *ex, dms_error **err)
 	const char *from = "DMS_CONTAINER_RUNTIME";
 	int rc;
 	if (!name || !*name) {
-		name = ex->cfg->runtime ? ex->cfg->runtime : "docker";
+		name = ex->cfg->runtime ? ex->cfg->runtime : RUNTIME_DEFAULT;
 		from = "runtime";
 	}
 	if ((rc = runtime_select(name, ex->cfg->host, &ex->rt_ops, err)) != 0)

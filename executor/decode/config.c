@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,9 +19,10 @@
 #include "error.h"
 #include "image_ref.h"
 #include "registry_auth.h"
+#include "runtime_names.h"
 #include "units.h"
 
-#define DEFAULT_RUNTIME "docker"
+#define DEFAULT_RUNTIME RUNTIME_DEFAULT
 #define DEFAULT_STATE_DIR "/var/lib/dms-executor"
 #define DEFAULT_STOP_TIMEOUT_MS (10LL * 1000)
 #define DEFAULT_OUTPUT_LIMIT ((size_t)1 << 20)
@@ -102,12 +104,12 @@ static int set_string(struct exec_config *c, const struct key_def *k, const char
 static int set_runtime(struct exec_config *c, const struct key_def *k, const char *value,
                        const yaml_node_t *node, dms_error **err)
 {
-	static const char *const runtimes[] = { "docker", "podman", "swarm", "auto" };
+	char why[64];
 
-	for (size_t i = 0; i < sizeof(runtimes) / sizeof(runtimes[0]); i++)
-		if (strcmp(value, runtimes[i]) == 0)
-			return replace_string(FIELD(c, k, char *), value, err);
-	return bad_value(k, node, value, "must be one of docker, podman, swarm, auto", err);
+	if (runtime_name_valid(value))
+		return replace_string(FIELD(c, k, char *), value, err);
+	snprintf(why, sizeof(why), "must be one of %s", runtime_names_list());
+	return bad_value(k, node, value, why, err);
 }
 
 static int set_bool(struct exec_config *c, const struct key_def *k, const char *value,

@@ -18,7 +18,7 @@ struct registry_cred {
 };
 
 struct exec_config {
-	char *runtime;            /* docker | podman | swarm | auto (default docker) */
+	char *runtime;            /* runtime_names.h, or auto (default docker) */
 	char *host;               /* engine URL; NULL: discover (runtime's default) */
 	char *state_dir;          /* default /var/lib/dms-executor */
 	int64_t stop_timeout_ms;  /* default 10 s */

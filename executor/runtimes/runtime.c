@@ -13,6 +13,7 @@
 
 #include "compat.h"
 #include "runtime.h"
+#include "runtime_names.h"
 
 /* How long `auto` waits for each engine's /_ping. A local socket answers in
  * milliseconds; this only bounds a hung engine. */
@@ -24,8 +25,8 @@ static const struct {
 	char *(*endpoint)(const char *host); /* its discovery, for `auto` */
 } runtimes[] = {
     /* `auto` tries them in this order. */
-    {"docker", &docker_runtime_ops, docker_endpoint},
-    {"podman", &podman_runtime_ops, podman_endpoint},
+    {RUNTIME_DOCKER, &docker_runtime_ops, docker_endpoint},
+    {RUNTIME_PODMAN, &podman_runtime_ops, podman_endpoint},
 };
 
 #define N_RUNTIMES (sizeof(runtimes) / sizeof(runtimes[0]))
@@ -91,14 +92,14 @@ int runtime_select(const char *name, const char *host, const struct runtime_ops 
 {
 	const struct runtime_ops *ops;
 
-	if (name && strcmp(name, "auto") == 0)
+	if (name && strcmp(name, RUNTIME_AUTO) == 0)
 		ops = runtime_auto(host);
 	else
 		ops = runtime_by_name(name);
 	if (!ops)
 		return err_set(err, DMS_ERR_CONFIG,
-		               "'%s' is not available (have: docker, podman, auto)",
-		               name ? name : "(null)");
+		               "'%s' is not available (have: %s)", name ? name : "(null)",
+		               runtime_names_list());
 	*out = ops;
 	return 0;
 }

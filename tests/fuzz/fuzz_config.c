@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "runtime_names.h"
 #include "units.h"
 #include "error.h"
 
@@ -32,12 +33,10 @@
 
 static void check_config(const struct exec_config *c)
 {
-	static const char *const runtimes[] = {"docker", "podman", "swarm", "auto"};
-	bool known = false;
+	bool known;
 
 	CHECK(c->runtime, "no runtime");
-	for (size_t i = 0; i < sizeof(runtimes) / sizeof(runtimes[0]); i++)
-		known |= strcmp(c->runtime, runtimes[i]) == 0;
+	known = runtime_name_valid(c->runtime);
 	CHECK(known, "runtime %s", c->runtime);
 	CHECK(c->state_dir && c->state_dir[0] == '/', "state_dir %s",
 	      c->state_dir ? c->state_dir : "(null)");

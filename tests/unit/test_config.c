@@ -105,9 +105,9 @@ Test(config, every_key)
 
 Test(config, every_runtime)
 {
-	const char *names[] = { "docker", "podman", "swarm", "auto" };
+	const char *names[] = { "docker", "podman", "auto" };
 
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 3; i++) {
 		char text[64];
 		struct exec_config *c;
 
@@ -118,11 +118,26 @@ Test(config, every_runtime)
 	}
 }
 
+/* A runtime is accepted only once it exists, and the refusal lists the
+ * ones that do (the table of runtime_names.h). */
+Test(config, unknown_runtime_lists_the_known_ones)
+{
+	struct exec_config *c = NULL;
+	dms_error *e = NULL;
+	int rc = config_parse("runtime: swarm", &c, &e);
+
+	cr_assert_eq(rc, DMS_ERR_CONFIG, "rc = %d", rc);
+	cr_assert_null(c);
+	cr_assert(e && strstr(e->message, "must be one of docker, podman, auto"),
+	          "message: %s", e ? e->message : "(none)");
+	err_free(e);
+}
+
 Test(config, flow_mapping)
 {
-	struct exec_config *c = parse_ok("{runtime: swarm, stop_timeout: 3, output_limit: 512k}");
+	struct exec_config *c = parse_ok("{runtime: podman, stop_timeout: 3, output_limit: 512k}");
 
-	cr_assert_str_eq(c->runtime, "swarm", "runtime = %s", c->runtime);
+	cr_assert_str_eq(c->runtime, "podman", "runtime = %s", c->runtime);
 	cr_assert_eq(c->stop_timeout_ms, 3000, "stop_timeout_ms = %lld",
 	             (long long)c->stop_timeout_ms);
 	cr_assert_eq(c->output_limit, 524288, "output_limit = %zu", c->output_limit);
