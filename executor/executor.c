@@ -1827,7 +1827,7 @@ static bool list_one(void *ud, struct handler *h)
 	gen_str(lc->g, "job_id");
 	gen_str(lc->g, h->job_id);
 	gen_str(lc->g, "state");
-	gen_str(lc->g, handler_state_name(h->state));
+	gen_str(lc->g, dms_state_name(h->state));
 	gen_str(lc->g, "container_id");
 	gen_str(lc->g, h->container_id);
 	yajl_gen_map_close(lc->g);

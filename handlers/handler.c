@@ -13,17 +13,6 @@
 #include "error.h"
 #include "handler.h"
 
-static const char *const state_names[] = {
-	[DMS_STATE_PENDING] = "pending",   [DMS_STATE_CREATED] = "created",
-	[DMS_STATE_RUNNING] = "running",   [DMS_STATE_EXITED] = "exited",
-	[DMS_STATE_FAILED] = "failed",     [DMS_STATE_CANCELLED] = "cancelled",
-};
-
-const char *handler_state_name(dms_exec_state s)
-{
-	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "unknown";
-}
-
 bool handler_state_final(dms_exec_state s)
 {
 	return s == DMS_STATE_EXITED || s == DMS_STATE_FAILED || s == DMS_STATE_CANCELLED;

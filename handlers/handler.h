@@ -81,7 +81,6 @@ struct handler *handler_ref(struct handler *h);
 void handler_unref(struct handler *h); /* frees at zero; NULL-safe */
 
 bool handler_state_final(dms_exec_state s);
-const char *handler_state_name(dms_exec_state s); /* "pending", "running", ... */
 
 /* The one place a state changes. For final states takes ownership of
  * result_json and/or error (either may be NULL). Returns 0 when the state

@@ -161,6 +161,7 @@ struct ctx {
 	const char *what; /* "request" or "log request": the root's name */
 	char path[1024];
 	size_t path_len;
+	const struct field *supplied; /* a required field the caller fills in when absent */
 };
 
 static void path_append(struct ctx *c, const char *s)
@@ -845,7 +846,7 @@ static int walk_object(struct ctx *c, const struct node *n, const struct field *
 		path_pop(c, saved);
 	}
 	for (const struct field *f = table; f->key; f++) {
-		if (f->required && !(seen & (UINT64_C(1) << (f - table)))) {
+		if (f->required && f != c->supplied && !(seen & (UINT64_C(1) << (f - table)))) {
 			path_push_key(c, f->key);
 			return fail_at(c, n, "required");
 		}
@@ -1600,6 +1601,8 @@ static const struct object_list inputs_list = {input_fields, sizeof(struct mount
 static const struct object_list outputs_list = {output_fields, sizeof(struct mount_spec),
                                                 R(n_outputs), NULL, check_mount};
 
+/* request_fields[REQUEST_FIELD_EXECUTION_ID] is execution_id. */
+#define REQUEST_FIELD_EXECUTION_ID 1
 static const struct field request_fields[] = {
     {"job_id", set_id, R(job_id), true, NULL},
     {"execution_id", set_id, R(execution_id), true, NULL},
@@ -1741,6 +1744,12 @@ static void log_request_freep(struct log_request **r)
 
 int request_parse(const char *text, size_t len, struct exec_request **out, dms_error **err)
 {
+	return request_parse_ex(text, len, 0, out, err);
+}
+
+int request_parse_ex(const char *text, size_t len, unsigned flags, struct exec_request **out,
+                     dms_error **err)
+{
 	struct ctx c = {.err = err, .what = "request"};
 	cleanup(node_freep) struct node *root = NULL;
 	cleanup(request_freep) struct exec_request *r = NULL;
@@ -1752,6 +1761,8 @@ int request_parse(const char *text, size_t len, struct exec_request **out, dms_e
 		return fail_oom(&c);
 	r->stop_timeout_ms = -1;
 	r->no_new_privileges = true;
+	if (flags & REQUEST_EXECUTION_ID_OPTIONAL)
+		c.supplied = &request_fields[REQUEST_FIELD_EXECUTION_ID];
 	if ((rc = walk_object(&c, root, request_fields, r)))
 		return rc;
 	if ((rc = check_request(&c, r)))

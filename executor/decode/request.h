@@ -78,6 +78,12 @@ struct exec_request {
 };
 
 int request_parse(const char *text, size_t len, struct exec_request **out, dms_error **err);
+/* request_parse with flags: REQUEST_EXECUTION_ID_OPTIONAL leaves
+ * execution_id NULL when the request names none (the executor then
+ * generates one: executor_new_execution_id). */
+#define REQUEST_EXECUTION_ID_OPTIONAL 1u
+int request_parse_ex(const char *text, size_t len, unsigned flags, struct exec_request **out,
+                     dms_error **err);
 void request_free(struct exec_request *r);
 
 enum log_format { LOG_FORMAT_FRAMED = 0, LOG_FORMAT_PLAIN = 1 };

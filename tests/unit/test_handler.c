@@ -86,8 +86,8 @@ ParameterizedTest(struct transition_case *c, handler, transition_table)
 	struct handler *h = new_handler("t");
 	h->state = c->from;
 	int rc = handler_transition(h, c->to, handler_state_final(c->to) ? strdup("{}") : NULL, NULL);
-	cr_assert_eq(rc, c->expect, "%s -> %s gave %d", handler_state_name(c->from),
-	             handler_state_name(c->to), rc);
+	cr_assert_eq(rc, c->expect, "%s -> %s gave %d", dms_state_name(c->from),
+	             dms_state_name(c->to), rc);
 	cr_assert_eq(h->state, c->expect == 0 ? c->to : c->from);
 	handler_unref(h);
 }

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define DMS_EXECUTOR_ABI_MAJOR 1u
-#define DMS_EXECUTOR_ABI_MINOR 1u
+#define DMS_EXECUTOR_ABI_MINOR 2u
 #define DMS_EXECUTOR_ENTRY_SYMBOL "dms_executor_plugin_entry"
 
 /* Status codes and error categories. Values are part of the ABI. */
@@ -202,6 +202,15 @@ typedef struct dms_executor_ops {
 	/* Installs (fn != NULL) or removes the pull progress handler. */
 	int (*set_pull_progress_handler)(dms_executor *ex, dms_pull_progress_fn fn,
 	                                 void *user_data);
+
+	/* --- appended in 1.2, optional --------------------------------- */
+	/* start, also handing out the execution id the executor used: the
+	 * request's `execution_id`, or a new one ("run-<unix seconds>-<8 hex
+	 * digits>") when the request names none. On success *execution_id is
+	 * the caller's (string_free). A host never has to parse or rewrite a
+	 * request to learn or to insert its id. */
+	int (*start_job)(dms_executor *ex, dms_context *ctx, const char *request_json,
+	                 char **execution_id, dms_error **err);
 } dms_executor_ops;
 
 /* What the entry symbol returns. Static storage, never freed. */
@@ -235,6 +244,16 @@ static inline const char *dms_status_name(dms_status s)
 		"Internal",
 	};
 	return ((unsigned)s < sizeof(names) / sizeof(names[0])) ? names[s] : "Internal";
+}
+
+/* Name of an execution state as signals, lists and dmsctl show it
+ * ("pending", "running", ...). */
+static inline const char *dms_state_name(dms_exec_state s)
+{
+	static const char *const names[] = {
+		"pending", "created", "running", "exited", "failed", "cancelled",
+	};
+	return ((unsigned)s < sizeof(names) / sizeof(names[0])) ? names[s] : "unknown";
 }
 
 #ifdef __cplusplus
