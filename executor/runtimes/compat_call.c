@@ -183,3 +183,24 @@ const char *compat_url(const struct runtime *rt)
 {
 	return http_client_url(rt->http);
 }
+
+int compat_delete(struct runtime *rt, dms_context *ctx, const char *path, enum compat_object o,
+                  const char *op, const char *id, dms_error **err)
+{
+	_cleanup_response_ struct http_response resp = http_response_new();
+	_cleanup_free_ char *text = NULL;
+	struct http_request req = COMPAT_REQ("DELETE", path);
+	int rc;
+
+	if (!path)
+		return compat_oom(err);
+	if ((rc = compat_call(rt, ctx, &req, &resp, op, id, err)) != 0)
+		return rc;
+	if (resp.status == 204 || resp.status == 200 || resp.status == 404)
+		return 0;
+	/* A container removal already under way ends with it gone, too. */
+	if (o == COMPAT_CONTAINER && resp.status == 409 && (text = compat_engine_text(&resp)) &&
+	    strstr(text, "already in progress"))
+		return 0;
+	return compat_http_failure(&resp, o, op, id, err);
+}

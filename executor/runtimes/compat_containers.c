@@ -126,25 +126,13 @@ int compat_container_kill(struct runtime *rt, dms_context *ctx, const char *id, 
 int compat_container_remove(struct runtime *rt, dms_context *ctx, const char *id, bool force,
                             dms_error **err)
 {
-	_cleanup_response_ struct http_response resp = http_response_new();
-	_cleanup_free_ char *esc = NULL, *path = NULL, *text = NULL;
+	_cleanup_free_ char *esc = NULL, *path = NULL;
 	const char *op = "container remove";
-	struct http_request req;
-	int rc;
 
 	if (!id || !*id)
 		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "%s: no container given", op);
-	if (!(esc = compat_path_escape(id)) ||
-	    !(path = compat_pathf("/containers/%s?force=%d&v=1", esc, force ? 1 : 0)))
+	if (!(esc = compat_path_escape(id)))
 		return compat_oom(err);
-	req = COMPAT_REQ("DELETE", path);
-	if ((rc = compat_call(rt, ctx, &req, &resp, op, id, err)) != 0)
-		return rc;
-	if (resp.status == 204 || resp.status == 200 || resp.status == 404)
-		return 0;
-	/* A removal already under way ends with the container gone, too. */
-	text = compat_engine_text(&resp);
-	if (resp.status == 409 && text && strstr(text, "already in progress"))
-		return 0;
-	return compat_http_failure(&resp, COMPAT_CONTAINER, op, id, err);
+	path = compat_pathf("/containers/%s?force=%d&v=1", esc, force ? 1 : 0);
+	return compat_delete(rt, ctx, path, COMPAT_CONTAINER, op, id, err);
 }

@@ -50,6 +50,10 @@ char *compat_path_escape(const char *s);
 int compat_get_api_json(struct runtime *rt, dms_context *ctx, const char *path,
                         enum compat_object o, const char *op, const char *resource, yajl_val *out,
                         dms_error **err);
+/* DELETE path: gone (204, 200, or 404: already gone) is 0. NULL path: out
+ * of memory. */
+int compat_delete(struct runtime *rt, dms_context *ctx, const char *path, enum compat_object o,
+                  const char *op, const char *id, dms_error **err);
 /* The engine's own words: {"message": ...} or the raw body, bounded. */
 char *compat_engine_text(const struct http_response *r);
 /* Adds what was being done to an error from below (transport, context). */

@@ -112,24 +112,16 @@ int compat_object_list(struct runtime *rt, dms_context *ctx, enum runtime_object
 int compat_object_remove(struct runtime *rt, dms_context *ctx, enum runtime_object kind,
                          const char *id, dms_error **err)
 {
-	_cleanup_response_ struct http_response resp = http_response_new();
 	_cleanup_free_ char *esc = NULL, *path = NULL;
 	enum compat_object o = kind == RT_OBJ_NETWORK ? COMPAT_NETWORK : COMPAT_VOLUME;
 	const char *op = kind == RT_OBJ_NETWORK ? "network remove" : "volume remove";
-	struct http_request req;
-	int rc;
 
 	if (kind == RT_OBJ_CONTAINER)
 		return compat_container_remove(rt, ctx, id, true, err);
 	if (!id || !*id)
 		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "%s: nothing named", op);
-	if (!(esc = compat_path_escape(id)) ||
-	    !(path = compat_pathf("/%s/%s", kind == RT_OBJ_NETWORK ? "networks" : "volumes", esc)))
+	if (!(esc = compat_path_escape(id)))
 		return compat_oom(err);
-	req = COMPAT_REQ("DELETE", path);
-	if ((rc = compat_call(rt, ctx, &req, &resp, op, id, err)) != 0)
-		return rc;
-	if (resp.status == 204 || resp.status == 200 || resp.status == 404)
-		return 0;
-	return compat_http_failure(&resp, o, op, id, err);
+	path = compat_pathf("/%s/%s", kind == RT_OBJ_NETWORK ? "networks" : "volumes", esc);
+	return compat_delete(rt, ctx, path, o, op, id, err);
 }
