@@ -1457,7 +1457,6 @@ out:
 const struct runtime_ops fake_runtime_ops = {
 	.struct_size = sizeof(struct runtime_ops),
 	.kind = "fake",
-	.caps = RT_CAP_GPU_DEVICE_REQUESTS,
 	.open = fake_open,
 	.close = fake_close,
 	.ping = fake_ping,

@@ -9,7 +9,9 @@
  * uses is the one of the engine that answers, learned from the headers of
  * GET /_ping when the API version is negotiated — so a docker table pointed
  * at Podman's socket (DOCKER_HOST=.../podman.sock) still gets Podman's
- * handling. Nothing outside executor/runtimes/ includes this file.
+ * handling. Nothing outside executor/runtimes/ includes this file but the
+ * tests. The implementation is one file per concern, compat_*.c, sharing
+ * compat_internal.h (docs/engine-api.md, "Where the code is").
  */
 #ifndef DMS_RUNTIMES_COMPAT_H
 #define DMS_RUNTIMES_COMPAT_H
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <yajl/yajl_tree.h>
 
+#include "cleanup.h"
 #include "context.h"
 #include "error.h"
 #include "http.h"
@@ -75,9 +78,27 @@ char *podman_endpoint(const char *host);
 
 /* ---- the runtime_ops implementations both tables use ---------------------- */
 
+/* The members of a runtime_ops that both engines' tables fill with the same
+ * compat functions; a table adds its kind, its open and its optional ops. */
+#define COMPAT_RUNTIME_OPS                                                                         \
+	.struct_size = sizeof(struct runtime_ops), .close = compat_close, .ping = compat_ping,     \
+	.image_present = compat_image_present, .image_pull = compat_image_pull,                    \
+	.image_import = compat_image_import, .image_id = compat_image_id,                          \
+	.container_create = compat_container_create, .container_start = compat_container_start,    \
+	.container_stop = compat_container_stop, .container_kill = compat_container_kill,          \
+	.container_remove = compat_container_remove,                                               \
+	.container_inspect = compat_container_inspect, .container_list = compat_container_list,    \
+	.container_logs = compat_container_logs, .events = compat_events,                          \
+	.network_create = compat_network_create, .volume_create = compat_volume_create,            \
+	.object_list = compat_object_list, .object_remove = compat_object_remove
+
 /* A runtime on `url` that speaks `flavor` until the engine says otherwise. */
 int compat_open(const char *url, const struct compat_flavor *flavor, struct runtime **out,
                 dms_error **err);
+/* The same with a URL the caller's discovery made (taken, also on failure;
+ * NULL: out of memory). */
+int compat_open_owned(char *url, const struct compat_flavor *flavor, struct runtime **out,
+                      dms_error **err);
 void compat_close(struct runtime *rt);
 int compat_ping(struct runtime *rt, dms_context *ctx, struct runtime_info *info, dms_error **err);
 int compat_image_present(struct runtime *rt, dms_context *ctx, const char *image, bool *present,
@@ -172,6 +193,19 @@ int compat_stamped_parse(struct compat_stamped *p, const char *data, size_t len,
                          void *ud);
 /* Ready for the next read (min_stream kept). */
 void compat_stamped_reset(struct compat_stamped *p);
+/* The bytes of one read for a follow: a tty log's go to `payload` as they
+ * are (stream 0), frames through compat_stamped_parse. Returns 0, or 1 to
+ * stop the read: `payload` asked to, or the body stopped being frames
+ * (*broken is then set; compat_logs_not_frames() is the read's error). */
+int compat_stamped_feed(struct compat_stamped *p, bool tty, bool *broken, const char *data,
+                        size_t len,
+                        void (*record)(void *ud, int stream, const char *stamp, size_t len),
+                        int (*payload)(void *ud, int stream, const char *data, size_t n), void *ud);
+int compat_logs_not_frames(const char *id, dms_error **err);
+/* Passes n bytes of `stream` on to fn as a frame of their own, or as they
+ * are for a tty log: how a follow hands on what it decided to send.
+ * Non-zero when fn asked to stop. */
+int compat_log_frame(runtime_log_fn fn, void *ud, bool tty, int stream, const char *data, size_t n);
 
 /* The engine URL (for messages). */
 const char *compat_url(const struct runtime *rt);
@@ -195,34 +229,5 @@ int compat_split_image_ref(const char *ref, char **name, char **tag);
  * "dms-test/busybox" -> "docker.io/dms-test/busybox:latest"; a reference
  * with a registry host ("localhost/x", "r.example:5000/x") keeps it. */
 char *compat_qualify_image_ref(const char *ref);
-
-/* ---- cleanup helpers ------------------------------------------------------ */
-
-static inline void compat_freep(void *p)
-{
-	free(*(void **)p);
-}
-#define _cleanup_free_ __attribute__((cleanup(compat_freep)))
-
-static inline void compat_yajl_tree_freep(yajl_val *v)
-{
-	if (*v)
-		yajl_tree_free(*v);
-}
-#define _cleanup_yajl_tree_ __attribute__((cleanup(compat_yajl_tree_freep)))
-
-static inline void compat_response_freep(struct http_response *r)
-{
-	http_response_free(r);
-}
-#define _cleanup_response_ __attribute__((cleanup(compat_response_freep)))
-
-static inline struct http_response compat_response_new(void)
-{
-	struct http_response r;
-
-	http_response_init(&r);
-	return r;
-}
 
 #endif

@@ -1,4 +1,4 @@
-/* compat_fuzz.h — for tests/fuzz only: the parsers of compat.c that read
+/* compat_fuzz.h — for tests/fuzz only: the parsers of compat_*.c that read
  * what the engine sends, without the HTTP around them, so that a harness
  * can feed them hostile bytes. Nothing in the product includes this. */
 #ifndef DMS_RUNTIMES_COMPAT_FUZZ_H
@@ -13,8 +13,7 @@ int compat_fuzz_events(const struct compat_flavor *flavor, const char *label_key
                        runtime_event_fn fn, void *ud);
 /* GET /containers/{id}/json and /containers/json bodies (NUL-terminated). */
 int compat_fuzz_inspect(const char *json, struct container_state *out, dms_error **err);
-int compat_fuzz_list(const char *json, struct container_summary **out, size_t *n,
-                     dms_error **err);
+int compat_fuzz_list(const char *json, struct container_summary **out, size_t *n, dms_error **err);
 /* The JSON-lines stream of a pull: 1 and *error (caller frees) when an
  * error line ended it, else 0 and *error NULL. */
 int compat_fuzz_pull_stream(const char *const *chunks, const size_t *lens, size_t n_chunks,

@@ -27,6 +27,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "context.h"
 #include "error.h"
 #include "http.h"
@@ -74,17 +75,11 @@ struct http_xfer {
 	int ctx_rc;
 };
 
-static void freep(void *p)
-{
-	free(*(void **)p);
-}
-#define _cleanup_free_ __attribute__((cleanup(freep)))
-
 static void slist_freep(struct curl_slist **l)
 {
 	curl_slist_free_all(*l);
 }
-#define _cleanup_slist_ __attribute__((cleanup(slist_freep)))
+#define _cleanup_slist_ _cleanup_(slist_freep)
 
 /* ---- global init -------------------------------------------------------- */
 

@@ -9,18 +9,20 @@
 #ifndef DMS_HTTP_H
 #define DMS_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <dms/executor.h>
 #include "buf.h"
+#include "cleanup.h"
 
 struct http_client;
 
 struct http_response {
-	long status;          /* HTTP status; 0 if no response */
-	struct buf body;      /* bounded: HTTP_MAX_BODY unless streamed */
-	char *api_version;    /* "Api-Version" header if present */
+	long status;              /* HTTP status; 0 if no response */
+	struct buf body;          /* bounded: HTTP_MAX_BODY unless streamed */
+	char *api_version;        /* "Api-Version" header if present */
 	char *libpod_api_version; /* "Libpod-Api-Version" header if present */
-	char *server;         /* "Server" header if present */
+	char *server;             /* "Server" header if present */
 };
 
 #define HTTP_MAX_BODY (32u << 20)
@@ -32,10 +34,10 @@ typedef int (*http_stream_fn)(void *user_data, const char *data, size_t len);
 typedef void (*http_headers_fn)(void *user_data, long status);
 
 struct http_request {
-	const char *method;       /* "GET", "POST", "DELETE" */
-	const char *path;         /* "/containers/json?all=1", without version prefix */
-	bool versioned;           /* prefix path with "/v<api_version>" */
-	const char *body;         /* may be NULL */
+	const char *method; /* "GET", "POST", "DELETE" */
+	const char *path;   /* "/containers/json?all=1", without version prefix */
+	bool versioned;     /* prefix path with "/v<api_version>" */
+	const char *body;   /* may be NULL */
 	size_t body_len;
 	int body_fd;              /* >= 0: stream the body from this fd instead */
 	const char *content_type; /* default application/json when body given */
@@ -63,6 +65,22 @@ int http_do(struct http_client *c, dms_context *ctx, const struct http_request *
 
 void http_response_init(struct http_response *r);
 void http_response_free(struct http_response *r);
+
+/* A response local that frees itself: an early return cannot leak it.
+ *     _cleanup_response_ struct http_response resp = http_response_new(); */
+static inline void http_response_freep(struct http_response *r)
+{
+	http_response_free(r);
+}
+#define _cleanup_response_ _cleanup_(http_response_freep)
+
+static inline struct http_response http_response_new(void)
+{
+	struct http_response r;
+
+	http_response_init(&r);
+	return r;
+}
 
 /* Percent-encodes s for a query string; caller frees. */
 char *http_urlencode(const char *s);

@@ -1,8 +1,9 @@
 /* podman.c — the runtime table (runtime.h) for Podman: where its API
  * service listens and what differs from Docker behind the same API.
  *
- * Exists as a thin table over compat.c: Podman serves the Docker-compatible
- * API, and that is what the executor uses for nearly everything. This file
+ * Exists as a thin table over the compat layer (compat.h): Podman serves the
+ * Docker-compatible API, and that is what the executor uses for nearly
+ * everything, GPU requests included (as CDI names: compat_create.c). This file
  * holds Podman's socket discovery and Podman's flavor (compat.h): its event
  * names, the label filter its /events ignores, its log reads (its follow
  * stream loses records; errors arrive inside a 200 body), and the two places
@@ -55,14 +56,7 @@ char *podman_endpoint(const char *host)
 
 static int podman_open(const char *host, struct runtime **out, dms_error **err)
 {
-	char *url = podman_endpoint(host);
-	int rc;
-
-	if (!url)
-		return compat_oom(err);
-	rc = compat_open(url, &compat_podman_flavor, out, err);
-	free(url);
-	return rc;
+	return compat_open_owned(podman_endpoint(host), &compat_podman_flavor, out, err);
 }
 
 /* The fingerprint from /libpod/info alone, Podman's own account of itself:
@@ -106,7 +100,7 @@ static int podman_fill_info(struct runtime *rt, dms_context *ctx, struct runtime
 static int podman_image_import(struct runtime *rt, dms_context *ctx, int fd, const char *ref,
                                dms_error **err)
 {
-	_cleanup_response_ struct http_response resp = compat_response_new();
+	_cleanup_response_ struct http_response resp = http_response_new();
 	_cleanup_yajl_tree_ yajl_val root = NULL;
 	_cleanup_free_ char *full = NULL, *eref = NULL, *query = NULL, *path = NULL;
 	const char *op = "image import";
@@ -241,8 +235,10 @@ static int podman_read(struct runtime *rt, dms_context *ctx, const char *id,
  *
  * Podman 4.3's follow=1 log stream (compat and libpod alike) drops records
  * in the middle of a busy log, not only at its end: of a 10 MB job it
- * delivered 1.3–5.2 MB with hundreds of gaps, while a non-follow read of the
- * same log was complete every time (docs/engine-api.md, "Podman"). The
+ * delivered 1.3–5.2 MB with hundreds of gaps, of a 50 MB job 38–46 MB,
+ * while a non-follow read of the same log was complete every time
+ * (docs/engine-api.md, "Podman" and "Engine behaviours the runtimes design
+ * around"). The
  * executor relies on a follow stream being an exact prefix of the log (it
  * completes the tail from its spool), so on Podman following is done with
  * non-follow reads until the container has stopped.
@@ -329,16 +325,7 @@ static int follow_emit(struct follow *f, int stream, const char *data, size_t n)
 	off = f->sent[stream] > start ? (size_t)(f->sent[stream] - start) : 0;
 	f->sent[stream] = end;
 	f->fresh = true;
-	if (!f->tty) {
-		uint32_t len = (uint32_t)(n - off);
-		char hdr[8] = {
-		    (char)stream,     0,        0, 0, (char)(len >> 24), (char)(len >> 16),
-		    (char)(len >> 8), (char)len};
-
-		if (f->fn(f->ud, hdr, sizeof(hdr)) != 0)
-			return f->stopped = true, 1;
-	}
-	if (f->fn(f->ud, data + off, n - off) != 0)
+	if (compat_log_frame(f->fn, f->ud, f->tty, stream, data + off, n - off) != 0)
 		return f->stopped = true, 1;
 	return 0;
 }
@@ -361,22 +348,17 @@ static int follow_payload(void *ud, int stream, const char *data, size_t n)
 {
 	struct follow *f = ud;
 
-	follow_count(f, f->sec, stream, n);
+	if (!f->tty) /* a tty log has no stamps to count by */
+		follow_count(f, f->sec, stream, n);
 	return follow_emit(f, stream, data, n);
 }
 
-/* Frames with stamps (compat_stamped_parse), or raw bytes for a tty. */
 static int follow_data(void *ud, const char *data, size_t len)
 {
 	struct follow *f = ud;
-	int rc;
 
-	if (f->tty)
-		return follow_emit(f, 0, data, len);
-	rc = compat_stamped_parse(&f->parser, data, len, follow_record, follow_payload, f);
-	if (rc < 0)
-		return f->broken = true, 1; /* not a frame: stop this read */
-	return rc;
+	return compat_stamped_feed(&f->parser, f->tty, &f->broken, data, len, follow_record,
+	                           follow_payload, f);
 }
 
 /* Moves base to the newest whole second that had settled when the read
@@ -447,9 +429,7 @@ static int podman_follow(struct runtime *rt, dms_context *ctx, const char *id,
 		began = wall_now_ns();
 		rc = podman_read(rt, ctx, id, &read, !f.tty, follow_data, &f, NULL, err);
 		if (rc == 0 && f.broken)
-			rc = err_engine(err, DMS_ERR_CONTAINER, "container logs", id, NULL,
-			                "container logs %s: the engine's answer is not log frames",
-			                id);
+			rc = compat_logs_not_frames(id, err);
 		if (f.stopped || rc != 0 || last)
 			break;
 		follow_advance(&f, began);
@@ -505,30 +485,11 @@ const struct compat_flavor compat_podman_flavor = {
     .logs = podman_logs,
 };
 
+/* Podman's events report an exit late: container_watch holds an attach
+ * that ends with the process (runtime.h). */
 const struct runtime_ops podman_runtime_ops = {
-    .struct_size = sizeof(struct runtime_ops),
+    COMPAT_RUNTIME_OPS,
     .kind = "podman",
-    .caps = 0, /* GPUs would be CDI device names (DeviceRequests are ignored); requests with
-                  GPUs are refused */
     .open = podman_open,
-    .close = compat_close,
-    .ping = compat_ping,
-    .image_present = compat_image_present,
-    .image_pull = compat_image_pull,
-    .image_import = compat_image_import,
-    .container_create = compat_container_create,
-    .container_start = compat_container_start,
-    .container_stop = compat_container_stop,
-    .container_kill = compat_container_kill,
-    .container_remove = compat_container_remove,
-    .container_inspect = compat_container_inspect,
-    .container_list = compat_container_list,
-    .container_logs = compat_container_logs,
-    .events = compat_events,
-    .network_create = compat_network_create,
-    .volume_create = compat_volume_create,
-    .object_list = compat_object_list,
-    .object_remove = compat_object_remove,
-    .image_id = compat_image_id,
     .container_watch = compat_container_watch,
 };

@@ -5,7 +5,7 @@
  * Why: the engine reports every layer separately and many times a second;
  * a client wants "n of m bytes, what is happening now", a few times a
  * second. The per-layer bookkeeping lives here, apart from the HTTP
- * stream parser (compat.c) and the fan-out to waiting executions
+ * stream parser (compat_images.c) and the fan-out to waiting executions
  * (executor.c), so a recorded stream can be replayed in a unit test. */
 #ifndef DMS_PULL_PROGRESS_H
 #define DMS_PULL_PROGRESS_H

@@ -21,12 +21,12 @@ struct runtime; /* one engine connection set, owned by one executor */
 
 /* The fingerprint IsInstalled reports. Strings owned by the struct. */
 struct runtime_info {
-	char *kind;          /* "docker" | "podman" */
-	char *version;       /* engine version */
-	char *api_version;   /* negotiated API version */
+	char *kind;        /* "docker" | "podman" */
+	char *version;     /* engine version */
+	char *api_version; /* negotiated API version */
 	char *os;
 	bool rootless;
-	int cgroup_version;  /* 1 or 2; 0 unknown */
+	int cgroup_version; /* 1 or 2; 0 unknown */
 };
 void runtime_info_free(struct runtime_info *i);
 
@@ -34,15 +34,21 @@ void runtime_info_free(struct runtime_info *i);
 struct container_spec {
 	const char *name;
 	const struct exec_request *req;
-	strv labels;          /* all labels, "k=v", including org.dms.* */
+	strv labels; /* all labels, "k=v", including org.dms.* */
 	const char *stop_signal;
 	int stop_timeout_s;
-	const char *network;  /* the per-job network to join (network_mode isolated); NULL: none */
+	const char *network; /* the per-job network to join (network_mode isolated); NULL: none */
 };
 
 enum container_status {
-	CS_UNKNOWN = 0, CS_CREATED, CS_RUNNING, CS_PAUSED, CS_RESTARTING,
-	CS_REMOVING, CS_EXITED, CS_DEAD,
+	CS_UNKNOWN = 0,
+	CS_CREATED,
+	CS_RUNNING,
+	CS_PAUSED,
+	CS_RESTARTING,
+	CS_REMOVING,
+	CS_EXITED,
+	CS_DEAD,
 };
 
 /* What the engine reports it applied, from inspect's Config, HostConfig
@@ -50,20 +56,20 @@ enum container_status {
  * what it asked for right after create (an engine that silently ignored a
  * setting fails the Start). Capabilities are upper case without "CAP_". */
 struct container_settings {
-	bool known;               /* false: the runtime reports none of this */
+	bool known; /* false: the runtime reports none of this */
 	int64_t nano_cpus, memory, memory_swap, pids_limit;
 	char *cpuset_cpus;
 	bool readonly_rootfs;
-	strv cap_add, cap_drop;   /* Podman reports drops relative to its default set */
+	strv cap_add, cap_drop; /* Podman reports drops relative to its default set */
 	strv security_opt;
-	strv mounts;              /* "source:destination:rw" or ":ro" */
-	strv ports;               /* "80/tcp=host_ip:host_port" (ip "" = all) */
+	strv mounts; /* "source:destination:rw" or ":ro" */
+	strv ports;  /* "80/tcp=host_ip:host_port" (ip "" = all) */
 	char *network_mode;
-	strv networks;            /* the networks it is attached to */
-	strv devices;             /* PathOnHost */
-	strv device_requests;     /* "driver:ids" ("nvidia:0,1", "nvidia:count=-1") */
+	strv networks;        /* the networks it is attached to */
+	strv devices;         /* PathOnHost */
+	strv device_requests; /* "driver:ids" ("nvidia:0,1", "nvidia:count=-1") */
 	char *user, *working_dir;
-	strv env, labels;         /* "K=V", "k=v" */
+	strv env, labels; /* "K=V", "k=v" */
 };
 void container_settings_free(struct container_settings *s); /* frees members */
 
@@ -74,10 +80,10 @@ struct container_state {
 	int exit_code;
 	bool oom_killed;
 	bool tty;
-	int64_t started_at_ns;    /* wall clock, 0 unknown */
+	int64_t started_at_ns; /* wall clock, 0 unknown */
 	int64_t finished_at_ns;
-	char *error;              /* State.Error, NULL if empty */
-	strv labels;              /* "k=v" */
+	char *error; /* State.Error, NULL if empty */
+	strv labels; /* "k=v" */
 	struct container_settings settings;
 };
 void container_state_free(struct container_state *s); /* frees members */
@@ -96,9 +102,9 @@ enum runtime_event_kind { RT_EV_START, RT_EV_DIE, RT_EV_OOM, RT_EV_DESTROY, RT_E
 struct runtime_event {
 	enum runtime_event_kind kind;
 	const char *container_id;
-	const char *execution_id;   /* org.dms.execution attribute, may be NULL */
-	int exit_code;              /* RT_EV_DIE: exitCode attribute, -1 unknown */
-	int64_t time_ns;            /* event time (timeNano), wall clock */
+	const char *execution_id; /* org.dms.execution attribute, may be NULL */
+	int exit_code;            /* RT_EV_DIE: exitCode attribute, -1 unknown */
+	int64_t time_ns;          /* event time (timeNano), wall clock */
 };
 /* Return non-zero to end the stream. */
 typedef int (*runtime_event_fn)(void *user_data, const struct runtime_event *ev);
@@ -111,8 +117,8 @@ typedef int (*runtime_log_fn)(void *user_data, const char *data, size_t len);
 struct log_options {
 	bool follow;
 	bool stdout_, stderr_;
-	int64_t tail;             /* -1: all */
-	int64_t since_ns;         /* 0: from the beginning */
+	int64_t tail;     /* -1: all */
+	int64_t since_ns; /* 0: from the beginning */
 };
 
 /* Pull progress, once per message of the pull stream: the latest status
@@ -121,18 +127,11 @@ struct log_options {
 typedef void (*runtime_progress_fn)(void *user_data, const char *status, int64_t current,
                                     int64_t total);
 
-enum runtime_caps {
-	RT_CAP_GPU_DEVICE_REQUESTS = 1u << 0,
-	RT_CAP_GPU_CDI = 1u << 1,
-	RT_CAP_SWARM = 1u << 2,
-};
-
 enum runtime_object { RT_OBJ_CONTAINER, RT_OBJ_NETWORK, RT_OBJ_VOLUME };
 
 struct runtime_ops {
 	size_t struct_size;
-	const char *kind;        /* "docker", "podman" */
-	unsigned caps;
+	const char *kind; /* "docker", "podman" */
 
 	/* host: engine URL or NULL to discover. Does not contact the engine. */
 	int (*open)(const char *host, struct runtime **out, dms_error **err);
@@ -141,8 +140,8 @@ struct runtime_ops {
 	int (*ping)(struct runtime *rt, dms_context *ctx, struct runtime_info *info,
 	            dms_error **err);
 
-	int (*image_present)(struct runtime *rt, dms_context *ctx, const char *image,
-	                     bool *present, dms_error **err);
+	int (*image_present)(struct runtime *rt, dms_context *ctx, const char *image, bool *present,
+	                     dms_error **err);
 	int (*image_pull)(struct runtime *rt, dms_context *ctx, const char *image,
 	                  const char *registry_auth, runtime_progress_fn fn, void *ud,
 	                  dms_error **err);
@@ -151,18 +150,17 @@ struct runtime_ops {
 	                    dms_error **err);
 
 	int (*container_create)(struct runtime *rt, dms_context *ctx,
-	                        const struct container_spec *spec, char **id_out,
-	                        dms_error **err);
+	                        const struct container_spec *spec, char **id_out, dms_error **err);
 	int (*container_start)(struct runtime *rt, dms_context *ctx, const char *id,
 	                       dms_error **err);
 	/* Stop signal, then SIGKILL after timeout_s. Already stopped is OK. */
-	int (*container_stop)(struct runtime *rt, dms_context *ctx, const char *id,
-	                      int timeout_s, dms_error **err);
+	int (*container_stop)(struct runtime *rt, dms_context *ctx, const char *id, int timeout_s,
+	                      dms_error **err);
 	int (*container_kill)(struct runtime *rt, dms_context *ctx, const char *id,
 	                      const char *signal, dms_error **err);
 	/* force: kill first. Already gone is OK. Removes anonymous volumes. */
-	int (*container_remove)(struct runtime *rt, dms_context *ctx, const char *id,
-	                        bool force, dms_error **err);
+	int (*container_remove)(struct runtime *rt, dms_context *ctx, const char *id, bool force,
+	                        dms_error **err);
 	int (*container_inspect)(struct runtime *rt, dms_context *ctx, const char *id,
 	                         struct container_state *out, dms_error **err);
 	/* All containers (running or not) having label "k=v" (or key "k"). */
@@ -171,7 +169,8 @@ struct runtime_ops {
 	/* Streams logs until the stream ends (non-follow: all so far; follow:
 	 * until the container stops or ctx ends). A follow (tail -1, since 0)
 	 * that returns 0 delivered the whole log, every byte once: runtimes
-	 * complete what the engine's own follow stream drops (ENGINES.md). */
+	 * complete what the engine's own follow stream drops (docs/engine-api.md,
+	 * "Engine behaviours the runtimes design around"). */
 	int (*container_logs)(struct runtime *rt, dms_context *ctx, const char *id,
 	                      const struct log_options *opts, runtime_log_fn fn, void *ud,
 	                      dms_error **err);
@@ -206,8 +205,8 @@ struct runtime_ops {
 	                       void (*attached)(void *ud), void *ud, dms_error **err);
 };
 
-#define RT_HAS(ops, field)                                                    \
-	((ops)->struct_size >= offsetof(struct runtime_ops, field) + sizeof((ops)->field) && \
+#define RT_HAS(ops, field)                                                                         \
+	((ops)->struct_size >= offsetof(struct runtime_ops, field) + sizeof((ops)->field) &&       \
 	 (ops)->field != NULL)
 
 extern const struct runtime_ops docker_runtime_ops;

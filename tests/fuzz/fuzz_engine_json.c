@@ -1,4 +1,4 @@
-/* fuzz_engine_json.c — libFuzzer harness for what compat.c reads from the
+/* fuzz_engine_json.c — libFuzzer harness for what compat_*.c read from the
  * engine's JSON answers: a container inspect document, a container list,
  * and the JSON-lines stream of an image pull (progress, then maybe an
  * error line). Each input goes through all three.

@@ -1,9 +1,9 @@
 /* fuzz_events.c — libFuzzer harness for the engine event stream parser
- * (compat.c: the line splitter and event_line behind GET /events), a
- * differential test: the stream cut at random split points must give
- * exactly the events it gives in one piece, and every event the executor
- * is handed is well formed. A sink that stops after k events must see no
- * event after it said stop.
+ * (compat_json.c, compat_events.c: the line splitter and event_line behind
+ * GET /events), a differential test: the stream cut at random split
+ * points must give exactly the events it gives in one piece, and every
+ * event the executor is handed is well formed. A sink that stops after k
+ * events must see no event after it said stop.
  *
  * Input: byte 0 = flags (bit 0: Podman's flavor, bit 1: match a key-only
  * label here, bits 2-7: stop after that many events, 0 never), then the
