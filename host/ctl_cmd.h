@@ -88,6 +88,11 @@ void ctl_progress_done(struct ctl_progress_view *v);
 int ctl_start_showing_progress(struct ctl_backend *b, const char *request, const char *known_id,
                                char **execution_id);
 
+/* Prints id, or with --json {key: id} (and key2: value2 when value2 is
+ * not NULL). */
+void ctl_print_id(const struct globals *g, const char *key, const char *id, const char *key2,
+                  const char *value2);
+
 /* The exit status of a result, like docker: exit_code, 125 when none. */
 int ctl_result_exit_code(const struct host_json *res);
 void ctl_print_result_summary(const char *id, const struct host_json *res);

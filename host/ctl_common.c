@@ -10,7 +10,9 @@
 #include <dbus/dbus.h>
 
 #include "ctl_cmd.h"
+#include "cleanup.h"
 #include "fdio.h"
+#include "jsonw.h"
 
 volatile sig_atomic_t ctl_catch_interrupt;
 volatile sig_atomic_t ctl_interrupted;
@@ -199,6 +201,26 @@ int ctl_start_showing_progress(struct ctl_backend *b, const char *request, const
 }
 
 /* --- results -------------------------------------------------------- */
+
+void ctl_print_id(const struct globals *g, const char *key, const char *id, const char *key2,
+                  const char *value2)
+{
+	struct jw w;
+
+	if (!g->json) {
+		printf("%s\n", id);
+		return;
+	}
+	if (jw_init(&w) != 0)
+		return;
+	jw_map_open(&w);
+	jw_key_str(&w, key, id);
+	if (value2)
+		jw_key_str(&w, key2, value2);
+	jw_map_close(&w);
+	_cleanup_free_ char *out = jw_steal(&w);
+	printf("%s\n", out ? out : "{}");
+}
 
 int ctl_result_exit_code(const struct host_json *res)
 {

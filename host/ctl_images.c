@@ -7,9 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
 #include "ctl_cmd.h"
-#include "jsonw.h"
 #include "util.h"
 
 /* "dir/Busybox-rootfs.tar.gz" -> "busybox-rootfs" (NULL if nothing is left
@@ -95,19 +93,7 @@ int ctl_cmd_image(struct globals *g, int argc, char **argv)
 		ctl_print_error("image import", &err);
 		goto out;
 	}
-	if (g->json) {
-		struct jw w;
-		if (jw_init(&w) == 0) {
-			jw_map_open(&w);
-			jw_key_str(&w, "image_id", id);
-			jw_key_str(&w, "reference", ref);
-			jw_map_close(&w);
-			_cleanup_free_ char *out = jw_steal(&w);
-			printf("%s\n", out ? out : "{}");
-		}
-	} else {
-		printf("%s\n", id);
-	}
+	ctl_print_id(g, "image_id", id, "reference", ref);
 	status = 0;
 out:
 	close(fd);

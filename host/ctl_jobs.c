@@ -47,18 +47,7 @@ int ctl_cmd_start(struct globals *g, int argc, char **argv)
 		goto out;
 	if (ctl_start_showing_progress(b, req, NULL, &id) < 0)
 		goto out;
-	if (g->json) {
-		struct jw w;
-		if (jw_init(&w) == 0) {
-			jw_map_open(&w);
-			jw_key_str(&w, "execution_id", id);
-			jw_map_close(&w);
-			_cleanup_free_ char *out = jw_steal(&w);
-			printf("%s\n", out ? out : "{}");
-		}
-	} else {
-		printf("%s\n", id);
-	}
+	ctl_print_id(g, "execution_id", id, NULL, NULL);
 	status = 0;
 out:
 	ctl_backend_close(b);
