@@ -1,5 +1,5 @@
-/* bus_table.c — table-driven dispatch, the standard interfaces, error
- * mapping and introspection XML (see bus_table.h). */
+/* bus_table.c — table-driven dispatch, the standard interfaces, replies
+ * (errors named by bus_names.h) and introspection XML (see bus_table.h). */
 #include "bus_table.h"
 
 #include <stdarg.h>
