@@ -67,7 +67,7 @@ Feature: Start runs a job in a new container
       | unknown top key    | set colour to "blue"                                       | colour       |
       | cmd is a number    | set engine_spec.params.cmd to 42                           | cmd          |
       | timeout is text    | set timeout to "soon"                                      | timeout      |
-      | no execution id    | remove execution_id                                        | execution_id |
+      | empty execution id | set execution_id to ""                                     | execution_id |
       | bind is relative   | set inputs to [{"type": "bind", "source": "rel/dir", "target": "/in"}] | source |
 
   Scenario: A request that is not JSON is refused with InvalidArgument

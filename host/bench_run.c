@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
+#include "clock.h"
+#include "jsonw.h"
 #include "plugin.h"
 #include "util.h"
 
@@ -22,6 +25,33 @@ static double median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* A Run(`true`) request with a fresh execution id. */
+static char *bench_request(int i, const char *image)
+{
+	_cleanup_free_ char *id = host_asprintf("bench-%d-%lld", i, (long long)mono_now_ns());
+	struct jw w;
+
+	if (jw_init(&w) != 0)
+		return NULL;
+	jw_map_open(&w);
+	jw_key_str(&w, "job_id", "bench");
+	jw_key_str(&w, "execution_id", id);
+	jw_key(&w, "engine_spec");
+	jw_map_open(&w);
+	jw_key_str(&w, "type", "docker");
+	jw_key(&w, "params");
+	jw_map_open(&w);
+	jw_key_str(&w, "image", image);
+	jw_key(&w, "cmd");
+	jw_array_open(&w);
+	jw_str(&w, "true");
+	jw_array_close(&w);
+	jw_map_close(&w);
+	jw_map_close(&w);
+	jw_map_close(&w);
+	return jw_steal(&w);
 }
 
 int main(int argc, char **argv)
@@ -55,32 +85,24 @@ int main(int argc, char **argv)
 	double *inst_ms = host_calloc((size_t)n, sizeof(double));
 	int status = 0;
 	for (int i = -1; i < n && status == 0; i++) { /* i == -1: warm-up */
-		struct host_buf req;
 		char *result = NULL;
-		host_buf_init(&req, 0);
-		host_buf_printf(&req,
-		                "{\"job_id\":\"bench\",\"execution_id\":\"bench-%d-%lld\","
-		                "\"engine_spec\":{\"type\":\"docker\",\"params\":{\"image\":",
-		                i, (long long)host_now_ns());
-		host_buf_json_string(&req, argv[4]);
-		host_buf_puts(&req, ",\"cmd\":[\"true\"]}}}");
-		int64_t t0 = host_now_ns();
-		if (ops->run(ex, NULL, req.data, &result, &err) != DMS_OK) {
+		_cleanup_free_ char *req = bench_request(i, argv[4]);
+		int64_t t0 = mono_now_ns();
+		if (ops->run(ex, NULL, req, &result, &err) != DMS_OK) {
 			char *t = host_error_text(err);
 			host_log("run: %s", t);
 			free(t);
 			status = 1;
 		}
-		int64_t t1 = host_now_ns();
+		int64_t t1 = mono_now_ns();
 		bool installed = false;
 		ops->is_installed(ex, NULL, &installed, NULL, NULL);
-		int64_t t2 = host_now_ns();
+		int64_t t2 = mono_now_ns();
 		if (i >= 0) {
 			run_ms[i] = (double)(t1 - t0) / 1e6;
 			inst_ms[i] = (double)(t2 - t1) / 1e6;
 		}
 		ops->string_free(result);
-		host_buf_free(&req);
 	}
 	if (status == 0) {
 		double lo = run_ms[0], hi = run_ms[0];

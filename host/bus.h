@@ -1,5 +1,6 @@
 /* bus.h — dms-host's D-Bus service: the manager and executor objects, the
- * bus loop, and clean shutdown (see docs/dbus.md).
+ * bus loop, and clean shutdown (see docs/dbus.md). The service's files
+ * share bus_internal.h; the names it serves are in bus_names.h.
  *
  * Why separate from dms-host.c: the service is driven by one entry point
  * so the command line stays trivial, and --print-introspection can print
@@ -10,12 +11,8 @@
 #include <stddef.h>
 #include <dbus/dbus.h>
 
+#include "bus_names.h"
 #include "plugin.h"
-
-#define BUS_NAME "org.dms.Executor"
-#define BUS_MANAGER_PATH "/org/dms/Executor"
-#define BUS_MANAGER_INTERFACE "org.dms.ExecutorManager1"
-#define BUS_EXECUTOR_INTERFACE "org.dms.Executor1"
 
 struct bus_host_config {
 	DBusBusType bus_type;

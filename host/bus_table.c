@@ -1,5 +1,5 @@
-/* bus_table.c — table-driven dispatch, the standard interfaces, error
- * mapping and introspection XML (see bus_table.h). */
+/* bus_table.c — table-driven dispatch, the standard interfaces, replies
+ * (errors named by bus_names.h) and introspection XML (see bus_table.h). */
 #include "bus_table.h"
 
 #include <stdarg.h>
@@ -7,77 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus_names.h"
+#include "jsonw.h"
 #include "plugin.h"
-
-const char *bus_error_name(int status)
-{
-	switch ((dms_status)status) {
-	case DMS_ERR_NOT_FOUND:
-		return BUS_ERROR_PREFIX "NotFound";
-	case DMS_ERR_ALREADY_STARTED:
-		return BUS_ERROR_PREFIX "AlreadyStarted";
-	case DMS_ERR_ALREADY_FINISHED:
-		return BUS_ERROR_PREFIX "AlreadyFinished";
-	case DMS_ERR_INVALID_ARGUMENT:
-		return BUS_ERROR_PREFIX "InvalidArgument";
-	case DMS_ERR_RUNTIME_UNAVAILABLE:
-		return BUS_ERROR_PREFIX "RuntimeUnavailable";
-	case DMS_ERR_IMAGE:
-		return BUS_ERROR_PREFIX "Image";
-	case DMS_ERR_CONTAINER:
-		return BUS_ERROR_PREFIX "Container";
-	case DMS_ERR_NETWORK:
-		return BUS_ERROR_PREFIX "Network";
-	case DMS_ERR_VOLUME:
-		return BUS_ERROR_PREFIX "Volume";
-	case DMS_ERR_CONFIG:
-		return BUS_ERROR_PREFIX "Config";
-	case DMS_ERR_RESOURCE:
-		return BUS_ERROR_PREFIX "Resource";
-	case DMS_ERR_CANCELLED:
-		return BUS_ERROR_PREFIX "Cancelled";
-	case DMS_ERR_TIMEOUT:
-		return BUS_ERROR_PREFIX "Timeout";
-	case DMS_OK: /* a failure reported as success is a plugin bug */
-	case DMS_ERR_INTERNAL:
-		break;
-	}
-	return BUS_ERROR_PREFIX "Internal";
-}
 
 /* --- UTF-8 ---------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *p)
-{
-	unsigned cp;
-	size_t n;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
+/* Valid sequences as base's utf8_seq() judges them; each invalid byte
+ * becomes one U+FFFD. */
 char *bus_utf8_copy(const char *s)
 {
 	struct host_buf b;
@@ -85,9 +22,10 @@ char *bus_utf8_copy(const char *s)
 
 	if (dbus_validate_utf8((const char *)p, NULL))
 		return host_strdup((const char *)p);
+	const unsigned char *end = p + strlen((const char *)p);
 	host_buf_init(&b, 0);
 	while (*p) {
-		size_t n = utf8_seq(p);
+		size_t bad, n = utf8_seq(p, (size_t)(end - p), &bad);
 		if (n) {
 			host_buf_append(&b, (const char *)p, n);
 			p += n;

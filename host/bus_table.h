@@ -7,7 +7,7 @@
  * org.freedesktop.DBus.Error.InvalidArgs), and the Introspectable and
  * Properties interfaces are served generically from the same tables, so
  * the introspection XML can never disagree with what is dispatched. Domain
- * errors (dms_status) are mapped to D-Bus error names here, in one switch. */
+ * errors (dms_status) are answered with the names of bus_names.h. */
 #ifndef DMS_HOST_BUS_TABLE_H
 #define DMS_HOST_BUS_TABLE_H
 
@@ -15,9 +15,8 @@
 #include <dbus/dbus.h>
 #include <dms/executor.h>
 
+#include "bus_names.h"
 #include "util.h"
-
-#define BUS_ERROR_PREFIX "org.dms.Error."
 
 struct bus_object_class;
 
@@ -77,9 +76,6 @@ extern const struct bus_interface bus_peer_interface;
 /* Dispatches one method call to `cls`. Always handles the message. */
 DBusHandlerResult bus_dispatch(DBusConnection *conn, DBusMessage *msg,
                                const struct bus_object_class *cls, void *object);
-
-/* "org.dms.Error.<dms_status_name(status)>" — THE mapping. */
-const char *bus_error_name(int status);
 
 /* Replies to msg. These never fail the caller: a failed send means the
  * client is gone, which is not our problem. Strings are made valid UTF-8

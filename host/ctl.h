@@ -1,7 +1,9 @@
 /* ctl.h — dmsctl's view of an executor: one set of calls served either by
- * a running dms-host over D-Bus or, when no dms-host owns the bus name, by
- * the plugin loaded in-process ("embedded" mode). Also the Docker log
- * frame demultiplexer the CLI uses to split a framed log stream.
+ * a running dms-host over D-Bus (ctl_bus.c) or, when no dms-host owns the
+ * bus name, by the plugin loaded in-process ("embedded" mode,
+ * ctl_embedded.c); ctl_backend.c chooses one of the two operation tables
+ * once, when the backend is opened. Also the Docker log frame
+ * demultiplexer the CLI uses to split a framed log stream.
  *
  * Why two backends behind one interface: `dmsctl run` must work the same
  * on a device with dms-host and on a bare machine with only an engine, and
@@ -21,8 +23,6 @@ struct ctl_error {
 };
 
 void ctl_error_clear(struct ctl_error *e);
-/* True when e is org.dms.Error.<category> (e.g. "NotFound"). */
-bool ctl_error_is(const struct ctl_error *e, const char *category);
 
 struct ctl_options {
 	const char *executor_id;
@@ -43,12 +43,15 @@ bool ctl_backend_embedded(const struct ctl_backend *b);
 
 int ctl_is_installed(struct ctl_backend *b, bool *installed, char **info_json,
                      struct ctl_error *err);
-int ctl_start(struct ctl_backend *b, const char *request, struct ctl_error *err);
+/* *execution_id (caller frees) is the id the executor used: the request's
+ * or one it generated; "" when the executor cannot say (a plugin older
+ * than ABI 1.2, which also needs the id in the request). */
+int ctl_start(struct ctl_backend *b, const char *request, char **execution_id,
+              struct ctl_error *err);
 int ctl_wait(struct ctl_backend *b, const char *execution_id, char **result_json,
              struct ctl_error *err);
 int ctl_cancel(struct ctl_backend *b, const char *execution_id, struct ctl_error *err);
 int ctl_log_stream(struct ctl_backend *b, const char *request, int *fd, struct ctl_error *err);
-int ctl_run(struct ctl_backend *b, const char *request, char **result_json, struct ctl_error *err);
 int ctl_cleanup(struct ctl_backend *b, struct ctl_error *err);
 int ctl_list(struct ctl_backend *b, char **list_json, struct ctl_error *err);
 /* ImportImage: the tarball is read from fd (dmsctl opens the file, the

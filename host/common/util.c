@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifndef DMS_PLUGIN_INSTALL_PATH
@@ -166,53 +165,6 @@ int host_buf_printf(struct host_buf *b, const char *fmt, ...)
 	return r;
 }
 
-int host_buf_json_string(struct host_buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t start;
-
-	if (host_buf_append(b, "\"", 1) < 0)
-		return -1;
-	for (start = 0;; p++) {
-		const char *esc = NULL;
-		char hex[8];
-
-		if (*p == '\0')
-			break;
-		switch (*p) {
-		case '"':
-			esc = "\\\"";
-			break;
-		case '\\':
-			esc = "\\\\";
-			break;
-		case '\n':
-			esc = "\\n";
-			break;
-		case '\r':
-			esc = "\\r";
-			break;
-		case '\t':
-			esc = "\\t";
-			break;
-		default:
-			if (*p < 0x20) {
-				snprintf(hex, sizeof(hex), "\\u%04x", *p);
-				esc = hex;
-			}
-		}
-		if (!esc)
-			continue;
-		size_t off = (size_t)((const char *)p - s);
-		if (host_buf_append(b, s + start, off - start) < 0 || host_buf_puts(b, esc) < 0)
-			return -1;
-		start = off + 1;
-	}
-	if (host_buf_append(b, s + start, strlen(s + start)) < 0)
-		return -1;
-	return host_buf_append(b, "\"", 1);
-}
-
 int host_buf_xml_escaped(struct host_buf *b, const char *s)
 {
 	for (; *s; s++) {
@@ -361,12 +313,4 @@ char *host_read_file(const char *path, size_t max, size_t *len_out)
 	if (len_out)
 		*len_out = b.len;
 	return host_buf_steal(&b);
-}
-
-int64_t host_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

@@ -2,8 +2,9 @@
  * allocation, a bounded growable string buffer, logging, object-path
  * escaping of executor ids and the default plugin lookup.
  *
- * Why here and not in executor/: the host and the CLI build against the
- * plugin ABI header only and must never link executor internals. */
+ * Why here and not in executor/: the host and the CLI reach the executor
+ * through the plugin ABI only; of the tree's layers they link base (and
+ * dmsctl decode), never the executor, the handlers or the runtimes. */
 #ifndef DMS_HOST_UTIL_H
 #define DMS_HOST_UTIL_H
 
@@ -42,8 +43,6 @@ void host_buf_free(struct host_buf *b);
 int host_buf_append(struct host_buf *b, const char *data, size_t len);
 int host_buf_puts(struct host_buf *b, const char *s);
 int host_buf_printf(struct host_buf *b, const char *fmt, ...) HOST_PRINTF(2, 3);
-/* Appends s as a JSON string literal, quotes included. */
-int host_buf_json_string(struct host_buf *b, const char *s);
 /* Appends s with XML special characters escaped. */
 int host_buf_xml_escaped(struct host_buf *b, const char *s);
 /* Hands out the data (caller frees) and resets the buffer. */
@@ -63,8 +62,5 @@ char *host_default_plugin_path(void);
 
 /* Reads a whole file (at most max bytes). NULL with errno set on failure. */
 char *host_read_file(const char *path, size_t max, size_t *len_out);
-
-/* CLOCK_MONOTONIC in nanoseconds. */
-int64_t host_now_ns(void);
 
 #endif

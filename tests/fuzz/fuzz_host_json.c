@@ -1,15 +1,16 @@
 /* fuzz_host_json.c — libFuzzer harness for the host's own JSON reader
- * (host/json.c) and its object-path escaping (host/util.c). Both read what
- * D-Bus clients send: dms-host's Run parses the request with host_json_parse
- * to learn the execution id it will wait for, then hands the same text to
- * the plugin, which decodes it with yajl (executor/request.c).
+ * (host/common/json.c) and its object-path escaping (host/common/util.c).
+ * The reader takes what the plugin hands out (results, the engine
+ * fingerprint, lists) in dms-host and dmsctl; the escaping takes executor
+ * ids D-Bus clients send. Requests are never read by the host: the plugin
+ * decodes them (executor/decode/request.c) and start_job says which
+ * execution id it used.
  *
  * Checks, besides crashes, leaks and UB:
- * - differential: when both parsers accept the text as an object and the
- *   plugin would read an execution_id from it (a string, one such key, no
- *   \u0000 — request.c refuses duplicates and NULs), the host's
- *   execution_id is byte for byte the plugin's: else Run would wait for
- *   another execution than the one it started;
+ * - differential: when both the host's reader and yajl (the plugin's)
+ *   accept the text as an object with one string member execution_id (no
+ *   \u0000 — request.c refuses duplicates and NULs), the host reads it byte
+ *   for byte as yajl does: the two readers agree on strings;
  * - host_escape_path_element gives a non-empty [A-Za-z0-9_] element and
  *   host_unescape_path_element gives the id back (ids are the first bytes
  *   of the input, up to a NUL). */
@@ -22,14 +23,14 @@
 #include "json.h"
 #include "util.h"
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "fuzz_host_json: contract broken: %s: ", #cond);  \
-			fprintf(stderr, __VA_ARGS__);                                      \
-			fputc('\n', stderr);                                               \
-			abort();                                                           \
-		}                                                                          \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_host_json: contract broken: %s: ", #cond);           \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static void check_escaping(const uint8_t *data, size_t size)
@@ -43,7 +44,7 @@ static void check_escaping(const uint8_t *data, size_t size)
 	CHECK(esc[0] != '\0', "empty element for \"%s\"", id);
 	for (const char *p = esc; *p; p++)
 		CHECK((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		              (*p >= '0' && *p <= '9') || *p == '_',
+		          (*p >= '0' && *p <= '9') || *p == '_',
 		      "byte 0x%02x in element %s", (unsigned char)*p, esc);
 	char *back = host_unescape_path_element(esc);
 	CHECK(back && strcmp(back, id) == 0, "%s does not unescape to the id", esc);
@@ -66,8 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The plugin's view, as request.c gets it. */
 	char *copy = NULL;
 	yajl_val root = NULL;
-	if (!memchr(text, '\0', size) && (copy = strndup(text, size)) &&
-	    !strstr(copy, "\\u0000"))
+	if (!memchr(text, '\0', size) && (copy = strndup(text, size)) && !strstr(copy, "\\u0000"))
 		root = yajl_tree_parse(copy, NULL, 0);
 	if (root && YAJL_IS_OBJECT(root) && doc->type == HOST_JSON_OBJECT) {
 		size_t keys = 0;
@@ -80,9 +80,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (keys == 1 && YAJL_IS_STRING(yid)) {
 			const char *y = YAJL_GET_STRING(yid);
-			CHECK(hid && hid->type == HOST_JSON_STRING, "host sees no execution_id, "
-			      "the plugin sees \"%s\"", y);
-			CHECK(hid->string_len == strlen(y) && memcmp(hid->string, y, hid->string_len) == 0,
+			CHECK(hid && hid->type == HOST_JSON_STRING,
+			      "host sees no execution_id, "
+			      "the plugin sees \"%s\"",
+			      y);
+			CHECK(hid->string_len == strlen(y) &&
+			          memcmp(hid->string, y, hid->string_len) == 0,
 			      "host execution_id \"%s\" (%zu bytes), plugin \"%s\"", hid->string,
 			      hid->string_len, y);
 		}
