@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "executor.h"
+#include "executor_internal.h"
 #include "labels.h"
 #include "sweep.h"
 
@@ -82,8 +82,7 @@ static const char *label_of(strv labels, const char *key)
 
 /* The entry for (kind, id), added (first seen now) when new; NULL when out
  * of memory (then the object is simply not considered this pass). */
-static struct seen *remember(struct sweep *s, enum runtime_object kind, const char *id,
-                             int64_t now)
+static struct seen *remember(struct sweep *s, enum runtime_object kind, const char *id, int64_t now)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (s->seen[i].kind == kind && strcmp(s->seen[i].id, id) == 0)
@@ -105,8 +104,7 @@ static struct seen *remember(struct sweep *s, enum runtime_object kind, const ch
 
 /* An untracked object of ours: removed (or reported) once past the grace. */
 static void consider(struct dms_executor *ex, struct sweep *s, enum runtime_object kind,
-                     const char *id, const char *execution, int64_t now,
-                     struct sweep_report *r)
+                     const char *id, const char *execution, int64_t now, struct sweep_report *r)
 {
 	struct seen *e = remember(s, kind, id, now);
 	if (!e)
@@ -127,12 +125,14 @@ static void consider(struct dms_executor *ex, struct sweep *s, enum runtime_obje
 	}
 	dms_error *err = NULL;
 	int rc = kind == RT_OBJ_CONTAINER
-	                 ? ex->rt_ops->container_remove(ex->rt, ex->life, id, true, &err)
-	                 : ex->rt_ops->object_remove(ex->rt, ex->life, kind, id, &err);
+	             ? ex->rt_ops->container_remove(ex->rt, ex->life, id, true, &err)
+	             : ex->rt_ops->object_remove(ex->rt, ex->life, kind, id, &err);
 	if (rc == 0) {
 		r->removed++;
-		fprintf(stderr, "dms-executor %s: sweep: removed %s %s (execution %s), untracked "
-		        "for %llds\n", ex->id, kind_names[kind], id, execution ? execution : "?",
+		fprintf(stderr,
+		        "dms-executor %s: sweep: removed %s %s (execution %s), untracked "
+		        "for %llds\n",
+		        ex->id, kind_names[kind], id, execution ? execution : "?",
 		        (long long)(age_ms / 1000));
 	} else {
 		/* In use (a network with endpoints), or the engine is gone: the
@@ -237,7 +237,8 @@ static void sweep_objects(struct dms_executor *ex, struct sweep *s, enum runtime
 		} else {
 			for (size_t j = 0; theirs && theirs[j]; j++) {
 				char *copy = strdup(theirs[j]);
-				strv g = copy ? realloc(tracked, (n_tracked + 2) * sizeof(*g)) : NULL;
+				strv g =
+				    copy ? realloc(tracked, (n_tracked + 2) * sizeof(*g)) : NULL;
 				if (!g) {
 					free(copy);
 					unsure = true;
