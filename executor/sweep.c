@@ -71,15 +71,6 @@ void sweep_free(struct sweep *s)
 	free(s);
 }
 
-static const char *label_of(strv labels, const char *key)
-{
-	size_t k = strlen(key);
-	for (size_t i = 0; labels && labels[i]; i++)
-		if (strncmp(labels[i], key, k) == 0 && labels[i][k] == '=')
-			return labels[i] + k + 1;
-	return NULL;
-}
-
 /* The entry for (kind, id), added (first seen now) when new; NULL when out
  * of memory (then the object is simply not considered this pass). */
 static struct seen *remember(struct sweep *s, enum runtime_object kind, const char *id, int64_t now)
@@ -163,8 +154,8 @@ static void sweep_containers(struct dms_executor *ex, struct sweep *s, int64_t n
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *owner = label_of(cs[i].labels, LABEL_EXECUTOR);
-		const char *exec_id = label_of(cs[i].labels, LABEL_EXECUTION);
+		const char *owner = executor_label_value(cs[i].labels, LABEL_EXECUTOR);
+		const char *exec_id = executor_label_value(cs[i].labels, LABEL_EXECUTION);
 		if (!cs[i].id || !owner || strcmp(owner, ex->id) != 0)
 			continue; /* the filter says ours; never trust it to remove */
 		struct handler *h = exec_id ? registry_get(ex->reg, exec_id) : NULL;
