@@ -3,8 +3,8 @@
  * While the job runs, output comes from the engine's log endpoint (follow
  * or not); after it ended, from the job's spool, which the harvester filled
  * from a non-follow read. A follow read of the engine is the whole log
- * (runtime.h: the runtimes complete what engines' follow streams drop,
- * ENGINES.md), so a follower whose engine read ended cleanly is done at
+ * (runtime.h: the runtimes complete what engines' follow streams drop;
+ * docs/architecture.md, "Logs"), so a follower whose engine read ended cleanly is done at
  * once — it never waits for the harvest, and the harvest does not remove
  * the container while a stream reads it (executor_engine_reader_done).
  * A harvest that spooled the whole log ends the engine reads of the job's
@@ -24,7 +24,7 @@
 #include "context.h"
 #include "demux.h"
 #include "error.h"
-#include "executor.h"
+#include "executor_internal.h"
 #include "spool.h"
 
 #define MAX_LINES 1000000
@@ -36,12 +36,12 @@ struct pump {
 	int fd;
 	enum log_format format;
 	bool follow;
-	uint64_t skip[3];     /* bytes of each stream the reader does not want */
-	uint64_t seen[3];     /* bytes of each stream passed through the sink */
+	uint64_t skip[3];      /* bytes of each stream the reader does not want */
+	uint64_t seen[3];      /* bytes of each stream passed through the sink */
 	dms_context *read_ctx; /* the engine read in progress; under ex->mu */
-	bool to_spool;        /* the harvest ended it: the spool has the rest */
+	bool to_spool;         /* the harvest ended it: the spool has the rest */
 	pthread_t thread;
-	struct pump *next;    /* ex->pumps, then ex->pumps_ended; under ex->mu */
+	struct pump *next; /* ex->pumps, then ex->pumps_ended; under ex->mu */
 };
 
 /* Removes p from the live list (ex->mu held): shutdown no longer sees its
@@ -192,24 +192,12 @@ struct source {
 static void source_get(struct handler *h, struct source *s)
 {
 	pthread_mutex_lock(&h->mu);
-	s->spool_path = h->harvested && h->spool_path ? strdup(h->spool_path) : NULL;
-	s->container_id = !h->harvested && h->container_id ? strdup(h->container_id) : NULL;
+	bool harvested = h->exit == HANDLER_EXIT_HARVESTED;
+	s->spool_path = harvested && h->spool_path ? strdup(h->spool_path) : NULL;
+	s->container_id = !harvested && h->container_id ? strdup(h->container_id) : NULL;
 	s->tty = h->tty;
 	s->state = h->state;
 	pthread_mutex_unlock(&h->mu);
-}
-
-/* Reads h's container from the engine while its removal waits: a harvest
- * that finishes meanwhile defers the removal to the last such reader
- * (executor_engine_reader_done). False when it is harvested already. */
-static bool engine_reader_enter(struct handler *h)
-{
-	pthread_mutex_lock(&h->mu);
-	bool ok = !h->harvested && h->container_id;
-	if (ok)
-		h->engine_readers++;
-	pthread_mutex_unlock(&h->mu);
-	return ok;
 }
 
 static void source_free(struct source *s)
@@ -296,7 +284,7 @@ static int compute_skip(struct pump *p, const struct log_request *lr, dms_error 
 
 /* Waits (h->mu held) until pred holds, the executor shuts down or the
  * reader leaves: a follower of an idle job ends when its reader does. */
-#define WAIT_FOR(p, pred)                                                                 \
+#define WAIT_FOR(p, pred)                                                                          \
 	while (!(pred) && ctx_cond_wait((p)->ctx, &(p)->h->cond, &(p)->h->mu, INT64_MAX) == 0)
 
 static void *pump_main(void *arg)
@@ -312,7 +300,8 @@ static void *pump_main(void *arg)
 		pthread_mutex_unlock(&h->mu);
 	}
 	source_get(h, &s);
-	bool from_engine = s.container_id && s.state == DMS_STATE_RUNNING && engine_reader_enter(h);
+	bool from_engine =
+	    s.container_id && s.state == DMS_STATE_RUNNING && handler_reader_enter(h);
 	bool switched = false;
 	if (from_engine) {
 		dms_context *rctx = ctx_new_child(p->ctx, -1);
@@ -344,7 +333,7 @@ static void *pump_main(void *arg)
 		pthread_mutex_lock(&h->mu);
 		/* The harvest completes before the final transition, so a final
 		 * handler that is not harvested never will be. */
-		WAIT_FOR(p, h->harvested || handler_state_final(h->state));
+		WAIT_FOR(p, h->exit == HANDLER_EXIT_HARVESTED || handler_state_final(h->state));
 		pthread_mutex_unlock(&h->mu);
 		source_get(h, &s);
 		if (s.spool_path) {

@@ -6,70 +6,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "cleanup.h"
+#include "fdio.h"
+#include "jsonw.h"
 #include "state.h"
 
 #define STATE_MAX_BYTES (4u << 20) /* a result is capped; this is generous */
 
-static const char *const state_names[] = {"pending", "created", "running",
-                                          "exited",  "failed",  "cancelled"};
-
-static void gen_str(yajl_gen g, const char *s)
-{
-	if (s)
-		yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-	else
-		yajl_gen_null(g);
-}
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int state_save(const char *dir, const struct state_record *r)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	if (!g)
+	struct jw w;
+	if (jw_init(&w) != 0)
 		return -1;
-	yajl_gen_map_open(g);
-	gen_str(g, "execution_id");
-	gen_str(g, r->execution_id);
-	gen_str(g, "job_id");
-	gen_str(g, r->job_id);
-	gen_str(g, "container_id");
-	gen_str(g, r->container_id);
-	gen_str(g, "state");
-	gen_str(g, state_names[r->state]);
-	gen_str(g, "cancel_reason");
-	gen_str(g, r->cancel_reason);
-	gen_str(g, "result");
+	jw_map_open(&w);
+	jw_key_str_or_null(&w, "execution_id", r->execution_id);
+	jw_key_str_or_null(&w, "job_id", r->job_id);
+	jw_key_str_or_null(&w, "container_id", r->container_id);
+	jw_key_str_or_null(&w, "state", dms_state_name(r->state));
+	jw_key_str_or_null(&w, "cancel_reason", r->cancel_reason);
 	/* Stored as a string: the result is opaque here and stays byte-exact. */
-	gen_str(g, r->result_json);
-	yajl_gen_map_close(g);
-	const unsigned char *buf;
+	jw_key_str_or_null(&w, "result", r->result_json);
+	jw_map_close(&w);
+	const char *buf;
 	size_t len;
-	yajl_gen_get_buf(g, &buf, &len);
-
-	char *path = NULL, *tmp = NULL;
+	_cleanup_free_ char *path = NULL, *tmp = NULL;
 	int rc = -1, fd;
-	if (asprintf(&path, "%s/%s.json", dir, r->container_name) < 0)
+	if (jw_get(&w, &buf, &len) != 0 ||
+	    asprintf(&path, "%s/%s.json", dir, r->container_name) < 0)
 		path = NULL;
 	else if (asprintf(&tmp, "%s/.%s.tmp", dir, r->container_name) < 0)
 		tmp = NULL;
-	if (path && tmp && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	                              0600)) >= 0) {
+	if (path && tmp &&
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0) {
 		/* No fsync: rename is atomic against a process crash, the failure
 		 * this guards against; a machine crash loses the engine's
 		 * containers too. */
@@ -79,9 +49,7 @@ int state_save(const char *dir, const struct state_record *r)
 		if (rc != 0)
 			unlink(tmp);
 	}
-	free(path);
-	free(tmp);
-	yajl_gen_free(g);
+	jw_free(&w);
 	return rc;
 }
 
@@ -136,9 +104,9 @@ static const char *get_str(yajl_val root, const char *key)
 
 static int parse_state(const char *s)
 {
-	for (size_t i = 0; s && i < sizeof(state_names) / sizeof(state_names[0]); i++)
-		if (strcmp(s, state_names[i]) == 0)
-			return (int)i;
+	for (int i = DMS_STATE_PENDING; s && i <= DMS_STATE_CANCELLED; i++)
+		if (strcmp(s, dms_state_name((dms_exec_state)i)) == 0)
+			return i;
 	return -1;
 }
 
@@ -156,12 +124,12 @@ void state_load(const char *dir, void (*fn)(void *ud, const struct state_record 
 		yajl_val root = text ? yajl_tree_parse(text, NULL, 0) : NULL;
 		char *name = strndup(de->d_name, n - 5);
 		struct state_record r = {
-			.execution_id = get_str(root, "execution_id"),
-			.job_id = get_str(root, "job_id"),
-			.container_name = name,
-			.container_id = get_str(root, "container_id"),
-			.result_json = get_str(root, "result"),
-			.cancel_reason = get_str(root, "cancel_reason"),
+		    .execution_id = get_str(root, "execution_id"),
+		    .job_id = get_str(root, "job_id"),
+		    .container_name = name,
+		    .container_id = get_str(root, "container_id"),
+		    .result_json = get_str(root, "result"),
+		    .cancel_reason = get_str(root, "cancel_reason"),
 		};
 		int st = parse_state(get_str(root, "state"));
 		if (root && name && r.execution_id && st >= 0) {

@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "executor.h"
+#include "executor_internal.h"
 #include "labels.h"
 #include "sweep.h"
 
@@ -71,19 +71,9 @@ void sweep_free(struct sweep *s)
 	free(s);
 }
 
-static const char *label_of(strv labels, const char *key)
-{
-	size_t k = strlen(key);
-	for (size_t i = 0; labels && labels[i]; i++)
-		if (strncmp(labels[i], key, k) == 0 && labels[i][k] == '=')
-			return labels[i] + k + 1;
-	return NULL;
-}
-
 /* The entry for (kind, id), added (first seen now) when new; NULL when out
  * of memory (then the object is simply not considered this pass). */
-static struct seen *remember(struct sweep *s, enum runtime_object kind, const char *id,
-                             int64_t now)
+static struct seen *remember(struct sweep *s, enum runtime_object kind, const char *id, int64_t now)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (s->seen[i].kind == kind && strcmp(s->seen[i].id, id) == 0)
@@ -105,8 +95,7 @@ static struct seen *remember(struct sweep *s, enum runtime_object kind, const ch
 
 /* An untracked object of ours: removed (or reported) once past the grace. */
 static void consider(struct dms_executor *ex, struct sweep *s, enum runtime_object kind,
-                     const char *id, const char *execution, int64_t now,
-                     struct sweep_report *r)
+                     const char *id, const char *execution, int64_t now, struct sweep_report *r)
 {
 	struct seen *e = remember(s, kind, id, now);
 	if (!e)
@@ -127,12 +116,14 @@ static void consider(struct dms_executor *ex, struct sweep *s, enum runtime_obje
 	}
 	dms_error *err = NULL;
 	int rc = kind == RT_OBJ_CONTAINER
-	                 ? ex->rt_ops->container_remove(ex->rt, ex->life, id, true, &err)
-	                 : ex->rt_ops->object_remove(ex->rt, ex->life, kind, id, &err);
+	             ? ex->rt_ops->container_remove(ex->rt, ex->life, id, true, &err)
+	             : ex->rt_ops->object_remove(ex->rt, ex->life, kind, id, &err);
 	if (rc == 0) {
 		r->removed++;
-		fprintf(stderr, "dms-executor %s: sweep: removed %s %s (execution %s), untracked "
-		        "for %llds\n", ex->id, kind_names[kind], id, execution ? execution : "?",
+		fprintf(stderr,
+		        "dms-executor %s: sweep: removed %s %s (execution %s), untracked "
+		        "for %llds\n",
+		        ex->id, kind_names[kind], id, execution ? execution : "?",
 		        (long long)(age_ms / 1000));
 	} else {
 		/* In use (a network with endpoints), or the engine is gone: the
@@ -163,8 +154,8 @@ static void sweep_containers(struct dms_executor *ex, struct sweep *s, int64_t n
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *owner = label_of(cs[i].labels, LABEL_EXECUTOR);
-		const char *exec_id = label_of(cs[i].labels, LABEL_EXECUTION);
+		const char *owner = executor_label_value(cs[i].labels, LABEL_EXECUTOR);
+		const char *exec_id = executor_label_value(cs[i].labels, LABEL_EXECUTION);
 		if (!cs[i].id || !owner || strcmp(owner, ex->id) != 0)
 			continue; /* the filter says ours; never trust it to remove */
 		struct handler *h = exec_id ? registry_get(ex->reg, exec_id) : NULL;
@@ -237,7 +228,8 @@ static void sweep_objects(struct dms_executor *ex, struct sweep *s, enum runtime
 		} else {
 			for (size_t j = 0; theirs && theirs[j]; j++) {
 				char *copy = strdup(theirs[j]);
-				strv g = copy ? realloc(tracked, (n_tracked + 2) * sizeof(*g)) : NULL;
+				strv g =
+				    copy ? realloc(tracked, (n_tracked + 2) * sizeof(*g)) : NULL;
 				if (!g) {
 					free(copy);
 					unsure = true;

@@ -20,8 +20,7 @@ bool handler_state_final(dms_exec_state s)
 
 struct handler *handler_new(const char *execution_id, const char *job_id,
                             const char *container_name, struct exec_request *req_owned,
-                            handler_req_free_fn req_free, handler_notify_fn notify,
-                            void *notify_ud)
+                            handler_req_free_fn req_free, handler_notify_fn notify, void *notify_ud)
 {
 	struct handler *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -101,8 +100,8 @@ int handler_transition(struct handler *h, dms_exec_state to, char *result_json, 
 			h->error = error;
 			h->finished_mono_ns = mono_now_ns();
 			if (!h->result_json && !h->error)
-				err_set(&h->error, DMS_ERR_INTERNAL, "execution %s ended with no result",
-				        h->execution_id);
+				err_set(&h->error, DMS_ERR_INTERNAL,
+				        "execution %s ended with no result", h->execution_id);
 			waiters = h->waiters;
 			h->waiters = NULL;
 			result_json = NULL;
@@ -149,7 +148,8 @@ int handler_add_waiter(struct handler *h, dms_wait_fn fn, void *ud)
 	pthread_mutex_unlock(&h->notify_mu);
 	if (!final && w) { /* allocation failed: report it through the callback */
 		free(w);
-		dms_error e = {.struct_size = sizeof(e), .category = DMS_ERR_RESOURCE,
+		dms_error e = {.struct_size = sizeof(e),
+		               .category = DMS_ERR_RESOURCE,
 		               .message = (char *)"out of memory queueing a waiter"};
 		fn(ud, h->execution_id, NULL, &e);
 		return 1;
@@ -203,4 +203,194 @@ void handler_abandon_waiters(struct handler *h, const dms_error *err)
 		free(w);
 	}
 	pthread_mutex_unlock(&h->notify_mu);
+}
+
+/* --- where the execution stands ---------------------------------------- */
+
+/* Every setter below: one move of the header comment's table, under h->mu,
+ * broadcast on h->cond for whoever waits on the fact (a Cancel waiting for
+ * the exit, a log stream waiting for the harvest, a Start for its watch). */
+
+int handler_set_container(struct handler *h, const char *container_id, bool tty, bool *cancelled)
+{
+	char *copy = strdup(container_id);
+	if (!copy)
+		return -1;
+	pthread_mutex_lock(&h->mu);
+	free(h->container_id);
+	h->container_id = copy;
+	h->tty = tty;
+	if (cancelled)
+		*cancelled = h->cancel_requested;
+	pthread_mutex_unlock(&h->mu);
+	return 0;
+}
+
+bool handler_note_started(struct handler *h, int64_t timeout_ns)
+{
+	pthread_mutex_lock(&h->mu);
+	h->watch_started = true;
+	bool ended = h->watch == HANDLER_WATCH_ENDED;
+	h->started_mono_ns = mono_now_ns();
+	if (timeout_ns > 0)
+		h->deadline_mono_ns = h->started_mono_ns + timeout_ns;
+	pthread_mutex_unlock(&h->mu);
+	return ended;
+}
+
+bool handler_note_exit(struct handler *h, const char *container_id, int exit_code)
+{
+	pthread_mutex_lock(&h->mu);
+	bool take = h->exit == HANDLER_EXIT_UNSEEN && !handler_state_final(h->state) &&
+	            h->container_id &&
+	            (!container_id || strcmp(h->container_id, container_id) == 0);
+	if (take) {
+		h->exit = HANDLER_EXIT_SEEN;
+		if (exit_code >= 0)
+			h->event_exit_code = exit_code;
+		pthread_cond_broadcast(&h->cond);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return take;
+}
+
+void handler_note_oom(struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->oom_event = true;
+	pthread_mutex_unlock(&h->mu);
+}
+
+void handler_defer_harvest(struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	if (h->exit == HANDLER_EXIT_SEEN)
+		h->exit = HANDLER_EXIT_UNSEEN;
+	pthread_mutex_unlock(&h->mu);
+}
+
+void handler_mark_harvested(struct handler *h, char *spool_path)
+{
+	pthread_mutex_lock(&h->mu);
+	free(h->spool_path);
+	h->spool_path = spool_path;
+	h->exit = HANDLER_EXIT_HARVESTED;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->mu);
+}
+
+char *handler_live_container(struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	bool live =
+	    h->state == DMS_STATE_RUNNING && h->exit == HANDLER_EXIT_UNSEEN && h->container_id;
+	char *cid = live ? strdup(h->container_id) : NULL;
+	pthread_mutex_unlock(&h->mu);
+	return cid;
+}
+
+bool handler_reader_enter(struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	bool ok = h->exit != HANDLER_EXIT_HARVESTED && h->container_id;
+	if (ok)
+		h->engine_readers++;
+	pthread_mutex_unlock(&h->mu);
+	return ok;
+}
+
+char *handler_reader_leave(struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	bool due =
+	    --h->engine_readers == 0 && h->removal == HANDLER_REMOVAL_DEFERRED && h->container_id;
+	if (due)
+		h->removal = HANDLER_REMOVAL_DUE;
+	char *cid = due ? strdup(h->container_id) : NULL;
+	pthread_mutex_unlock(&h->mu);
+	return cid;
+}
+
+bool handler_removal_request(struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	bool now = h->engine_readers == 0;
+	h->removal = now ? HANDLER_REMOVAL_DUE : HANDLER_REMOVAL_DEFERRED;
+	pthread_mutex_unlock(&h->mu);
+	return now;
+}
+
+void handler_watch_handed(struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	if (h->watch == HANDLER_WATCH_NONE)
+		h->watch = HANDLER_WATCH_PENDING;
+	pthread_mutex_unlock(&h->mu);
+}
+
+void handler_watch_attached(struct handler *h)
+{
+	pthread_mutex_lock(&h->mu);
+	if (h->watch == HANDLER_WATCH_PENDING)
+		h->watch = HANDLER_WATCH_ATTACHED;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->mu);
+}
+
+bool handler_watch_wait_attached(struct handler *h, dms_context *ctx, int64_t until)
+{
+	pthread_mutex_lock(&h->mu);
+	while (h->watch == HANDLER_WATCH_PENDING &&
+	       ctx_cond_wait(ctx, &h->cond, &h->mu, until) == 0)
+		;
+	bool attached = h->watch == HANDLER_WATCH_ATTACHED;
+	pthread_mutex_unlock(&h->mu);
+	return attached;
+}
+
+bool handler_watch_end(struct handler *h, bool by_itself)
+{
+	pthread_mutex_lock(&h->mu);
+	h->watch = by_itself ? HANDLER_WATCH_ENDED : HANDLER_WATCH_OVER;
+	bool exited = by_itself && h->watch_started;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->mu);
+	return exited;
+}
+
+bool handler_request_cancel(struct handler *h, const char *reason)
+{
+	pthread_mutex_lock(&h->mu);
+	bool first = !handler_state_final(h->state) && !h->cancel_requested;
+	if (first) {
+		h->cancel_requested = true;
+		free(h->cancel_reason);
+		h->cancel_reason = strdup(reason);
+		pthread_cond_broadcast(&h->cond);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return first;
+}
+
+char *handler_arm_kill(struct handler *h, int64_t grace_ns)
+{
+	pthread_mutex_lock(&h->mu);
+	bool arm = h->state == DMS_STATE_RUNNING && h->exit == HANDLER_EXIT_UNSEEN &&
+	           h->container_id && h->kill_at_mono_ns == INT64_MAX;
+	char *cid = arm ? strdup(h->container_id) : NULL;
+	if (cid)
+		h->kill_at_mono_ns = mono_now_ns() + grace_ns;
+	pthread_mutex_unlock(&h->mu);
+	return cid;
+}
+
+char *handler_take_due_kill(struct handler *h, int64_t now)
+{
+	pthread_mutex_lock(&h->mu);
+	bool due = h->kill_at_mono_ns <= now && h->container_id;
+	char *cid = due ? strdup(h->container_id) : NULL;
+	if (due)
+		h->kill_at_mono_ns = INT64_MAX;
+	pthread_mutex_unlock(&h->mu);
+	return cid;
 }

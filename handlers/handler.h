@@ -1,14 +1,50 @@
-/* handler.h — the life of one execution: its state machine, its result, its
- * waiters. Transitions happen only in handler_transition(), which also
- * wakes blocking waiters, calls async waiters exactly once and reports the
- * change to the executor's hook, in order, outside the handler lock.
+/* handler.h — the life of one execution, in one place: its state, the
+ * facts about where it stands between its exit and its removal, its
+ * result, its waiters. Every field that changes after creation is written
+ * only by the functions below, under h->mu; other layers read them under
+ * h->mu. docs/architecture.md, "The handler's state", draws the whole.
+ *
+ * The state (dms_exec_state, what the ABI reports) moves only in
+ * handler_transition(), which also wakes blocking waiters, calls async
+ * waiters exactly once and reports the change to the executor's hook, in
+ * order, outside the handler lock:
  *
  *   PENDING -> CREATED -> RUNNING -> EXITED | FAILED | CANCELLED
  *   PENDING | CREATED -> FAILED | CANCELLED
  *
  * States only move forward: a transition to a state at or before the
  * current one is a no-op (returns 1), so a racing starter and harvester
- * cannot move an execution backwards. */
+ * cannot move an execution backwards.
+ *
+ * Beside it, four facts the ABI does not show, each with its own moves:
+ *
+ *   exit     UNSEEN -> SEEN -> HARVESTED          (handler_note_exit,
+ *            SEEN -> UNSEEN: the harvest deferred   handler_defer_harvest,
+ *            UNSEEN -> HARVESTED: restored final     handler_mark_harvested)
+ *            SEEN: the container's exit was seen (a die, a relist, an
+ *            exit watch) and its harvest is queued or under way; only
+ *            from a live state, once: a second sighting is a no-op.
+ *            Deferred (the engine did not answer, the container still
+ *            runs): forgotten, so the next relist sees it again — the one
+ *            backward move. HARVESTED: the spool holds the whole log (or
+ *            never will); set before the final transition, never left.
+ *   readers  engine_readers, log streams reading the container from the
+ *            engine: counted in while not HARVESTED (handler_reader_enter),
+ *            out by handler_reader_leave.
+ *   removal  NONE -> DEFERRED -> DUE, NONE -> DUE (handler_removal_request,
+ *            handler_reader_leave): after the harvest the container is
+ *            removed at once (DUE) or, while readers remain, by the last
+ *            of them (DEFERRED, then DUE).
+ *   watch    NONE -> PENDING -> ATTACHED -> ENDED | OVER, PENDING -> ENDED |
+ *            OVER (handler_watch_*): the exit watch's hold on the job
+ *            (executor exit_watch.c). ENDED: its stream ended by itself,
+ *            the exit hint; OVER: refused, failed, or its time was up.
+ *            watch_started: the container's start returned; the hint
+ *            counts once both are true, whichever came second reports it.
+ *
+ * Cancellation (cancel_requested, cancel_reason) is set once, on a live
+ * execution (handler_request_cancel), and the SIGKILL of a cancel is armed
+ * and disarmed by handler_arm_kill / handler_take_due_kill. */
 #ifndef DMS_HANDLER_H
 #define DMS_HANDLER_H
 
@@ -33,6 +69,16 @@ struct handler_waiter {
 	struct handler_waiter *next;
 };
 
+enum handler_exit { HANDLER_EXIT_UNSEEN, HANDLER_EXIT_SEEN, HANDLER_EXIT_HARVESTED };
+enum handler_removal { HANDLER_REMOVAL_NONE, HANDLER_REMOVAL_DEFERRED, HANDLER_REMOVAL_DUE };
+enum handler_watch {
+	HANDLER_WATCH_NONE,
+	HANDLER_WATCH_PENDING,  /* handed to a watcher, not attached yet */
+	HANDLER_WATCH_ATTACHED, /* its stream is open: the start may go ahead */
+	HANDLER_WATCH_ENDED,    /* the stream ended by itself: the exit hint */
+	HANDLER_WATCH_OVER,     /* refused, failed, or its time was up */
+};
+
 struct handler {
 	pthread_mutex_t mu;        /* guards every field below but the constants */
 	pthread_cond_t cond;       /* broadcast on every transition and flag change */
@@ -43,34 +89,33 @@ struct handler {
 	char *execution_id;
 	char *job_id;
 	char *container_name;
-	struct exec_request *req;  /* NULL for recovered executions */
+	struct exec_request *req; /* NULL for recovered executions */
 	handler_req_free_fn req_free;
 	handler_notify_fn notify;
 	void *notify_ud;
 
 	dms_exec_state state;
-	char *container_id;
+	char *container_id; /* handler_set_container */
 	bool tty;
-	bool cancel_requested;     /* Cancel or the job deadline: result.cancelled */
-	char *cancel_reason;       /* "cancelled" | "deadline exceeded after 5s" */
-	bool exit_seen;            /* die observed; harvest queued or done */
-	int event_exit_code;       /* from the die event, -1 unknown */
-	bool oom_event;
-	bool harvested;            /* spool complete (or never will be) */
-	int engine_readers;        /* log streams reading the container (logs.c) */
-	bool remove_deferred;      /* harvested: remove when engine_readers is 0 */
-	int watch;                 /* the exit watch's state (executor.c, WATCH_*) */
-	bool watch_started;        /* the container was started (so the hint counts) */
-	char *spool_path;          /* NULL until harvested */
-	char *result_json;         /* final states */
-	dms_error *error;          /* FAILED without a result */
+	bool cancel_requested;  /* Cancel, Cleanup or the job deadline: result.cancelled */
+	char *cancel_reason;    /* "cancelled" | "deadline exceeded after 5s" */
+	enum handler_exit exit; /* above: exit */
+	int event_exit_code;    /* from the die event, -1 unknown */
+	bool oom_event;         /* an oom event was seen */
+	int engine_readers;     /* above: readers */
+	enum handler_removal removal;
+	enum handler_watch watch;
+	bool watch_started; /* the container was started (so the hint counts) */
+	char *spool_path;   /* NULL until harvested */
+	char *result_json;  /* final states */
+	dms_error *error;   /* FAILED without a result */
 	struct handler_waiter *waiters;
-	int64_t started_mono_ns;
-	int64_t deadline_mono_ns;  /* job deadline, INT64_MAX none */
-	int64_t kill_at_mono_ns;   /* cancel: SIGKILL after the grace period */
-	int64_t finished_mono_ns;  /* set on the final transition; retention */
+	int64_t started_mono_ns;  /* handler_note_started */
+	int64_t deadline_mono_ns; /* job deadline, INT64_MAX none */
+	int64_t kill_at_mono_ns;  /* cancel: SIGKILL after the grace period, INT64_MAX none */
+	int64_t finished_mono_ns; /* set on the final transition; retention */
 
-	struct handler *next;      /* registry chain */
+	struct handler *next; /* registry chain */
 };
 
 struct handler *handler_new(const char *execution_id, const char *job_id,
@@ -98,6 +143,61 @@ int handler_wait(struct handler *h, dms_context *ctx, char **result_json, dms_er
 
 /* Fails every queued waiter with err (executor shutdown). */
 void handler_abandon_waiters(struct handler *h, const dms_error *err);
+
+/* --- where the execution stands (the header comment) ----------------- */
+
+/* Records the container (copied; NULL when out of memory, then -1) and
+ * whether it has a tty. *cancelled: whether a cancel came meanwhile. */
+int handler_set_container(struct handler *h, const char *container_id, bool tty, bool *cancelled);
+/* The container's start returned: the job's clock and deadline (timeout_ns
+ * 0: none) start now. true when the exit watch already ended by itself,
+ * which is then the exit to report. */
+bool handler_note_started(struct handler *h, int64_t timeout_ns);
+
+/* exit UNSEEN -> SEEN, on a live execution whose container is container_id
+ * (NULL: whichever it has). exit_code >= 0 is kept for the result (a die's
+ * code; a destroy or a relist passes -1 and keeps it). true when this call
+ * moved it: the caller queues the harvest. */
+bool handler_note_exit(struct handler *h, const char *container_id, int exit_code);
+void handler_note_oom(struct handler *h);
+/* exit SEEN -> UNSEEN: the harvest could not be done now (or could not be
+ * queued); the next relist sees the exit again. */
+void handler_defer_harvest(struct handler *h);
+/* exit -> HARVESTED, taking spool_path (may be NULL: no spool). */
+void handler_mark_harvested(struct handler *h, char *spool_path);
+/* The container id (a copy) when h is RUNNING, its exit not seen and its
+ * container known: the one a relist or a deadline has to look at. */
+char *handler_live_container(struct handler *h);
+
+/* readers: a log stream begins reading the container from the engine.
+ * false when already harvested (read the spool instead). */
+bool handler_reader_enter(struct handler *h);
+/* ...and ends. Returns the container id (a copy) when this was the last
+ * reader of a removal deferred to it: the caller queues the removal. */
+char *handler_reader_leave(struct handler *h);
+/* removal after the harvest: true when it is due now (no reader), false
+ * when deferred to the last reader. */
+bool handler_removal_request(struct handler *h);
+
+/* watch NONE -> PENDING (the executor handed h to a watcher). */
+void handler_watch_handed(struct handler *h);
+/* watch PENDING -> ATTACHED (the watch's stream is open). */
+void handler_watch_attached(struct handler *h);
+/* Waits while PENDING, until `until` (monotonic) or ctx is done; true when
+ * ATTACHED. */
+bool handler_watch_wait_attached(struct handler *h, dms_context *ctx, int64_t until);
+/* watch -> ENDED (by_itself) or OVER. true when that is the exit to report
+ * (it ended by itself after the start returned). */
+bool handler_watch_end(struct handler *h, bool by_itself);
+
+/* Cancellation, set once on a live execution: true when this call set it. */
+bool handler_request_cancel(struct handler *h, const char *reason);
+/* Arms the SIGKILL at now + grace_ns if h is RUNNING, its exit unseen and
+ * no kill is armed: returns its container id (a copy) to send the stop
+ * signal to, else NULL. */
+char *handler_arm_kill(struct handler *h, int64_t grace_ns);
+/* Disarms a kill due at `now`: returns the container id to SIGKILL. */
+char *handler_take_due_kill(struct handler *h, int64_t now);
 
 /* --- the registry: handlers by execution id ------------------------- */
 struct registry;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fdio.h"
 #include "spool.h"
 
 #define SPOOL_READ_CHUNK 65536
@@ -47,30 +48,6 @@ int spool_create(const char *path, uint64_t limit, struct spool **out, dms_error
 	s->fd = fd;
 	s->limit = limit;
 	*out = s;
-	return 0;
-}
-
-/* Writes all of iov, resuming after EINTR and short writes. */
-static int write_all(int fd, struct iovec *iov, int iovcnt)
-{
-	while (iovcnt > 0) {
-		ssize_t n = writev(fd, iov, iovcnt);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			iovcnt--;
-		}
-		if (iovcnt > 0) {
-			iov->iov_base = (char *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
-	}
 	return 0;
 }
 
@@ -110,7 +87,7 @@ int spool_append(struct spool *s, int stream, const char *data, size_t len)
 		};
 
 		demux_frame_header(hdr, stream, n);
-		if (write_all(s->fd, iov, 2) != 0) {
+		if (writev_all(s->fd, iov, 2) != 0) {
 			int e = errno;
 
 			if (start >= 0 && ftruncate(s->fd, start) == 0)

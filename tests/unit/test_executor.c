@@ -16,7 +16,7 @@
 
 #include "context.h"
 #include "error.h"
-#include "executor.h"
+#include "executor_internal.h"
 #include "fake_runtime.h"
 #include "test_time.h"
 #include "labels.h"

@@ -14,7 +14,7 @@
 
 #include "context.h"
 #include "error.h"
-#include "executor.h"
+#include "executor_internal.h"
 #include "fake_runtime.h"
 #include "labels.h"
 #include "test_time.h"

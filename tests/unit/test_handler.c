@@ -72,11 +72,16 @@ struct transition_case {
 ParameterizedTestParameters(handler, transition_table)
 {
 	static struct transition_case cases[] = {
-		{DMS_STATE_PENDING, DMS_STATE_CREATED, 0},  {DMS_STATE_PENDING, DMS_STATE_FAILED, 0},
-		{DMS_STATE_PENDING, DMS_STATE_CANCELLED, 0}, {DMS_STATE_CREATED, DMS_STATE_RUNNING, 0},
-		{DMS_STATE_CREATED, DMS_STATE_PENDING, 1},  {DMS_STATE_RUNNING, DMS_STATE_RUNNING, 1},
-		{DMS_STATE_RUNNING, DMS_STATE_EXITED, 0},   {DMS_STATE_EXITED, DMS_STATE_FAILED, 1},
-		{DMS_STATE_FAILED, DMS_STATE_CANCELLED, 1}, {DMS_STATE_CANCELLED, DMS_STATE_RUNNING, 1},
+	    {DMS_STATE_PENDING, DMS_STATE_CREATED, 0},
+	    {DMS_STATE_PENDING, DMS_STATE_FAILED, 0},
+	    {DMS_STATE_PENDING, DMS_STATE_CANCELLED, 0},
+	    {DMS_STATE_CREATED, DMS_STATE_RUNNING, 0},
+	    {DMS_STATE_CREATED, DMS_STATE_PENDING, 1},
+	    {DMS_STATE_RUNNING, DMS_STATE_RUNNING, 1},
+	    {DMS_STATE_RUNNING, DMS_STATE_EXITED, 0},
+	    {DMS_STATE_EXITED, DMS_STATE_FAILED, 1},
+	    {DMS_STATE_FAILED, DMS_STATE_CANCELLED, 1},
+	    {DMS_STATE_CANCELLED, DMS_STATE_RUNNING, 1},
 	};
 	return cr_make_param_array(struct transition_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -85,7 +90,8 @@ ParameterizedTest(struct transition_case *c, handler, transition_table)
 {
 	struct handler *h = new_handler("t");
 	h->state = c->from;
-	int rc = handler_transition(h, c->to, handler_state_final(c->to) ? strdup("{}") : NULL, NULL);
+	int rc =
+	    handler_transition(h, c->to, handler_state_final(c->to) ? strdup("{}") : NULL, NULL);
 	cr_assert_eq(rc, c->expect, "%s -> %s gave %d", dms_state_name(c->from),
 	             dms_state_name(c->to), rc);
 	cr_assert_eq(h->state, c->expect == 0 ? c->to : c->from);
@@ -254,4 +260,131 @@ Test(registry, foreach_can_remove)
 	handler_unref(h);
 	cr_assert_null(registry_get(r, "e-4"));
 	registry_free(r);
+}
+
+/* --- where the execution stands (handler.h: exit, readers, removal, watch) */
+
+static struct handler *running_handler(const char *id, const char *cid)
+{
+	struct handler *h = new_handler(id);
+	cr_assert_eq(handler_set_container(h, cid, false, NULL), 0);
+	cr_assert_eq(handler_transition(h, DMS_STATE_CREATED, NULL, NULL), 0);
+	cr_assert_eq(handler_transition(h, DMS_STATE_RUNNING, NULL, NULL), 0);
+	return h;
+}
+
+Test(handler, an_exit_is_noted_once_and_only_for_its_container)
+{
+	struct handler *h = running_handler("x1", "c1");
+	cr_assert_not(handler_note_exit(h, "other", 3), "another container's exit was taken");
+	cr_assert(handler_note_exit(h, "c1", 3));
+	cr_assert_not(handler_note_exit(h, NULL, -1), "a second sighting queued again");
+	cr_assert_eq(h->exit, HANDLER_EXIT_SEEN, "exit %d", h->exit);
+	cr_assert_eq(h->event_exit_code, 3, "code %d", h->event_exit_code);
+	char *cid = handler_live_container(h);
+	cr_assert_null(cid, "a seen exit is still live: %s", cid);
+	/* Deferred: unseen again, and a later sighting keeps the die's code. */
+	handler_defer_harvest(h);
+	cr_assert_eq(h->exit, HANDLER_EXIT_UNSEEN, "exit %d", h->exit);
+	cid = handler_live_container(h);
+	cr_assert_str_eq(cid, "c1");
+	free(cid);
+	cr_assert(handler_note_exit(h, NULL, -1));
+	cr_assert_eq(h->event_exit_code, 3, "code %d", h->event_exit_code);
+	handler_mark_harvested(h, strdup("/tmp/x1.log"));
+	handler_defer_harvest(h); /* only SEEN defers: harvested stays */
+	cr_assert_eq(h->exit, HANDLER_EXIT_HARVESTED, "exit %d", h->exit);
+	cr_assert_eq(handler_transition(h, DMS_STATE_EXITED, strdup("{}"), NULL), 0);
+	cr_assert_not(handler_note_exit(h, NULL, -1), "a final execution's exit was taken");
+	handler_unref(h);
+}
+
+Test(handler, no_exit_without_a_container)
+{
+	struct handler *h = new_handler("x2");
+	cr_assert_not(handler_note_exit(h, NULL, 0));
+	cr_assert_eq(h->exit, HANDLER_EXIT_UNSEEN);
+	handler_unref(h);
+}
+
+Test(handler, the_last_reader_is_handed_a_deferred_removal)
+{
+	struct handler *h = running_handler("x3", "c3");
+	cr_assert(handler_reader_enter(h));
+	cr_assert(handler_reader_enter(h));
+	cr_assert(handler_note_exit(h, NULL, 0));
+	handler_mark_harvested(h, NULL);
+	cr_assert_not(handler_reader_enter(h), "a reader entered a harvested container");
+	cr_assert_not(handler_removal_request(h), "removed under two readers");
+	cr_assert_eq(h->removal, HANDLER_REMOVAL_DEFERRED, "removal %d", h->removal);
+	char *cid = handler_reader_leave(h);
+	cr_assert_null(cid, "the first of two readers got the removal: %s", cid);
+	cid = handler_reader_leave(h);
+	cr_assert_str_eq(cid, "c3");
+	free(cid);
+	cr_assert_eq(h->removal, HANDLER_REMOVAL_DUE, "removal %d", h->removal);
+	handler_unref(h);
+}
+
+Test(handler, a_removal_without_readers_is_due_at_once)
+{
+	struct handler *h = running_handler("x4", "c4");
+	cr_assert(handler_removal_request(h));
+	cr_assert_eq(h->removal, HANDLER_REMOVAL_DUE, "removal %d", h->removal);
+	handler_unref(h);
+}
+
+/* The watch's end and the start's return: whichever comes second reports
+ * the exit, once. */
+Test(handler, the_watch_hint_counts_once_the_start_returned)
+{
+	struct handler *h = running_handler("x5", "c5");
+	handler_watch_handed(h);
+	cr_assert_eq(h->watch, HANDLER_WATCH_PENDING, "watch %d", h->watch);
+	handler_watch_attached(h);
+	cr_assert(handler_watch_wait_attached(h, NULL, mono_now_ns()));
+	cr_assert_not(handler_watch_end(h, true), "an exit before the start returned");
+	cr_assert(handler_note_started(h, 0), "the start missed the ended watch");
+	cr_assert_eq(h->deadline_mono_ns, INT64_MAX, "a deadline without a timeout");
+	handler_unref(h);
+
+	h = running_handler("x6", "c6");
+	handler_watch_handed(h);
+	cr_assert_not(handler_note_started(h, 1000), "no watch ended yet");
+	cr_assert_eq(h->deadline_mono_ns, h->started_mono_ns + 1000);
+	cr_assert(handler_watch_end(h, true), "the watch's end after the start is the exit");
+	handler_unref(h);
+
+	h = running_handler("x7", "c7");
+	handler_watch_handed(h);
+	cr_assert_not(handler_watch_wait_attached(h, NULL, mono_now_ns() + 1000000),
+	              "attached without its stream");
+	cr_assert_not(handler_note_started(h, 0));
+	cr_assert_not(handler_watch_end(h, false), "a failed watch is no exit");
+	cr_assert_eq(h->watch, HANDLER_WATCH_OVER, "watch %d", h->watch);
+	handler_unref(h);
+}
+
+Test(handler, cancel_is_set_once_and_the_kill_armed_once)
+{
+	struct handler *h = running_handler("x8", "c8");
+	cr_assert(handler_request_cancel(h, "cancelled"));
+	cr_assert_not(handler_request_cancel(h, "removed by Cleanup"), "set twice");
+	cr_assert_str_eq(h->cancel_reason, "cancelled");
+	char *cid = handler_arm_kill(h, 0);
+	cr_assert_str_eq(cid, "c8");
+	free(cid);
+	cid = handler_arm_kill(h, 0);
+	cr_assert_null(cid, "armed twice: %s", cid);
+	cid = handler_take_due_kill(h, mono_now_ns());
+	cr_assert_str_eq(cid, "c8");
+	free(cid);
+	cid = handler_take_due_kill(h, mono_now_ns());
+	cr_assert_null(cid, "a kill taken twice: %s", cid);
+	cr_assert_eq(handler_transition(h, DMS_STATE_CANCELLED, strdup("{}"), NULL), 0);
+	handler_unref(h);
+	h = new_handler("x9");
+	cr_assert_eq(handler_transition(h, DMS_STATE_FAILED, NULL, NULL), 0);
+	cr_assert_not(handler_request_cancel(h, "cancelled"), "a final execution was cancelled");
+	handler_unref(h);
 }

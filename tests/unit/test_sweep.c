@@ -15,7 +15,7 @@
 #include "config.h"
 #include "context.h"
 #include "error.h"
-#include "executor.h"
+#include "executor_internal.h"
 #include "fake_runtime.h"
 #include "test_time.h"
 #include "labels.h"
