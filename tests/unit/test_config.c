@@ -1,7 +1,7 @@
 /* test_config.c — unit tests of the executor config parser
  * (executor/config.c): defaults, every key, flow mappings, unknown keys and
- * bad values reported with key and line:column, and the duration and size
- * grammars. */
+ * bad values reported with key and line:column (the units themselves:
+ * test_units.c). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>
@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "units.h"
 #include "error.h"
 
 static void no_state_dir_env(void)
@@ -237,100 +236,6 @@ Test(config, error_without_error_object)
 Test(config, free_accepts_null)
 {
 	config_free(NULL);
-}
-
-struct duration_case {
-	char in[24];
-	long long want_ms;
-};
-
-ParameterizedTestParameters(config, durations)
-{
-	static struct duration_case cases[] = {
-	    {"10s", 10000},
-	    {"250ms", 250},
-	    {"1.5m", 90000},
-	    {"1h", 3600000},
-	    {"10", 10000},
-	    {"0", 0},
-	    {"0.5", 500},
-	    {"1m30s", 90000},
-	    {"2h15m", 8100000},
-	    {"1d", 86400000},
-	    {"10 s", 10000},
-	    {" 5s ", 5000},
-	    {"1500us", 2},
-	    {"1S", 1000},
-	    {"", -1},
-	    {"s", -1},
-	    {"-1s", -1},
-	    {"1x", -1},
-	    {"1.2.3s", -1},
-	    {"abc", -1},
-	    {"1e3s", -1},
-	    {"0x10", -1},
-	    {"inf", -1},
-	    {"1s-", -1},
-	    {"99999999999999999999h", -1},
-	};
-	return cr_make_param_array(struct duration_case, cases, sizeof(cases) / sizeof(cases[0]));
-}
-
-ParameterizedTest(struct duration_case *dc, config, durations)
-{
-	int64_t got = units_parse_duration_ms(dc->in);
-
-	cr_assert_eq(got, dc->want_ms, "units_parse_duration_ms(\"%s\") = %lld, want %lld", dc->in,
-	             (long long)got, dc->want_ms);
-}
-
-struct size_case {
-	char in[24];
-	long long want;
-};
-
-ParameterizedTestParameters(config, sizes)
-{
-	static struct size_case cases[] = {
-	    {"1MiB", 1048576},
-	    {"64MB", 64000000},
-	    {"512k", 524288},
-	    {"512KiB", 524288},
-	    {"512kB", 512000},
-	    {"1048576", 1048576},
-	    {"0", 0},
-	    {"1GiB", 1073741824},
-	    {"2g", 2147483648LL},
-	    {"1.5MiB", 1572864},
-	    {"100b", 100},
-	    {"1 MiB", 1048576},
-	    {"1mib", 1048576},
-	    {"1TiB", 1099511627776LL},
-	    {"", -1},
-	    {"MiB", -1},
-	    {"-1", -1},
-	    {"1.5", -1},
-	    {"1XB", -1},
-	    {"12 34", -1},
-	    {"1MiBs", -1},
-	    {"0x100", -1},
-	    {"99999999999TiB", -1},
-	};
-	return cr_make_param_array(struct size_case, cases, sizeof(cases) / sizeof(cases[0]));
-}
-
-ParameterizedTest(struct size_case *sc, config, sizes)
-{
-	int64_t got = units_parse_size(sc->in);
-
-	cr_assert_eq(got, sc->want, "units_parse_size(\"%s\") = %lld, want %lld", sc->in,
-	             (long long)got, sc->want);
-}
-
-Test(config, null_strings_are_errors)
-{
-	cr_assert_eq(units_parse_duration_ms(NULL), -1);
-	cr_assert_eq(units_parse_size(NULL), -1);
 }
 
 /* ---- registries and auth_file (registry credentials) ---------------- */
