@@ -197,7 +197,8 @@ int field_bool(struct doc_ctx *c, const struct node *n, void *dst, const struct 
 {
 	(void)f;
 	if (n->kind != NODE_BOOL)
-		return doc_fail_type(c, n, "a boolean");
+		return doc_fail_at(c, n, "must be a boolean, got %s: write true or false",
+		                   node_kind_name(n->kind));
 	*(bool *)dst = n->boolean;
 	return 0;
 }
