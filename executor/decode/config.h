@@ -1,6 +1,6 @@
 /* config.h — the executor config (YAML, docs/config.md). Every key is
  * optional; unknown keys and bad values are DMS_ERR_CONFIG errors naming
- * the key with line:column. */
+ * the key and its place, "stop_timeout: ... (line 3:15)", as a request's. */
 #ifndef DMS_CONFIG_H
 #define DMS_CONFIG_H
 

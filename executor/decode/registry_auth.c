@@ -1,14 +1,17 @@
-/* registry_auth.c — see registry_auth.h. */
+/* registry_auth.c — registry credentials for image pulls (registry_auth.h,
+ * docs/config.md "Registry credentials"): the X-Registry-Auth header value
+ * the engines take, and the credentials of a Docker config.json. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "image_ref.h"
+#include "jsonw.h"
 #include "registry_auth.h"
 
 #define AUTH_FILE_MAX_BYTES (1 << 20)
@@ -77,40 +80,34 @@ static unsigned char *base64_decode(const char *s, size_t *len_out)
 	return out;
 }
 
-static void gen_kv(yajl_gen g, const char *k, const char *v)
-{
-	yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-	yajl_gen_string(g, (const unsigned char *)v, strlen(v));
-}
-
+/* The X-Registry-Auth JSON, base64url-encoded. */
 static char *encode(const struct registry_cred *c)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	const unsigned char *buf;
+	_cleanup_jw_ struct jw w = {0};
+	const char *json;
 	size_t len;
-	char *out = NULL;
+	char *out;
 
-	if (!g)
+	if (jw_init(&w) != 0)
 		return NULL;
-	yajl_gen_map_open(g);
+	jw_map_open(&w);
 	if (c->identity_token) {
-		gen_kv(g, "identitytoken", c->identity_token);
+		jw_key_str(&w, "identitytoken", c->identity_token);
 	} else {
-		gen_kv(g, "username", c->username ? c->username : "");
-		gen_kv(g, "password", c->password ? c->password : "");
+		jw_key_str(&w, "username", c->username ? c->username : "");
+		jw_key_str(&w, "password", c->password ? c->password : "");
 	}
-	gen_kv(g, "serveraddress", c->server);
-	yajl_gen_map_close(g);
-	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-		out = registry_auth_base64url(buf, len);
+	jw_key_str(&w, "serveraddress", c->server);
+	jw_map_close(&w);
+	if (jw_get(&w, &json, &len) != 0)
+		return NULL;
+	out = registry_auth_base64url((const unsigned char *)json, len);
 	/* The JSON held the password in clear. */
-	explicit_bzero((void *)buf, len);
-	yajl_gen_free(g);
+	explicit_bzero((void *)json, len);
 	return out;
 }
 
-int registry_auth_for(const struct exec_config *cfg, const char *image, char **out,
-                      dms_error **err)
+int registry_auth_for(const struct exec_config *cfg, const char *image, char **out, dms_error **err)
 {
 	char *host;
 
@@ -151,35 +148,45 @@ static int add_cred(struct exec_config *cfg, const char *server, char *user, cha
 	return 0;
 }
 
+/* The file's text, at most AUTH_FILE_MAX_BYTES, NUL-terminated. */
+static int read_auth_file(const char *path, char **out, size_t *len, dms_error **err)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	_cleanup_free_ char *text = NULL;
+
+	if (!f)
+		return err_set(err, DMS_ERR_CONFIG, "auth_file: cannot open %s: %s", path,
+		               strerror(errno));
+	if (!(text = malloc(AUTH_FILE_MAX_BYTES + 1)))
+		return err_set(err, DMS_ERR_RESOURCE, "out of memory");
+	*len = fread(text, 1, AUTH_FILE_MAX_BYTES + 1, f);
+	if (*len > AUTH_FILE_MAX_BYTES) {
+		explicit_bzero(text, *len);
+		return err_set(err, DMS_ERR_CONFIG, "auth_file: %s is larger than 1 MiB", path);
+	}
+	text[*len] = '\0';
+	*out = text;
+	text = NULL;
+	return 0;
+}
+
 int registry_auth_load_file(struct exec_config *cfg, dms_error **err)
 {
-	static const char *auths_path[] = { "auths", NULL };
-	static const char *auth_path[] = { "auth", NULL };
-	static const char *token_path[] = { "identitytoken", NULL };
+	static const char *auths_path[] = {"auths", NULL};
+	static const char *auth_path[] = {"auth", NULL};
+	static const char *token_path[] = {"identitytoken", NULL};
 	const char *path = cfg->auth_file;
 	char parse_err[256] = "";
-	yajl_val root, auths;
-	char *text;
+	_cleanup_yajl_tree_ yajl_val root = NULL;
+	yajl_val auths;
+	char *text = NULL;
 	size_t len = 0;
-	int rc = 0;
-	FILE *f;
+	int rc;
 
 	if (!path)
 		return 0;
-	if (!(f = fopen(path, "re")))
-		return err_set(err, DMS_ERR_CONFIG, "auth_file: cannot open %s: %s", path,
-		               strerror(errno));
-	text = malloc(AUTH_FILE_MAX_BYTES + 1);
-	if (text)
-		len = fread(text, 1, AUTH_FILE_MAX_BYTES + 1, f);
-	fclose(f);
-	if (!text)
-		return err_set(err, DMS_ERR_RESOURCE, "out of memory");
-	if (len > AUTH_FILE_MAX_BYTES) {
-		free(text);
-		return err_set(err, DMS_ERR_CONFIG, "auth_file: %s is larger than 1 MiB", path);
-	}
-	text[len] = '\0';
+	if ((rc = read_auth_file(path, &text, &len, err)))
+		return rc;
 	root = yajl_tree_parse(text, parse_err, sizeof(parse_err));
 	explicit_bzero(text, len);
 	free(text);
@@ -191,32 +198,27 @@ int registry_auth_load_file(struct exec_config *cfg, dms_error **err)
 		               parse_err);
 	}
 	auths = yajl_tree_get(root, auths_path, yajl_t_any);
-	if (auths && !YAJL_IS_OBJECT(auths)) {
-		rc = err_set(err, DMS_ERR_CONFIG, "auth_file: %s: \"auths\" must be an object", path);
-		goto out;
-	}
+	if (auths && !YAJL_IS_OBJECT(auths))
+		return err_set(err, DMS_ERR_CONFIG, "auth_file: %s: \"auths\" must be an object",
+		               path);
 	for (size_t i = 0; auths && i < auths->u.object.len; i++) {
 		const char *server = auths->u.object.keys[i];
 		yajl_val entry = auths->u.object.values[i];
 		yajl_val auth = yajl_tree_get(entry, auth_path, yajl_t_string);
 		yajl_val token = yajl_tree_get(entry, token_path, yajl_t_string);
-		char *host = image_ref_normalize_registry(server);
+		_cleanup_free_ char *host = image_ref_normalize_registry(server);
 		bool known = false;
 
-		if (!host) {
-			rc = err_set(err, DMS_ERR_RESOURCE, "out of memory");
-			goto out;
-		}
+		if (!host)
+			return err_set(err, DMS_ERR_RESOURCE, "out of memory");
 		for (size_t j = 0; j < cfg->n_registries; j++)
 			known = known || strcasecmp(cfg->registries[j].server, host) == 0;
-		free(host);
 		if (known) /* the config's own entry wins */
 			continue;
-		if (!YAJL_IS_OBJECT(entry)) {
-			rc = err_set(err, DMS_ERR_CONFIG,
-			             "auth_file: %s: auths.\"%s\" must be an object", path, server);
-			goto out;
-		}
+		if (!YAJL_IS_OBJECT(entry))
+			return err_set(err, DMS_ERR_CONFIG,
+			               "auth_file: %s: auths.\"%s\" must be an object", path,
+			               server);
 		if (token && *YAJL_GET_STRING(token)) {
 			if (add_cred(cfg, server, NULL, NULL, YAJL_GET_STRING(token)) != 0)
 				rc = err_set(err, DMS_ERR_RESOURCE, "out of memory");
@@ -228,11 +230,10 @@ int registry_auth_load_file(struct exec_config *cfg, dms_error **err)
 				if (plain)
 					explicit_bzero(plain, n);
 				free(plain);
-				rc = err_set(err, DMS_ERR_CONFIG,
-				             "auth_file: %s: auths.\"%s\".auth must be base64 of "
-				             "user:password",
-				             path, server);
-				goto out;
+				return err_set(err, DMS_ERR_CONFIG,
+				               "auth_file: %s: auths.\"%s\".auth must be base64 of "
+				               "user:password",
+				               path, server);
 			}
 			*colon = '\0';
 			if (add_cred(cfg, server, (char *)plain, colon + 1, NULL) != 0)
@@ -243,9 +244,7 @@ int registry_auth_load_file(struct exec_config *cfg, dms_error **err)
 		/* An entry with neither (a credential helper's placeholder) gives
 		 * nothing to send: credential helpers are not run. */
 		if (rc)
-			goto out;
+			return rc;
 	}
-out:
-	yajl_tree_free(root);
-	return rc;
+	return 0;
 }

@@ -70,8 +70,8 @@ static const struct unit *match_unit(const char **p, const struct unit *units)
 }
 
 static const struct unit duration_units[] = {
-	{ "ns", 1e-6 }, { "us", 1e-3 }, { "ms", 1 }, { "s", 1000 },
-	{ "m", 60e3 },  { "h", 3600e3 }, { "d", 86400e3 }, { NULL, 0 },
+    {"ns", 1e-6}, {"us", 1e-3},  {"ms", 1},      {"s", 1000},
+    {"m", 60e3},  {"h", 3600e3}, {"d", 86400e3}, {NULL, 0},
 };
 
 int64_t units_parse_duration_ms(const char *s)
@@ -91,7 +91,8 @@ int64_t units_parse_duration_ms(const char *s)
 			while (isspace((unsigned char)*p))
 				p++;
 			if (*p == '\0')
-				return v * 1000 > (double)INT64_MAX / 2 ? -1 : round_nonneg(v * 1000);
+				return v * 1000 > (double)INT64_MAX / 2 ? -1
+				                                        : round_nonneg(v * 1000);
 		}
 	}
 	/* Otherwise one or more <number><unit> terms, as Go's "1m30s". */
@@ -118,12 +119,20 @@ int64_t units_parse_duration_ms(const char *s)
 /* Single letters and IEC suffixes are powers of 1024 (as Docker reads
  * "512k" or "64m"); SI suffixes with a B are powers of 1000. */
 static const struct unit size_units[] = {
-	{ "b", 1 },
-	{ "k", 1024.0 }, { "kib", 1024.0 }, { "kb", 1e3 },
-	{ "m", 1048576.0 }, { "mib", 1048576.0 }, { "mb", 1e6 },
-	{ "g", 1073741824.0 }, { "gib", 1073741824.0 }, { "gb", 1e9 },
-	{ "t", 1099511627776.0 }, { "tib", 1099511627776.0 }, { "tb", 1e12 },
-	{ NULL, 0 },
+    {"b", 1},
+    {"k", 1024.0},
+    {"kib", 1024.0},
+    {"kb", 1e3},
+    {"m", 1048576.0},
+    {"mib", 1048576.0},
+    {"mb", 1e6},
+    {"g", 1073741824.0},
+    {"gib", 1073741824.0},
+    {"gb", 1e9},
+    {"t", 1099511627776.0},
+    {"tib", 1099511627776.0},
+    {"tb", 1e12},
+    {NULL, 0},
 };
 
 int64_t units_parse_size(const char *s)
@@ -158,14 +167,16 @@ int64_t units_parse_size(const char *s)
 bool units_parse_signal(const char *s, char canon[32])
 {
 	static const char *const names[] = {
-		"HUP",  "INT",  "QUIT", "ILL",  "TRAP",   "ABRT", "IOT",  "BUS",  "FPE",
-		"KILL", "USR1", "SEGV", "USR2", "PIPE",   "ALRM", "TERM", "STKFLT", "CHLD",
-		"CONT", "STOP", "TSTP", "TTIN", "TTOU",   "URG",  "XCPU", "XFSZ", "VTALRM",
-		"PROF", "WINCH", "IO",  "POLL", "PWR",    "SYS",  "RTMIN", "RTMAX", NULL,
+	    "HUP",  "INT",   "QUIT", "ILL",  "TRAP", "ABRT", "IOT",   "BUS",    "FPE",
+	    "KILL", "USR1",  "SEGV", "USR2", "PIPE", "ALRM", "TERM",  "STKFLT", "CHLD",
+	    "CONT", "STOP",  "TSTP", "TTIN", "TTOU", "URG",  "XCPU",  "XFSZ",   "VTALRM",
+	    "PROF", "WINCH", "IO",   "POLL", "PWR",  "SYS",  "RTMIN", "RTMAX",  NULL,
 	};
 	char up[24], *end;
 	size_t i;
 
+	if (!s)
+		return false;
 	if (s[0] >= '1' && s[0] <= '9') {
 		long n = strtol(s, &end, 10);
 		if (*end || n < 1 || n > 64)
@@ -195,4 +206,3 @@ ok:
 	snprintf(canon, 32, "SIG%s", up);
 	return true;
 }
-

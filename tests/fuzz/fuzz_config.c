@@ -1,13 +1,13 @@
 /* fuzz_config.c — libFuzzer harness for the executor config decoder
- * (executor/config.c): config_parse on arbitrary YAML text, and the two
+ * (executor/decode/config.c, through the document tree and field setters
+ * the request uses too): config_parse on arbitrary YAML text, and the two
  * unit parsers it relies on (units_parse_duration_ms, units_parse_size)
  * on every line of the input.
  *
  * Contract checked on every input (docs/config.md, docs/errors.md): a
  * failure is DMS_ERR_CONFIG with a matching error object and a non-empty
- * message (DMS_ERR_INTERNAL "malformed YAML document" would be a libyaml
- * surprise worth a look, so it aborts too); a success hands out a config
- * whose values obey the rules (known runtime, absolute state_dir, a
+ * message (DMS_ERR_INTERNAL, out of memory while decoding, aborts too); a
+ * success hands out a config whose values obey the rules (known runtime, absolute state_dir, a
  * canonical or numeric stop signal, non-negative durations). The unit
  * parsers return -1 or a value in [0, INT64_MAX/2]. */
 #include <ctype.h>
@@ -21,14 +21,14 @@
 #include "units.h"
 #include "error.h"
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "fuzz_config: contract broken: %s: ", #cond);     \
-			fprintf(stderr, __VA_ARGS__);                                      \
-			fputc('\n', stderr);                                               \
-			abort();                                                           \
-		}                                                                          \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_config: contract broken: %s: ", #cond);              \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static void check_config(const struct exec_config *c)

@@ -1,5 +1,6 @@
 /* fuzz_request.c — libFuzzer harness for the request decoders
- * (executor/request.c): request_parse and log_request_parse on the same
+ * (executor/decode/request.c, log_request.c and the document tree and
+ * field setters under them): request_parse and log_request_parse on the same
  * bytes, JSON or YAML (the first non-blank byte decides, as in production).
  *
  * Besides crashes, leaks and UB (ASan+UBSan), it checks the contract of
@@ -16,14 +17,14 @@
 #include "error.h"
 #include "request.h"
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "fuzz_request: contract broken: %s: ", #cond);    \
-			fprintf(stderr, __VA_ARGS__);                                      \
-			fputc('\n', stderr);                                               \
-			abort();                                                           \
-		}                                                                          \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_request: contract broken: %s: ", #cond);             \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static void check_failure(const char *what, int rc, const dms_error *err)
@@ -41,8 +42,8 @@ static void check_request(const struct exec_request *r)
 	CHECK(request_valid_id(r->job_id, 128), "job_id %s", r->job_id ? r->job_id : "(null)");
 	CHECK(request_valid_id(r->execution_id, 128), "execution_id %s",
 	      r->execution_id ? r->execution_id : "(null)");
-	CHECK(r->engine_type && (!strcmp(r->engine_type, "docker") ||
-	                         !strcmp(r->engine_type, "podman")),
+	CHECK(r->engine_type &&
+	          (!strcmp(r->engine_type, "docker") || !strcmp(r->engine_type, "podman")),
 	      "engine_type %s", r->engine_type ? r->engine_type : "(null)");
 	CHECK(r->image && r->image[0], "image");
 	for (const char *p = r->image; *p; p++)
@@ -67,11 +68,11 @@ static void check_request(const struct exec_request *r)
 	CHECK(r->n_outputs == 0 || r->results_dir, "outputs without results_dir");
 	for (size_t i = 0; i < r->n_inputs; i++)
 		CHECK(r->inputs[i].source && r->inputs[i].source[0] == '/' && r->inputs[i].target &&
-		              r->inputs[i].target[0] == '/' && strcmp(r->inputs[i].target, "/"),
+		          r->inputs[i].target[0] == '/' && strcmp(r->inputs[i].target, "/"),
 		      "inputs[%zu]", i);
 	for (size_t i = 0; i < r->n_outputs; i++)
 		CHECK(r->outputs[i].source && r->outputs[i].source[0] != '/' &&
-		              r->outputs[i].target && r->outputs[i].target[0] == '/',
+		          r->outputs[i].target && r->outputs[i].target[0] == '/',
 		      "outputs[%zu]", i);
 	if (r->results_dir)
 		CHECK(r->results_dir[0] == '/', "results_dir %s", r->results_dir);

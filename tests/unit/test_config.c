@@ -1,7 +1,7 @@
 /* test_config.c — unit tests of the executor config parser
  * (executor/config.c): defaults, every key, flow mappings, unknown keys and
- * bad values reported with key and line:column, and the duration and size
- * grammars. */
+ * bad values reported with key and line:column (the units themselves:
+ * test_units.c). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>
@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "units.h"
 #include "error.h"
 
 static void no_state_dir_env(void)
@@ -51,7 +50,7 @@ static void assert_defaults(const struct exec_config *c, const char *state_dir)
 
 Test(config, null_and_empty_give_defaults)
 {
-	const char *texts[] = { NULL, "", "# only a comment\n", "~\n", "---\n", "{}" };
+	const char *texts[] = {NULL, "", "# only a comment\n", "~\n", "---\n", "{}"};
 
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		struct exec_config *c = parse_ok(texts[i]);
@@ -105,7 +104,7 @@ Test(config, every_key)
 
 Test(config, every_runtime)
 {
-	const char *names[] = { "docker", "podman", "auto" };
+	const char *names[] = {"docker", "podman", "auto"};
 
 	for (size_t i = 0; i < 3; i++) {
 		char text[64];
@@ -128,8 +127,8 @@ Test(config, unknown_runtime_lists_the_known_ones)
 
 	cr_assert_eq(rc, DMS_ERR_CONFIG, "rc = %d", rc);
 	cr_assert_null(c);
-	cr_assert(e && strstr(e->message, "must be one of docker, podman, auto"),
-	          "message: %s", e ? e->message : "(none)");
+	cr_assert(e && strstr(e->message, "must be one of docker, podman, auto"), "message: %s",
+	          e ? e->message : "(none)");
 	err_free(e);
 }
 
@@ -157,8 +156,8 @@ Test(config, quoted_values_and_null_keeps_default)
 
 Test(config, stop_signal_forms)
 {
-	const char *in[] = { "SIGKILL", "kill", "SIGusr1", "15" };
-	const char *want[] = { "SIGKILL", "SIGKILL", "SIGUSR1", "15" };
+	const char *in[] = {"SIGKILL", "kill", "SIGusr1", "15"};
+	const char *want[] = {"SIGKILL", "SIGKILL", "SIGUSR1", "15"};
 
 	for (size_t i = 0; i < 4; i++) {
 		char text[64];
@@ -182,29 +181,28 @@ struct bad_case {
 ParameterizedTestParameters(config, rejected)
 {
 	static struct bad_case cases[] = {
-		{ "runtime: docker\n\nbogus: 1\n", "unknown key 'bogus' at line 3 column 1", "" },
-		{ "  stop_timeout: 1s\n  verbose: true\n", "unknown key 'verbose' at line 2 column 3",
-		  "" },
-		{ "{runtime: docker, colour: red}", "unknown key 'colour' at line 1 column 19", "" },
-		{ "runtime: kubernetes\n", "runtime", "line 1 column 10" },
-		{ "runtime: Docker\n", "runtime", "\"Docker\"" },
-		{ "stop_timeout: soon\n", "stop_timeout", "line 1 column 15" },
-		{ "stop_timeout: -5s\n", "stop_timeout", "\"-5s\"" },
-		{ "retention: 10 parsecs\n", "retention", "line 1 column 12" },
-		{ "output_limit: lots\n", "output_limit", "line 1 column 15" },
-		{ "log_spool_limit: 1.5\n", "log_spool_limit", "line 1 column 18" },
-		{ "stop_signal: SIGFOO\n", "stop_signal", "line 1 column 14" },
-		{ "stop_signal: 99\n", "stop_signal", "" },
-		{ "state_dir: relative/dir\n", "state_dir", "absolute" },
-		{ "host: \"\"\n", "host", "empty" },
-		{ "runtime:\n  name: docker\n", "runtime", "mapping" },
-		{ "runtime: [docker]\n", "runtime", "sequence" },
-		{ "- runtime\n", "mapping", "line 1 column 1" },
-		{ "just a string\n", "mapping", "" },
-		{ "runtime: docker\nruntime: podman\n", "duplicate key 'runtime'", "line 2 column 1" },
-		{ "runtime: docker\n---\nruntime: podman\n", "one YAML document", "" },
-		{ "runtime: [docker\n", "YAML", "line" },
-		{ "? [a, b]\n: c\n", "keys must be", "line 1" },
+	    {"runtime: docker\n\nbogus: 1\n", "bogus: unknown key (line 3:1)", ""},
+	    {"  stop_timeout: 1s\n  verbose: true\n", "verbose: unknown key (line 2:3)", ""},
+	    {"{runtime: docker, colour: red}", "colour: unknown key (line 1:19)", ""},
+	    {"runtime: kubernetes\n", "runtime", "(line 1:10)"},
+	    {"runtime: Docker\n", "runtime", "\"Docker\""},
+	    {"stop_timeout: soon\n", "stop_timeout", "(line 1:15)"},
+	    {"stop_timeout: -5s\n", "stop_timeout", "\"-5s\""},
+	    {"retention: 10 parsecs\n", "retention", "(line 1:12)"},
+	    {"output_limit: lots\n", "output_limit", "(line 1:15)"},
+	    {"log_spool_limit: 1.5\n", "log_spool_limit", "(line 1:18)"},
+	    {"stop_signal: SIGFOO\n", "stop_signal", "(line 1:14)"},
+	    {"stop_signal: 99\n", "stop_signal", ""},
+	    {"state_dir: relative/dir\n", "state_dir", "absolute"},
+	    {"host: \"\"\n", "host", "empty"},
+	    {"runtime:\n  name: docker\n", "runtime", "got object"},
+	    {"runtime: [docker]\n", "runtime", "got array"},
+	    {"- runtime\n", "config: must be an object", "(line 1:1)"},
+	    {"just a string\n", "config: must be an object", ""},
+	    {"runtime: docker\nruntime: podman\n", "runtime: duplicate key", "(line 2:1)"},
+	    {"runtime: docker\n---\nruntime: podman\n", "one YAML document", ""},
+	    {"runtime: [docker\n", "YAML", "line"},
+	    {"? [a, b]\n: c\n", "keys must be", "line 1"},
 	};
 	return cr_make_param_array(struct bad_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -240,68 +238,6 @@ Test(config, free_accepts_null)
 	config_free(NULL);
 }
 
-struct duration_case {
-	char in[24];
-	long long want_ms;
-};
-
-ParameterizedTestParameters(config, durations)
-{
-	static struct duration_case cases[] = {
-		{ "10s", 10000 },   { "250ms", 250 },     { "1.5m", 90000 },  { "1h", 3600000 },
-		{ "10", 10000 },    { "0", 0 },           { "0.5", 500 },     { "1m30s", 90000 },
-		{ "2h15m", 8100000 }, { "1d", 86400000 }, { "10 s", 10000 },  { " 5s ", 5000 },
-		{ "1500us", 2 },    { "1S", 1000 },       { "", -1 },         { "s", -1 },
-		{ "-1s", -1 },      { "1x", -1 },         { "1.2.3s", -1 },   { "abc", -1 },
-		{ "1e3s", -1 },     { "0x10", -1 },       { "inf", -1 },      { "1s-", -1 },
-		{ "99999999999999999999h", -1 },
-	};
-	return cr_make_param_array(struct duration_case, cases,
-	                           sizeof(cases) / sizeof(cases[0]));
-}
-
-ParameterizedTest(struct duration_case *dc, config, durations)
-{
-	int64_t got = units_parse_duration_ms(dc->in);
-
-	cr_assert_eq(got, dc->want_ms, "units_parse_duration_ms(\"%s\") = %lld, want %lld", dc->in,
-	             (long long)got, dc->want_ms);
-}
-
-struct size_case {
-	char in[24];
-	long long want;
-};
-
-ParameterizedTestParameters(config, sizes)
-{
-	static struct size_case cases[] = {
-		{ "1MiB", 1048576 },  { "64MB", 64000000 }, { "512k", 524288 },
-		{ "512KiB", 524288 }, { "512kB", 512000 },  { "1048576", 1048576 },
-		{ "0", 0 },           { "1GiB", 1073741824 }, { "2g", 2147483648LL },
-		{ "1.5MiB", 1572864 }, { "100b", 100 },     { "1 MiB", 1048576 },
-		{ "1mib", 1048576 },  { "1TiB", 1099511627776LL },
-		{ "", -1 },           { "MiB", -1 },        { "-1", -1 },
-		{ "1.5", -1 },        { "1XB", -1 },        { "12 34", -1 },
-		{ "1MiBs", -1 },      { "0x100", -1 },      { "99999999999TiB", -1 },
-	};
-	return cr_make_param_array(struct size_case, cases, sizeof(cases) / sizeof(cases[0]));
-}
-
-ParameterizedTest(struct size_case *sc, config, sizes)
-{
-	int64_t got = units_parse_size(sc->in);
-
-	cr_assert_eq(got, sc->want, "units_parse_size(\"%s\") = %lld, want %lld", sc->in,
-	             (long long)got, sc->want);
-}
-
-Test(config, null_strings_are_errors)
-{
-	cr_assert_eq(units_parse_duration_ms(NULL), -1);
-	cr_assert_eq(units_parse_size(NULL), -1);
-}
-
 /* ---- registries and auth_file (registry credentials) ---------------- */
 
 Test(config, registries)
@@ -334,24 +270,28 @@ struct bad_registry_case {
 ParameterizedTestParameters(config, registries_rejected)
 {
 	static struct bad_registry_case cases[] = {
-		{ "registries: localhost:5000\n", "registries: must be a list", "line 1 column 13" },
-		{ "registries:\n  - localhost\n", "registries[0]: must be a mapping", "line 2 column 5" },
-		{ "registries:\n  - {server: a.io, username: u}\n", "registries[0]: give username and password",
-		  "line 2" },
-		{ "registries:\n  - {server: a.io, username: u, password: p, identity_token: t}\n",
-		  "registries[0]: give username and password", "" },
-		{ "registries:\n  - {username: u, password: p}\n", "registries[0].server: missing", "line 2" },
-		{ "registries:\n  - {server: a.io, user: u, password: p}\n",
-		  "registries[0]: unknown key 'user' at line 2 column 20", "" },
-		{ "registries:\n  - {server: a.io, password: [p]}\n", "registries[0].password: must be",
-		  "line 2 column 30" },
-		{ "registries:\n  - {server: a.io, identity_token: t}\n  - {server: A.io, identity_token: u}\n",
-		  "registries[1].server: a.io is already listed", "line 3" },
-		{ "auth_file: relative/config.json\n", "auth_file", "absolute" },
-		{ "auth_file: /nonexistent/dms/config.json\n", "auth_file: cannot open",
-		  "/nonexistent/dms/config.json" },
+	    {"registries: localhost:5000\n", "registries: must be an array of objects",
+	     "(line 1:13)"},
+	    {"registries:\n  - localhost\n", "registries[0]: must be an object", "(line 2:5)"},
+	    {"registries:\n  - {server: a.io, username: u}\n",
+	     "registries[0]: give username and password", "line 2"},
+	    {"registries:\n  - {server: a.io, username: u, password: p, identity_token: t}\n",
+	     "registries[0]: give username and password", ""},
+	    {"registries:\n  - {username: u, password: p}\n", "registries[0].server: required",
+	     "(line 2"},
+	    {"registries:\n  - {server: a.io, user: u, password: p}\n",
+	     "registries[0].user: unknown key (line 2:20)", ""},
+	    {"registries:\n  - {server: a.io, password: [p]}\n", "registries[0].password: must be",
+	     "(line 2:30)"},
+	    {"registries:\n  - {server: a.io, identity_token: t}\n  - {server: A.io, "
+	     "identity_token: u}\n",
+	     "registries[1].server: a.io is already listed", "line 3"},
+	    {"auth_file: relative/config.json\n", "auth_file", "absolute"},
+	    {"auth_file: /nonexistent/dms/config.json\n", "auth_file: cannot open",
+	     "/nonexistent/dms/config.json"},
 	};
-	return cr_make_param_array(struct bad_registry_case, cases, sizeof(cases) / sizeof(cases[0]));
+	return cr_make_param_array(struct bad_registry_case, cases,
+	                           sizeof(cases) / sizeof(cases[0]));
 }
 
 ParameterizedTest(struct bad_registry_case *bc, config, registries_rejected)
@@ -374,9 +314,9 @@ ParameterizedTest(struct bad_registry_case *bc, config, registries_rejected)
 Test(config, registry_errors_do_not_echo_secrets)
 {
 	static const char *const texts[] = {
-		"registries:\n  - {server: a.io, password: hunter2}\n",
-		"registries:\n  - {server: a.io, username: u, password: hunter2, bogus: 1}\n",
-		"registries:\n  - {server: a.io, identity_token: hunter2, password: hunter2}\n",
+	    "registries:\n  - {server: a.io, password: hunter2}\n",
+	    "registries:\n  - {server: a.io, username: u, password: hunter2, bogus: 1}\n",
+	    "registries:\n  - {server: a.io, identity_token: hunter2, password: hunter2}\n",
 	};
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		struct exec_config *c = NULL;
@@ -431,16 +371,16 @@ Test(config, auth_file)
 Test(config, auth_file_rejected)
 {
 	static const char *const files[] = {
-		"{\"auths\": [1]}",
-		"{\"auths\": {\"a.io\": {\"auth\": \"bm9jb2xvbg==\"}}}", /* "nocolon" */
-		"{\"auths\": {\"a.io\": {\"auth\": \"@@@@\"}}}",
-		"{\"auths\": {\"a.io\": {\"auth\": \"hunter2\"",
+	    "{\"auths\": [1]}",
+	    "{\"auths\": {\"a.io\": {\"auth\": \"bm9jb2xvbg==\"}}}", /* "nocolon" */
+	    "{\"auths\": {\"a.io\": {\"auth\": \"@@@@\"}}}",
+	    "{\"auths\": {\"a.io\": {\"auth\": \"hunter2\"",
 	};
 	static const char *const wants[] = {
-		"\"auths\" must be an object",
-		"auths.\"a.io\".auth must be base64 of user:password",
-		"auths.\"a.io\".auth must be base64",
-		"is not JSON",
+	    "\"auths\" must be an object",
+	    "auths.\"a.io\".auth must be base64 of user:password",
+	    "auths.\"a.io\".auth must be base64",
+	    "is not JSON",
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *path = write_temp(files[i]), *text = NULL;

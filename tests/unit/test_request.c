@@ -1,5 +1,6 @@
-/* test_request.c — unit tests of request decoding (executor/request.c): the
- * DESIGN.md §3 example decodes fully and its YAML twin decodes identically;
+/* test_request.c — unit tests of request decoding (executor/decode/: doc*.c,
+ * fields.c, request.c, log_request.c): the
+ * docs/schema.md example decodes fully and its YAML twin decodes identically;
  * defaults; every bad field is DMS_ERR_INVALID_ARGUMENT with a message that
  * starts with the field's dotted path; the size, nesting and array limits;
  * log stream requests; the id rule and the strv helpers. */
@@ -139,9 +140,10 @@ static void remove_input_dir(void)
 	rmdir(input_dir);
 }
 
-/* --- the DESIGN.md §3 example ----------------------------------------- */
+/* --- the docs/schema.md example ----------------------------------------- */
 
-/* Verbatim from DESIGN.md §3 but for inputs[0].source, which must exist. */
+/* Verbatim from docs/schema.md ("An example, in JSON") but for
+ * inputs[0].source, which must exist. */
 static const char design_example_fmt[] =
     "{\"job_id\": \"j1\", \"execution_id\": \"e1\",\n"
     " \"engine_spec\": {\"type\": \"docker\",\n"
@@ -157,7 +159,7 @@ static const char design_example_fmt[] =
     " \"results_dir\": \"/var/lib/dms/results/e1\"}";
 
 static const char design_example_yaml_fmt[] =
-    "# the DESIGN.md example, as a person would write it\n"
+    "# the docs/schema.md example, as a person would write it\n"
     "job_id: j1\n"
     "execution_id: e1\n"
     "engine_spec:\n"
