@@ -1,7 +1,7 @@
 /* verify.c — see verify.h. One table: each row names a setting as the
  * Docker API spells it, where its wanted and reported values live in a
  * struct container_settings, and how they compare. The wanted values are
- * built from the request in the form compat.c reads inspect into, so a
+ * built from the request in the form compat_inspect.c reads inspect into, so a
  * row compares like with like. */
 #include <inttypes.h>
 #include <math.h>
@@ -57,7 +57,7 @@ static bool strv_has(const strv v, const char *s)
 	return false;
 }
 
-/* "CAP_X" -> "X" (the form compat.c reports). */
+/* "CAP_X" -> "X" (the form compat_inspect.c reports). */
 static const char *cap_name(const char *c)
 {
 	return strncmp(c, "CAP_", 4) == 0 ? c + 4 : c;
