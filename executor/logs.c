@@ -265,16 +265,13 @@ static int compute_skip(struct pump *p, const struct log_request *lr, dms_error 
 		return err_set(err, rc < 0 ? DMS_ERR_INTERNAL : rc, "reading the log of %s",
 		               p->h->execution_id);
 	}
-	if (lr->tail) {
+	if (lr->tail || (c.cap == 0 && c.n <= c.cap)) {
 		p->skip[1] = c.total[1];
 		p->skip[2] = c.total[2];
 	} else if (c.n > c.cap) {
 		/* The oldest kept start is where the last `cap` lines begin. */
 		p->skip[1] = c.ring[c.head][0];
 		p->skip[2] = c.ring[c.head][1];
-	} else if (c.cap == 0) {
-		p->skip[1] = c.total[1];
-		p->skip[2] = c.total[2];
 	}
 	free(c.ring);
 	return 0;
@@ -285,7 +282,11 @@ static int compute_skip(struct pump *p, const struct log_request *lr, dms_error 
 /* Waits (h->mu held) until pred holds, the executor shuts down or the
  * reader leaves: a follower of an idle job ends when its reader does. */
 #define WAIT_FOR(p, pred)                                                                          \
-	while (!(pred) && ctx_cond_wait((p)->ctx, &(p)->h->cond, &(p)->h->mu, INT64_MAX) == 0)
+	do {                                                                                       \
+		while (!(pred) &&                                                                  \
+		       ctx_cond_wait((p)->ctx, &(p)->h->cond, &(p)->h->mu, INT64_MAX) == 0) {      \
+		}                                                                                  \
+	} while (0)
 
 static void *pump_main(void *arg)
 {

@@ -296,7 +296,7 @@ static bool ports_differ(const struct row *row, const struct container_spec *spe
 			const char *g = got->ports[j], *gport = strrchr(g, ':');
 
 			if (!wport || !gport || wport - w != gport - g ||
-			    memcmp(w, g, (size_t)(wport - w)))
+			    memcmp(w, g, (size_t)(wport - w)) != 0)
 				continue;
 			ok = strcmp(wport + 1, "0") == 0 || strcmp(wport + 1, gport + 1) == 0;
 		}

@@ -23,7 +23,7 @@ static inline void freep(void *p)
 }
 #define _cleanup_free_ _cleanup_(freep)
 
-static inline void closep(int *fd)
+static inline void closep(const int *fd)
 {
 	if (*fd >= 0)
 		close(*fd);

@@ -33,10 +33,8 @@ dms_context *ctx_new(int64_t timeout_ms)
 		return NULL;
 	atomic_init(&ctx->cancelled, false);
 	ctx->hangup_fd = -1;
-	if (timeout_ms <= 0)
-		ctx->deadline_ns = INT64_MAX;
-	else if (timeout_ms > (INT64_MAX - mono_now_ns()) / 1000000)
-		ctx->deadline_ns = INT64_MAX;
+	if (timeout_ms <= 0 || timeout_ms > (INT64_MAX - mono_now_ns()) / 1000000)
+		ctx->deadline_ns = INT64_MAX; /* none, or beyond what the clock can say */
 	else
 		ctx->deadline_ns = mono_now_ns() + timeout_ms * 1000000;
 	return ctx;
