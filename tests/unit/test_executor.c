@@ -16,47 +16,32 @@
 
 #include "context.h"
 #include "error.h"
+#include "exec_fixture.h"
 #include "executor.h"
 #include "fake_runtime.h"
 #include "test_time.h"
 #include "labels.h"
 
-#define IMAGE "fake/busybox:1"
+#define IMAGE EXEC_FIXTURE_IMAGE
 #define DEADLINE_MS test_ms(5000) /* scaled under valgrind: test_time.h */
 
 static struct dms_executor *ex;
-static char state_dir[] = "/tmp/dms-unit-XXXXXX";
 
 static struct dms_executor *new_exec(const char *id, const char *extra)
 {
-	char *cfg = NULL;
-	cr_assert(asprintf(&cfg, "state_dir: %s\nstop_timeout: 1s\n%s", state_dir,
-	                   extra ? extra : "") > 0);
-	struct dms_executor *e = NULL;
-	dms_error *err = NULL;
-	int rc = executor_new_with_runtime(id, cfg, &fake_runtime_ops, &e, &err);
-	cr_assert_eq(rc, 0, "executor_new: %s", err ? err->message : "?");
-	free(cfg);
-	return e;
+	return exec_fixture_new(id, NULL, extra);
 }
 
 static void setup(void)
 {
-	fake_runtime_reset();
-	fake_runtime_add_image(IMAGE);
-	cr_assert(mkdtemp(state_dir));
+	exec_fixture_setup("unit");
 	ex = new_exec("unit", NULL);
 	cr_assert(fake_runtime_wait_streams(1, DEADLINE_MS), "no event stream");
 }
 
 static void teardown(void)
 {
-	executor_destroy(ex);
-	ex = NULL;
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
-	cr_assert_eq(system(cmd), 0);
-	strcpy(state_dir, "/tmp/dms-unit-XXXXXX");
+	exec_fixture_teardown(&ex);
 }
 
 TestSuite(executor, .init = setup, .fini = teardown, .timeout = 30);

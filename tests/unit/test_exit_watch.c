@@ -14,30 +14,23 @@
 
 #include "context.h"
 #include "error.h"
+#include "exec_fixture.h"
 #include "executor.h"
 #include "fake_runtime.h"
 #include "labels.h"
 #include "test_time.h"
 
-#define IMAGE "fake/busybox:1"
+#define IMAGE EXEC_FIXTURE_IMAGE
 #define QUICK "fake/quick:1" /* exits with 3 and "hi\n" right after start */
 #define DEADLINE_MS test_ms(5000)
 #define NO_EXIT_MS test_ms(300)
 
 static struct runtime_ops watch_ops;
 static struct dms_executor *ex;
-static char state_dir[] = "/tmp/dms-unit-watch-XXXXXX";
 
 static struct dms_executor *new_exec(const char *extra)
 {
-	char *cfg = NULL;
-	cr_assert(asprintf(&cfg, "state_dir: %s\nstop_timeout: 1s\n%s", state_dir,
-	                   extra ? extra : "") > 0);
-	struct dms_executor *e = NULL;
-	dms_error *err = NULL;
-	int rc = executor_new_with_runtime("unit", cfg, &watch_ops, &e, &err);
-	cr_assert_eq(rc, 0, "executor_new: %s", err ? err->message : "?");
-	free(cfg);
+	struct dms_executor *e = exec_fixture_new("unit", &watch_ops, extra);
 	cr_assert(fake_runtime_wait_streams(1, DEADLINE_MS), "no event stream");
 	return e;
 }
@@ -46,20 +39,13 @@ static void setup(void)
 {
 	watch_ops = fake_runtime_ops;
 	watch_ops.container_watch = fake_container_watch;
-	fake_runtime_reset();
-	fake_runtime_add_image(IMAGE);
+	exec_fixture_setup("unit-watch");
 	fake_runtime_add_image_autoexit(QUICK, 3, "hi\n", NULL);
-	cr_assert(mkdtemp(state_dir));
 }
 
 static void teardown(void)
 {
-	executor_destroy(ex);
-	ex = NULL;
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
-	cr_assert_eq(system(cmd), 0);
-	strcpy(state_dir, "/tmp/dms-unit-watch-XXXXXX");
+	exec_fixture_teardown(&ex);
 }
 
 TestSuite(exit_watch, .init = setup, .fini = teardown, .timeout = 60);

@@ -16,45 +16,32 @@
 
 #include "context.h"
 #include "error.h"
+#include "exec_fixture.h"
 #include "executor.h"
 #include "fake_runtime.h"
 #include "labels.h"
 #include "test_time.h"
 
-#define IMAGE "fake/busybox:1"
+#define IMAGE EXEC_FIXTURE_IMAGE
 #define DEADLINE_MS test_ms(5000) /* scaled under valgrind: test_time.h */
 
 static struct dms_executor *ex;
-static char state_dir[] = "/tmp/dms-unit-logs-XXXXXX";
 
 static void open_executor(const char *extra)
 {
-	char *cfg = NULL;
-	cr_assert(asprintf(&cfg, "state_dir: %s\nstop_timeout: 1s\n%s", state_dir,
-	                   extra ? extra : "") > 0);
-	dms_error *err = NULL;
-	int rc = executor_new_with_runtime("unitlogs", cfg, &fake_runtime_ops, &ex, &err);
-	cr_assert_eq(rc, 0, "executor_new: %s", err ? err->message : "?");
-	free(cfg);
+	ex = exec_fixture_new("unitlogs", NULL, extra);
 	cr_assert(fake_runtime_wait_streams(1, DEADLINE_MS), "no event stream");
 }
 
 static void setup(void)
 {
-	fake_runtime_reset();
-	fake_runtime_add_image(IMAGE);
-	cr_assert(mkdtemp(state_dir));
+	exec_fixture_setup("unit-logs");
 }
 
 static void teardown(void)
 {
 	fake_runtime_fail_next("container_inspect", DMS_OK, 0);
-	executor_destroy(ex);
-	ex = NULL;
-	char cmd[80];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
-	cr_assert_eq(system(cmd), 0);
-	strcpy(state_dir, "/tmp/dms-unit-logs-XXXXXX");
+	exec_fixture_teardown(&ex);
 }
 
 TestSuite(logs, .init = setup, .fini = teardown, .timeout = 30);

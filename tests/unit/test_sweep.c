@@ -15,44 +15,30 @@
 #include "config.h"
 #include "context.h"
 #include "error.h"
+#include "exec_fixture.h"
 #include "executor.h"
 #include "fake_runtime.h"
 #include "test_time.h"
 #include "labels.h"
 #include "sweep.h"
 
-#define IMAGE "fake/busybox:1"
+#define IMAGE EXEC_FIXTURE_IMAGE
 #define DEADLINE_MS test_ms(5000) /* scaled under valgrind: test_time.h */
 #define S_NS 1000000000ll
 
-static char state_dir[] = "/tmp/dms-sweep-XXXXXX";
-
 static struct dms_executor *new_exec(const char *id, const char *extra)
 {
-	char *cfg = NULL;
-	cr_assert(asprintf(&cfg, "state_dir: %s\nstop_timeout: 1s\n%s", state_dir,
-	                   extra ? extra : "") > 0);
-	struct dms_executor *e = NULL;
-	dms_error *err = NULL;
-	int rc = executor_new_with_runtime(id, cfg, &fake_runtime_ops, &e, &err);
-	cr_assert_eq(rc, 0, "executor_new: %s", err ? err->message : "?");
-	free(cfg);
-	return e;
+	return exec_fixture_new(id, NULL, extra);
 }
 
 static void setup(void)
 {
-	fake_runtime_reset();
-	fake_runtime_add_image(IMAGE);
-	cr_assert(mkdtemp(state_dir));
+	exec_fixture_setup("sweep");
 }
 
 static void teardown(void)
 {
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
-	cr_assert_eq(system(cmd), 0);
-	strcpy(state_dir, "/tmp/dms-sweep-XXXXXX");
+	exec_fixture_teardown(NULL);
 }
 
 TestSuite(sweep, .init = setup, .fini = teardown, .timeout = 30);
