@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """make_corpus.py — writes the committed seed corpus of the libFuzzer
 harnesses (tests/fuzz/corpus/<harness>/), so the seeds are reviewable and
-can be regenerated: real requests (the DESIGN.md example in JSON and YAML,
-every optional field, log requests), the documented bad inputs, configs,
-framed log streams (synthetic frames plus a real capture of a busybox
+can be regenerated: real requests (the full request example of
+docs/schema.md in JSON and YAML, every optional field, log requests), the
+documented bad inputs, configs, framed log streams (synthetic frames plus a real capture of a busybox
 job's /logs, tests/fuzz/corpus/docker-logs-capture.bin, when present), and
 engine answers (event streams, inspect and list documents, pull streams:
 synthetic, plus real captures in tests/fuzz/corpus/engine-capture/).
@@ -38,7 +38,7 @@ DESIGN_JSON = '''{"job_id": "j1", "execution_id": "e1",
  "outputs": [{"source": "out", "target": "/out"}],
  "results_dir": "/var/lib/dms/results/e1"}'''
 
-DESIGN_YAML = '''# the DESIGN.md example, as a person would write it
+DESIGN_YAML = '''# the full request example (docs/schema.md), as a person would write it
 job_id: j1
 execution_id: e1
 engine_spec:

@@ -1,7 +1,7 @@
 /* test_engine_logs.c — GetLogStream(follow) of a job whose output outgrows
  * everything the executor keeps, against a real engine (DMS_ENGINE: this
  * binary runs once per engine). dockerd's follow stream drops a final
- * partial line and Podman's loses records (ENGINES.md); the executor's
+ * partial line and Podman's loses records (docs/engine-api.md); the executor's
  * stream must still be every byte the job wrote, once, in order — for any
  * size, not only what fits the spool (log_spool_limit, here 1 MiB) — and
  * the harvest, which stops reading once its sinks are full, must still
