@@ -3,8 +3,8 @@
 harnesses (tests/fuzz/corpus/<harness>/), so the seeds are reviewable and
 can be regenerated: real requests (the full request example of
 docs/schema.md in JSON and YAML, every optional field, log requests), the
-documented bad inputs, configs, framed log streams (synthetic frames plus a real capture of a busybox
-job's /logs, tests/fuzz/corpus/docker-logs-capture.bin, when present), and
+documented bad inputs, configs, framed log streams (synthetic frames plus a
+real capture of a busybox job's /logs, tests/fuzz/corpus/docker-logs-capture.bin, when present), and
 engine answers (event streams, inspect and list documents, pull streams:
 synthetic, plus real captures in tests/fuzz/corpus/engine-capture/).
 
