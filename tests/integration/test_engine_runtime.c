@@ -36,6 +36,7 @@
 #include "runtime.h"
 #include "runtimes/compat.h"
 #include "test_time.h"
+#include "test_assert.h"
 
 #define RUN_LABEL_KEY "org.dms.test.run"
 #define EVENT_TIMEOUT_MS test_ms(20000) /* scaled under valgrind: test_time.h */
@@ -206,7 +207,7 @@ static char *name_for(const char *what)
 {
 	char *s = NULL;
 
-	cr_assert(asprintf(&s, "dms-rt-test-%s-%s", run_id, what) > 0);
+	assert_cmp(asprintf(&s, "dms-rt-test-%s-%s", run_id, what), >, 0);
 	return s;
 }
 
@@ -712,9 +713,9 @@ Test(runtime, ping_fills_info_and_negotiates_the_engines_version)
 	char want[32];
 	int major = 0, minor = 0;
 
-	cr_assert_eq(ping.status, 200);
+	cr_assert_eq(ping.status, 200, "ping.status = %lld", (long long)(ping.status));
 	cr_assert_not_null(ping.api_version, "dockerd sent no Api-Version header");
-	cr_assert_eq(sscanf(ping.api_version, "%d.%d", &major, &minor), 2);
+	assert_cmp(sscanf(ping.api_version, "%d.%d", &major, &minor), ==, 2);
 	if (major > 1 || minor > 43)
 		snprintf(want, sizeof(want), "1.43");
 	else
@@ -723,11 +724,14 @@ Test(runtime, ping_fills_info_and_negotiates_the_engines_version)
 	ASSERT_OK(ops->ping(rt, NULL, &info, &err), "ping");
 	/* The kind is the engine's, not the table's: this suite also runs
 	 * against Podman's compat socket, which names itself in its headers. */
-	cr_assert_str_eq(info.kind, ping.libpod_api_version ? "podman" : "docker");
+	cr_assert_str_eq(
+	    info.kind, ping.libpod_api_version ? "podman" : "docker",
+	    "info.kind = \"%s\", ping.libpod_api_version ? \"podman\" : \"docker\" = \"%s\"",
+	    info.kind, ping.libpod_api_version ? "podman" : "docker");
 	cr_assert_str_eq(info.api_version, want, "negotiated %s, engine says %s (cap 1.43)",
 	                 info.api_version, ping.api_version);
 	cr_assert(info.version && *info.version, "no engine version");
-	cr_assert_str_eq(info.os, "linux");
+	cr_assert_str_eq(info.os, "linux", "info.os = \"%s\"", info.os);
 	cr_assert(info.cgroup_version == 1 || info.cgroup_version == 2, "cgroup version %d",
 	          info.cgroup_version);
 	cr_assert_not(info.rootless, "this dockerd runs as root");
@@ -750,22 +754,24 @@ Test(runtime, ping_reports_podmans_own_version_and_the_compat_api_version)
 	snprintf(path, sizeof(path), "/v%s/libpod/info", ping.libpod_api_version);
 	li = raw_json(path);
 	ASSERT_OK(ops->ping(rt, NULL, &info, &err), "ping");
-	cr_assert_str_eq(info.kind, "podman");
+	cr_assert_str_eq(info.kind, "podman", "info.kind = \"%s\"", info.kind);
 	cr_assert_str_eq(info.api_version, ping.api_version, "negotiated %s, compat API says %s",
 	                 info.api_version, ping.api_version);
 	/* Podman's own version (4.x) is not the compat API's (1.41). */
 	cr_assert_str_eq(info.version,
 	                 YAJL_GET_STRING(yajl_tree_get(
 	                     li, (const char *[]){"version", "Version", NULL}, yajl_t_string)));
-	cr_assert_str_neq(info.version, info.api_version);
-	cr_assert_str_eq(info.os, "linux");
+	cr_assert_str_neq(info.version, info.api_version,
+	                  "info.version = \"%s\", info.api_version = \"%s\"", info.version,
+	                  info.api_version);
+	cr_assert_str_eq(info.os, "linux", "info.os = \"%s\"", info.os);
 	cg = YAJL_GET_STRING(
 	    yajl_tree_get(li, (const char *[]){"host", "cgroupVersion", NULL}, yajl_t_string));
 	cr_assert_eq(info.cgroup_version, atoi(cg + 1), "cgroup %d, libpod says %s",
 	             info.cgroup_version, cg);
-	cr_assert_eq(info.rootless,
-	             yajl_tree_get(li, (const char *[]){"host", "security", "rootless", NULL},
-	                           yajl_t_true) != NULL);
+	assert_cmp(info.rootless, ==,
+	           yajl_tree_get(li, (const char *[]){"host", "security", "rootless", NULL},
+	                         yajl_t_true) != NULL);
 	cr_assert_not(info.rootless, "this service runs as root");
 	runtime_info_free(&info);
 	yajl_tree_free(li);
@@ -782,7 +788,7 @@ Test(runtime, first_call_negotiates_lazily_without_ping)
 	ASSERT_OK(ops->open(engine_host(), &fresh, &err), "open");
 	ASSERT_OK(ops->image_present(fresh, NULL, itest_image(), &present, &err),
 	          "image_present before any ping");
-	cr_assert(present);
+	cr_assert(present, "present is false");
 	ASSERT_OK(ops->ping(fresh, NULL, &info, &err), "ping");
 	runtime_info_free(&info);
 	ops->close(fresh);
@@ -806,8 +812,9 @@ Test(runtime, unreachable_socket_is_runtime_unavailable)
 
 	rc = ops->container_start(dead, NULL, "abc", &err);
 	assert_fails(rc, err, DMS_ERR_RUNTIME_UNAVAILABLE, "container_start");
-	cr_assert_str_eq(err->operation, "container start");
-	cr_assert_str_eq(err->resource, "abc");
+	cr_assert_str_eq(err->operation, "container start", "err->operation = \"%s\"",
+	                 err->operation);
+	cr_assert_str_eq(err->resource, "abc", "err->resource = \"%s\"", err->resource);
 	err_free(err);
 	ops->close(dead);
 }
@@ -830,11 +837,11 @@ Test(runtime, no_host_means_docker_host_from_the_environment)
 	struct runtime *r = NULL;
 	dms_error *err = NULL;
 
-	cr_assert_eq(setenv("DOCKER_HOST", docker_host(), 1), 0);
+	assert_cmp(setenv("DOCKER_HOST", docker_host(), 1), ==, 0);
 	ASSERT_OK(ops->open(NULL, &r, &err), "open(NULL)");
 	ASSERT_OK(ops->ping(r, NULL, NULL, &err), "ping via $DOCKER_HOST");
 	ops->close(r);
-	cr_assert_eq(setenv("DOCKER_HOST", "unix:///tmp/dms-run/no-such-engine.sock", 1), 0);
+	assert_cmp(setenv("DOCKER_HOST", "unix:///tmp/dms-run/no-such-engine.sock", 1), ==, 0);
 	ASSERT_OK(ops->open("", &r, &err), "open(\"\")");
 	ASSERT_FAILS(ops->ping(r, NULL, NULL, &err), DMS_ERR_RUNTIME_UNAVAILABLE,
 	             "ping via a dead $DOCKER_HOST");
@@ -863,7 +870,7 @@ Test(runtime, image_present_true_and_false)
 	cr_assert(present, "%s should be present", itest_image());
 	ASSERT_OK(ops->image_present(rt, NULL, "dms-test/absent-image:nope", &present, &err),
 	          "image_present absent");
-	cr_assert_not(present);
+	cr_assert_not(present, "present is true");
 }
 
 Test(runtime, pull_of_a_nonexistent_image_is_an_image_error_with_engine_text)
@@ -873,8 +880,9 @@ Test(runtime, pull_of_a_nonexistent_image_is_an_image_error_with_engine_text)
 	int rc = ops->image_pull(rt, NULL, image, NULL, NULL, NULL, &err);
 
 	assert_fails(rc, err, DMS_ERR_IMAGE, "image_pull");
-	cr_assert_str_eq(err->operation, "image pull");
-	cr_assert_str_eq(err->resource, image);
+	cr_assert_str_eq(err->operation, "image pull", "err->operation = \"%s\"", err->operation);
+	cr_assert_str_eq(err->resource, image, "err->resource = \"%s\", image = \"%s\"",
+	                 err->resource, image);
 	cr_assert(err->engine_text && *err->engine_text, "no engine text: %s", err->message);
 	cr_assert(strstr(err->message, err->engine_text), "message \"%s\" lacks engine text",
 	          err->message);
@@ -918,10 +926,10 @@ Test(runtime, import_keeps_the_tag_podmans_compat_import_ignores)
 		cr_skip_test("%s not built (scripts/engines.sh start podman builds it)", tar);
 	snprintf(ref, sizeof(ref), "dms-test/pimport-%s:t1", run_id);
 	snprintf(ref2, sizeof(ref2), "dms-test/pimport-%s:t2", run_id);
-	cr_assert_geq(fd = open(tar, O_RDONLY | O_CLOEXEC), 0);
+	assert_cmp(fd = open(tar, O_RDONLY | O_CLOEXEC), >=, 0);
 	ASSERT_OK(ops->image_import(rt, NULL, fd, ref, &err), "import t1");
 	close(fd);
-	cr_assert_geq(fd = open(tar, O_RDONLY | O_CLOEXEC), 0);
+	assert_cmp(fd = open(tar, O_RDONLY | O_CLOEXEC), >=, 0);
 	ASSERT_OK(ops->image_import(rt, NULL, fd, ref2, &err), "import t2");
 	close(fd);
 	ASSERT_OK(ops->image_present(rt, NULL, ref, &present, &err), "present t1");
@@ -977,22 +985,33 @@ Test(runtime, create_sets_labels_and_limits)
 	dms_error *err = NULL;
 
 	ASSERT_OK(ops->container_inspect(rt, NULL, id, &st, &err), "container_inspect");
-	cr_assert_str_eq(st.id, id);
-	cr_assert_str_eq(st.name, name);
+	cr_assert_str_eq(st.id, id, "st.id = \"%s\", id = \"%s\"", st.id, id);
+	cr_assert_str_eq(st.name, name, "st.name = \"%s\", name = \"%s\"", st.name, name);
 	cr_assert_eq(st.status, CS_CREATED, "status %d", st.status);
 	cr_assert(strv_has(st.labels, run_label), "labels lack %s", run_label);
 	cr_assert(strv_has(st.labels, "org.dms.test.extra=x=y"), "a value with '=' was split");
-	cr_assert_not(st.tty);
+	cr_assert_not(st.tty, "st.tty is true");
 	container_state_free(&st);
 
 	snprintf(path, sizeof(path), "/containers/%s/json", id);
 	root = raw_json(path);
-	cr_assert_eq(json_int(root, (const char *[]){"HostConfig", "Memory", NULL}), 64 << 20);
+	cr_assert_eq(json_int(root, (const char *[]){"HostConfig", "Memory", NULL}), 64 << 20,
+	             "json_int(root, (const char *[]){\"HostConfig\", \"Memory\", NULL}) = %lld, "
+	             "64 << 20 = %lld",
+	             (long long)(json_int(root, (const char *[]){"HostConfig", "Memory", NULL})),
+	             (long long)(64 << 20));
 	cr_assert_eq(json_int(root, (const char *[]){"HostConfig", "MemorySwap", NULL}), 64 << 20,
 	             "MemorySwap must equal Memory (no silent swap)");
-	cr_assert_eq(json_int(root, (const char *[]){"HostConfig", "NanoCpus", NULL}), 500000000LL);
-	cr_assert_eq(json_int(root, (const char *[]){"HostConfig", "PidsLimit", NULL}), 64);
-	cr_assert_eq(json_int(root, (const char *[]){"Config", "StopTimeout", NULL}), 2);
+	cr_assert_eq(json_int(root, (const char *[]){"HostConfig", "NanoCpus", NULL}), 500000000LL,
+	             "json_int(root, (const char *[]){\"HostConfig\", \"NanoCpus\", NULL}) = %lld",
+	             (long long)(json_int(root, (const char *[]){"HostConfig", "NanoCpus", NULL})));
+	cr_assert_eq(
+	    json_int(root, (const char *[]){"HostConfig", "PidsLimit", NULL}), 64,
+	    "json_int(root, (const char *[]){\"HostConfig\", \"PidsLimit\", NULL}) = %lld",
+	    (long long)(json_int(root, (const char *[]){"HostConfig", "PidsLimit", NULL})));
+	cr_assert_eq(json_int(root, (const char *[]){"Config", "StopTimeout", NULL}), 2,
+	             "json_int(root, (const char *[]){\"Config\", \"StopTimeout\", NULL}) = %lld",
+	             (long long)(json_int(root, (const char *[]){"Config", "StopTimeout", NULL})));
 	stop_signal = YAJL_GET_STRING(
 	    yajl_tree_get(root, (const char *[]){"Config", "StopSignal", NULL}, yajl_t_string));
 	/* dockerd echoes the name; Podman stores and reports the number. */
@@ -1020,9 +1039,11 @@ Test(runtime, duplicate_name_is_a_container_conflict)
 
 	ASSERT_FAILS(ops->container_create(rt, NULL, &spec, &id2, &err), DMS_ERR_CONTAINER,
 	             "second create with the same name");
-	cr_assert_null(id2);
-	cr_assert_str_eq(err->operation, "container create");
-	cr_assert_str_eq(err->resource, name);
+	cr_assert_null(id2, "id2 = %p", (void *)(id2));
+	cr_assert_str_eq(err->operation, "container create", "err->operation = \"%s\"",
+	                 err->operation);
+	cr_assert_str_eq(err->resource, name, "err->resource = \"%s\", name = \"%s\"",
+	                 err->resource, name);
 	cr_assert(err->engine_text && strstr(err->engine_text, "already in use"), "engine text: %s",
 	          err->engine_text ? err->engine_text : "(none)");
 	err_free(err);
@@ -1042,9 +1063,11 @@ Test(runtime, create_with_a_missing_image_is_an_image_error)
 
 	ASSERT_FAILS(ops->container_create(rt, NULL, &spec, &id, &err), DMS_ERR_IMAGE,
 	             "create from a missing image");
-	cr_assert_str_eq(err->resource, "dms-test/absent-image:nope");
-	cr_assert_str_eq(err->operation, "container create");
-	cr_assert_not_null(err->engine_text);
+	cr_assert_str_eq(err->resource, "dms-test/absent-image:nope", "err->resource = \"%s\"",
+	                 err->resource);
+	cr_assert_str_eq(err->operation, "container create", "err->operation = \"%s\"",
+	                 err->operation);
+	cr_assert_not_null(err->engine_text, "err->engine_text = %p", (void *)(err->engine_text));
 	err_free(err);
 	free(name);
 }
@@ -1056,8 +1079,9 @@ Test(runtime, inspect_of_an_unknown_container_is_not_found)
 
 	ASSERT_FAILS(ops->container_inspect(rt, NULL, "dms-no-such-container", &st, &err),
 	             DMS_ERR_NOT_FOUND, "inspect");
-	cr_assert_str_eq(err->resource, "dms-no-such-container");
-	cr_assert_not_null(err->engine_text);
+	cr_assert_str_eq(err->resource, "dms-no-such-container", "err->resource = \"%s\"",
+	                 err->resource);
+	cr_assert_not_null(err->engine_text, "err->engine_text = %p", (void *)(err->engine_text));
 	err_free(err);
 }
 
@@ -1075,9 +1099,9 @@ Test(runtime, list_by_label_finds_only_labelled_containers)
 
 	ASSERT_OK(ops->container_list(rt, NULL, pick, &v, &n, &err), "list by k=v");
 	cr_assert_eq(n, 1, "%zu containers carry %s", n, pick);
-	cr_assert_str_eq(v[0].id, a);
-	cr_assert_str_eq(v[0].name, na);
-	cr_assert_eq(v[0].status, CS_CREATED);
+	cr_assert_str_eq(v[0].id, a, "v[0].id = \"%s\", a = \"%s\"", v[0].id, a);
+	cr_assert_str_eq(v[0].name, na, "v[0].name = \"%s\", na = \"%s\"", v[0].name, na);
+	cr_assert_eq(v[0].status, CS_CREATED, "v[0].status = %lld", (long long)(v[0].status));
 	cr_assert(strv_has(v[0].labels, pick));
 	container_summaries_free(v, n);
 
@@ -1093,7 +1117,7 @@ Test(runtime, list_by_label_finds_only_labelled_containers)
 	remove_container(a);
 	remove_container(b);
 	ASSERT_OK(ops->container_list(rt, NULL, run_label, &v, &n, &err), "list after");
-	cr_assert_eq(n, 0);
+	cr_assert_eq(n, 0, "n = %lld", (long long)(n));
 	container_summaries_free(v, n);
 	free(a);
 	free(b);
@@ -1148,9 +1172,11 @@ Test(runtime, stop_kill_and_remove)
 	ASSERT_OK(ops->container_stop(rt, NULL, id, 1, &err), "stop a stopped one (304)");
 	ASSERT_FAILS(ops->container_kill(rt, NULL, id, "SIGKILL", &err), DMS_ERR_CONTAINER,
 	             "kill a stopped container (409)");
-	cr_assert_str_eq(err->operation, "container kill");
-	cr_assert_str_eq(err->resource, id);
-	cr_assert_not_null(err->engine_text);
+	cr_assert_str_eq(err->operation, "container kill", "err->operation = \"%s\"",
+	                 err->operation);
+	cr_assert_str_eq(err->resource, id, "err->resource = \"%s\", id = \"%s\"", err->resource,
+	                 id);
+	cr_assert_not_null(err->engine_text, "err->engine_text = %p", (void *)(err->engine_text));
 	err_free(err);
 	err = NULL;
 
@@ -1171,7 +1197,8 @@ Test(runtime, stop_kill_and_remove)
 	remove_container(id); /* already gone is OK */
 	ASSERT_FAILS(ops->container_start(rt, NULL, id, &err), DMS_ERR_NOT_FOUND,
 	             "start of a removed container");
-	cr_assert_str_eq(err->operation, "container start");
+	cr_assert_str_eq(err->operation, "container start", "err->operation = \"%s\"",
+	                 err->operation);
 	err_free(err);
 	free(id);
 	free(name);
@@ -1196,17 +1223,19 @@ Test(runtime, events_see_start_and_die_with_the_exit_code)
 	          (long long)EVENT_TIMEOUT_MS);
 	cr_assert_eq(die.exit_code, 7, "die exitCode %d", die.exit_code);
 	cr_assert_str_eq(die.execution, name, "org.dms.execution attribute");
-	cr_assert_gt(die.time_ns, 0);
-	cr_assert_geq(die.time_ns, start.time_ns);
+	cr_assert_gt(die.time_ns, 0, "die.time_ns = %lld", (long long)(die.time_ns));
+	cr_assert_geq(die.time_ns, start.time_ns, "die.time_ns = %lld, start.time_ns = %lld",
+	              (long long)(die.time_ns), (long long)(start.time_ns));
 
 	ASSERT_OK(ops->container_inspect(rt, NULL, id, &st, &err), "inspect");
-	cr_assert_eq(st.status, CS_EXITED);
-	cr_assert_eq(st.exit_code, 7);
-	cr_assert_not(st.oom_killed);
+	cr_assert_eq(st.status, CS_EXITED, "st.status = %lld", (long long)(st.status));
+	cr_assert_eq(st.exit_code, 7, "st.exit_code = %lld", (long long)(st.exit_code));
+	cr_assert_not(st.oom_killed, "st.oom_killed is true");
 	/* Both set; their order is not: for an instant exit dockerd records
 	 * StartedAt a few ms after FinishedAt (seen here). */
-	cr_assert_gt(st.started_at_ns, 0);
-	cr_assert_gt(st.finished_at_ns, 0);
+	cr_assert_gt(st.started_at_ns, 0, "st.started_at_ns = %lld", (long long)(st.started_at_ns));
+	cr_assert_gt(st.finished_at_ns, 0, "st.finished_at_ns = %lld",
+	             (long long)(st.finished_at_ns));
 	container_state_free(&st);
 
 	remove_container(id);
@@ -1250,7 +1279,7 @@ Test(runtime, events_filter_a_key_only_label_although_podman_does_not)
 	ASSERT_OK(ops->container_start(rt, NULL, other, &err), "start other");
 	ASSERT_OK(ops->container_start(rt, NULL, id, &err), "start keyed");
 	cr_assert(watcher_wait(w, RT_EV_DIE, id, &ev), "no die event through a key-only filter");
-	cr_assert_eq(ev.exit_code, 5);
+	cr_assert_eq(ev.exit_code, 5, "ev.exit_code = %lld", (long long)(ev.exit_code));
 	pthread_mutex_lock(&w->mu);
 	for (size_t i = 0; i < w->n; i++)
 		cr_assert_str_neq(w->ev[i].id, other, "an event of a container without the key");
@@ -1283,7 +1312,7 @@ Test(runtime, events_since_replays_what_happened_before_the_stream)
 	w = watcher_open(run_label, before, 0); /* "<s>.<ns>" is what Podman reads */
 	cr_assert(watcher_wait(w, RT_EV_DIE, id, &ev),
 	          "the die before the stream was not replayed");
-	cr_assert_eq(ev.exit_code, 9);
+	cr_assert_eq(ev.exit_code, 9, "ev.exit_code = %lld", (long long)(ev.exit_code));
 	watcher_abandon();
 	free(id);
 }
@@ -1329,8 +1358,8 @@ Test(runtime, logs_without_follow_return_framed_stdout_and_stderr)
 	cr_assert_geq(c.len, 8, "no framed output");
 	cr_assert(c.data[0] == 1 || c.data[0] == 2, "first byte %d is no stream id", c.data[0]);
 	itest_unframe(c.data, (long)c.len, &out, &errtext);
-	cr_assert_str_eq(out, "out\nout2\n");
-	cr_assert_str_eq(errtext, "err\n");
+	cr_assert_str_eq(out, "out\nout2\n", "out = \"%s\"", out);
+	cr_assert_str_eq(errtext, "err\n", "errtext = \"%s\"", errtext);
 	free(out);
 	free(errtext);
 
@@ -1373,20 +1402,20 @@ Test(runtime, log_frames_follow_the_containers_tty_setting)
 
 	/* Framed without a tty (Podman says application/octet-stream)... */
 	ASSERT_OK(ops->container_inspect(rt, NULL, plain, &st, &err), "inspect");
-	cr_assert_not(st.tty);
+	cr_assert_not(st.tty, "st.tty is true");
 	container_state_free(&st);
 	ASSERT_OK(ops->container_logs(rt, NULL, plain, &lo, sink_fn, &a, &err), "logs");
 	itest_unframe(a.data, (long)a.len, &out, &errs);
-	cr_assert_str_eq(out, "out\n");
-	cr_assert_str_eq(errs, "err\n");
+	cr_assert_str_eq(out, "out\n", "out = \"%s\"", out);
+	cr_assert_str_eq(errs, "err\n", "errs = \"%s\"", errs);
 	free(out);
 	free(errs);
 	/* ...raw bytes with one (text/plain): the decision is Config.Tty's. */
 	ASSERT_OK(ops->container_inspect(rt, NULL, tty, &st, &err), "inspect tty");
-	cr_assert(st.tty);
+	cr_assert(st.tty, "st.tty is false");
 	container_state_free(&st);
 	ASSERT_OK(ops->container_logs(rt, NULL, tty, &lo, sink_fn, &b, &err), "logs tty");
-	cr_assert_str_eq(b.data, "out\r\nerr\r\n");
+	cr_assert_str_eq(b.data, "out\r\nerr\r\n", "b.data = \"%s\"", b.data);
 	free(a.data);
 	free(b.data);
 	free(plain);
@@ -1419,7 +1448,7 @@ Test(runtime, follow_is_the_exact_log_although_podmans_stream_loses_records)
 	}
 	cr_assert_eq(expect - 1, 10000, "%ld lines", expect - 1);
 	cr_assert_eq(strlen(out), 10000L * 1001 + 38894, "%zu bytes", strlen(out));
-	cr_assert_str_eq(errs, "");
+	cr_assert_str_eq(errs, "", "errs = \"%s\"", errs);
 	free(out);
 	free(errs);
 	free(s.data);
@@ -1441,8 +1470,8 @@ Test(runtime, follow_is_live_and_ends_when_the_container_stops)
 	cr_assert_eq(s.status_at_first, CS_RUNNING, "the first bytes came after the exit (%d)",
 	             s.status_at_first);
 	itest_unframe(s.data, (long)s.len, &out, &errs);
-	cr_assert_str_eq(out, "ready\n");
-	cr_assert_str_eq(errs, "done\n");
+	cr_assert_str_eq(out, "ready\n", "out = \"%s\"", out);
+	cr_assert_str_eq(errs, "done\n", "errs = \"%s\"", errs);
 	free(out);
 	free(errs);
 	free(s.data);
@@ -1471,14 +1500,14 @@ Test(runtime, labelled_network_and_volume_lifecycle)
 	err = NULL;
 	ASSERT_OK(ops->object_list(rt, NULL, RT_OBJ_NETWORK, run_label, &ids, &err),
 	          "list networks");
-	cr_assert_eq(strv_len(ids), 1);
-	cr_assert_str_eq(ids[0], net_id);
+	cr_assert_eq(strv_len(ids), 1, "strv_len(ids) = %lld", (long long)(strv_len(ids)));
+	cr_assert_str_eq(ids[0], net_id, "ids[0] = \"%s\", net_id = \"%s\"", ids[0], net_id);
 	strv_free(ids);
 
 	ASSERT_OK(ops->volume_create(rt, NULL, vol, labels, &err), "volume_create");
 	ASSERT_OK(ops->object_list(rt, NULL, RT_OBJ_VOLUME, run_label, &ids, &err), "list volumes");
-	cr_assert_eq(strv_len(ids), 1);
-	cr_assert_str_eq(ids[0], vol);
+	cr_assert_eq(strv_len(ids), 1, "strv_len(ids) = %lld", (long long)(strv_len(ids)));
+	cr_assert_str_eq(ids[0], vol, "ids[0] = \"%s\", vol = \"%s\"", ids[0], vol);
 	strv_free(ids);
 
 	ASSERT_OK(ops->object_remove(rt, NULL, RT_OBJ_NETWORK, net_id, &err), "rm network");
@@ -1488,10 +1517,10 @@ Test(runtime, labelled_network_and_volume_lifecycle)
 	ASSERT_OK(ops->object_remove(rt, NULL, RT_OBJ_VOLUME, vol, &err), "rm volume again");
 
 	ASSERT_OK(ops->object_list(rt, NULL, RT_OBJ_NETWORK, run_label, &ids, &err), "list");
-	cr_assert_eq(strv_len(ids), 0);
+	cr_assert_eq(strv_len(ids), 0, "strv_len(ids) = %lld", (long long)(strv_len(ids)));
 	strv_free(ids);
 	ASSERT_OK(ops->object_list(rt, NULL, RT_OBJ_VOLUME, run_label, &ids, &err), "list");
-	cr_assert_eq(strv_len(ids), 0);
+	cr_assert_eq(strv_len(ids), 0, "strv_len(ids) = %lld", (long long)(strv_len(ids)));
 	strv_free(ids);
 	free(net_id);
 }
@@ -1511,12 +1540,12 @@ Test(runtime, networks_and_volumes_list_by_a_key_only_label)
 	ASSERT_OK(ops->network_create(rt, NULL, net, labels, true, &net_id, &err), "network");
 	ASSERT_OK(ops->volume_create(rt, NULL, vol, labels, &err), "volume");
 	ASSERT_OK(ops->object_list(rt, NULL, RT_OBJ_NETWORK, key, &ids, &err), "list networks");
-	cr_assert_eq(strv_len(ids), 1);
-	cr_assert_str_eq(ids[0], net_id);
+	cr_assert_eq(strv_len(ids), 1, "strv_len(ids) = %lld", (long long)(strv_len(ids)));
+	cr_assert_str_eq(ids[0], net_id, "ids[0] = \"%s\", net_id = \"%s\"", ids[0], net_id);
 	strv_free(ids);
 	ASSERT_OK(ops->object_list(rt, NULL, RT_OBJ_VOLUME, key, &ids, &err), "list volumes");
-	cr_assert_eq(strv_len(ids), 1);
-	cr_assert_str_eq(ids[0], vol);
+	cr_assert_eq(strv_len(ids), 1, "strv_len(ids) = %lld", (long long)(strv_len(ids)));
+	cr_assert_str_eq(ids[0], vol, "ids[0] = \"%s\", vol = \"%s\"", ids[0], vol);
 	strv_free(ids);
 	ASSERT_OK(ops->object_remove(rt, NULL, RT_OBJ_NETWORK, net_id, &err), "rm network");
 	ASSERT_OK(ops->object_remove(rt, NULL, RT_OBJ_VOLUME, vol, &err), "rm volume");
@@ -1528,20 +1557,28 @@ Test(runtime, networks_and_volumes_list_by_a_key_only_label)
 Test(runtime, runtime_by_name_knows_docker_only_by_its_name)
 {
 	ONLY_ON("docker");
-	cr_assert_eq(runtime_by_name("docker"), &docker_runtime_ops);
+	assert_cmp(runtime_by_name("docker"), ==, &docker_runtime_ops);
 	cr_assert_null(runtime_by_name("nonsense"));
-	cr_assert_null(runtime_by_name(NULL));
-	cr_assert_eq(docker_runtime_ops.struct_size, sizeof(struct runtime_ops));
+	cr_assert_null(runtime_by_name(NULL), "runtime_by_name(NULL) = %p",
+	               (void *)(runtime_by_name(NULL)));
+	cr_assert_eq(docker_runtime_ops.struct_size, sizeof(struct runtime_ops),
+	             "docker_runtime_ops.struct_size = %lld, sizeof(struct runtime_ops) = %lld",
+	             (long long)(docker_runtime_ops.struct_size),
+	             (long long)(sizeof(struct runtime_ops)));
 	cr_assert(RT_HAS(&docker_runtime_ops, object_remove));
 }
 
 Test(runtime, runtime_by_name_knows_podman)
 {
 	ONLY_ON("podman");
-	cr_assert_eq(runtime_by_name("podman"), &podman_runtime_ops);
-	cr_assert_eq(podman_runtime_ops.struct_size, sizeof(struct runtime_ops));
+	assert_cmp(runtime_by_name("podman"), ==, &podman_runtime_ops);
+	cr_assert_eq(podman_runtime_ops.struct_size, sizeof(struct runtime_ops),
+	             "podman_runtime_ops.struct_size = %lld, sizeof(struct runtime_ops) = %lld",
+	             (long long)(podman_runtime_ops.struct_size),
+	             (long long)(sizeof(struct runtime_ops)));
 	cr_assert(RT_HAS(&podman_runtime_ops, object_remove));
-	cr_assert_str_eq(podman_runtime_ops.kind, "podman");
+	cr_assert_str_eq(podman_runtime_ops.kind, "podman", "podman_runtime_ops.kind = \"%s\"",
+	                 podman_runtime_ops.kind);
 }
 
 static void unset_engine_env(void)
@@ -1554,8 +1591,8 @@ static void unset_engine_env(void)
 
 static void assert_endpoint(char *got, const char *want)
 {
-	cr_assert_not_null(got);
-	cr_assert_str_eq(got, want);
+	cr_assert_not_null(got, "got = %p", (void *)(got));
+	cr_assert_str_eq(got, want, "got = \"%s\", want = \"%s\"", got, want);
 	free(got);
 }
 
@@ -1574,9 +1611,9 @@ Test(runtime, discovery_is_host_then_container_host_then_rootless_then_rootful)
 	assert_endpoint(podman_endpoint(""), "unix:///run/podman/podman.sock");
 	/* With one: the rootless service. */
 	snprintf(sock, sizeof(sock), "%s/podman", dir);
-	cr_assert_eq(mkdir(sock, 0700), 0);
+	assert_cmp(mkdir(sock, 0700), ==, 0);
 	snprintf(sock, sizeof(sock), "%s/podman/podman.sock", dir);
-	cr_assert_geq(fd = open(sock, O_CREAT | O_WRONLY, 0600), 0);
+	assert_cmp(fd = open(sock, O_CREAT | O_WRONLY, 0600), >=, 0);
 	close(fd);
 	snprintf(want, sizeof(want), "unix://%s", sock);
 	assert_endpoint(podman_endpoint(NULL), want);
@@ -1619,20 +1656,24 @@ Test(runtime, auto_picks_the_engine_that_answers)
 	unset_engine_env();
 	/* An explicit host: the engine there says which it is. */
 	ASSERT_OK(runtime_select("auto", podman_host(), &got, &err), "auto with podman's host");
-	cr_assert_eq(got, &podman_runtime_ops);
+	cr_assert_eq(got, &podman_runtime_ops, "got = %lld, &podman_runtime_ops = %lld",
+	             (long long)(got), (long long)(&podman_runtime_ops));
 	/* No host: docker's endpoint first; a dead one is passed over. */
 	setenv("DOCKER_HOST", "unix:///tmp/dms-run/no-such-docker.sock", 1);
 	setenv("CONTAINER_HOST", podman_host(), 1);
 	ASSERT_OK(runtime_select("auto", NULL, &got, &err), "auto with docker down");
-	cr_assert_eq(got, &podman_runtime_ops);
+	cr_assert_eq(got, &podman_runtime_ops, "got = %lld, &podman_runtime_ops = %lld",
+	             (long long)(got), (long long)(&podman_runtime_ops));
 	/* Nothing answers: docker, the default; its IsInstalled then says no. */
 	setenv("CONTAINER_HOST", "unix:///tmp/dms-run/no-such-podman.sock", 1);
 	ASSERT_OK(runtime_select("auto", NULL, &got, &err), "auto with nothing up");
-	cr_assert_eq(got, &docker_runtime_ops);
+	cr_assert_eq(got, &docker_runtime_ops, "got = %lld, &docker_runtime_ops = %lld",
+	             (long long)(got), (long long)(&docker_runtime_ops));
 	/* Names are exact. */
 	ASSERT_OK(runtime_select("podman", NULL, &got, &err), "podman by name");
-	cr_assert_eq(got, &podman_runtime_ops);
-	cr_assert_eq(runtime_select("Podman", NULL, &got, &err), DMS_ERR_CONFIG);
+	cr_assert_eq(got, &podman_runtime_ops, "got = %lld, &podman_runtime_ops = %lld",
+	             (long long)(got), (long long)(&podman_runtime_ops));
+	assert_cmp(runtime_select("Podman", NULL, &got, &err), ==, DMS_ERR_CONFIG);
 	cr_assert(strstr(err->message, "Podman"), "%s", err->message);
 	err_free(err);
 	unset_engine_env();
@@ -1655,9 +1696,11 @@ Test(runtime, auto_prefers_docker_when_both_answer)
 	setenv("DOCKER_HOST", docker_host(), 1);
 	setenv("CONTAINER_HOST", podman_host(), 1);
 	ASSERT_OK(runtime_select("auto", NULL, &got, &err), "auto with both up");
-	cr_assert_eq(got, &docker_runtime_ops);
+	cr_assert_eq(got, &docker_runtime_ops, "got = %lld, &docker_runtime_ops = %lld",
+	             (long long)(got), (long long)(&docker_runtime_ops));
 	ASSERT_OK(runtime_select("auto", docker_host(), &got, &err), "auto with docker's host");
-	cr_assert_eq(got, &docker_runtime_ops);
+	cr_assert_eq(got, &docker_runtime_ops, "got = %lld, &docker_runtime_ops = %lld",
+	             (long long)(got), (long long)(&docker_runtime_ops));
 	unset_engine_env();
 }
 
@@ -1675,7 +1718,7 @@ static char *fingerprint(const char *config)
 	itest_plugin_load(&p);
 	cr_assert_eq(p.ops->new_executor(id, config, &e, &err), 0, "new_executor: %s",
 	             err ? err->message : "?");
-	cr_assert_eq(p.ops->is_installed(e, NULL, &installed, &info, NULL), 0);
+	assert_cmp(p.ops->is_installed(e, NULL, &installed, &info, NULL), ==, 0);
 	cr_assert(installed, "%s", info);
 	v = itest_json(info);
 	runtime = strdup(itest_str(v, "runtime"));
@@ -1764,11 +1807,14 @@ Test(runtime, a_dropped_event_stream_is_runtime_unavailable_and_long_lines_are_s
 	             DMS_ERR_RUNTIME_UNAVAILABLE, "events on a stream that ends");
 	cr_assert_eq(fe.ready, 1, "ready called %d times", fe.ready);
 	cr_assert_eq(fe.n, 2, "%d events (the long and the non-JSON line must be skipped)", fe.n);
-	cr_assert_eq(fe.ev[0].kind, RT_EV_START);
-	cr_assert_str_eq(fe.ev[0].container_id, "c1");
-	cr_assert_eq(fe.ev[0].time_ns, 5);
-	cr_assert_eq(fe.ev[1].kind, RT_EV_DIE);
-	cr_assert_eq(fe.ev[1].exit_code, 3);
+	cr_assert_eq(fe.ev[0].kind, RT_EV_START, "fe.ev[0].kind = %lld",
+	             (long long)(fe.ev[0].kind));
+	cr_assert_str_eq(fe.ev[0].container_id, "c1", "fe.ev[0].container_id = \"%s\"",
+	                 fe.ev[0].container_id);
+	cr_assert_eq(fe.ev[0].time_ns, 5, "fe.ev[0].time_ns = %lld", (long long)(fe.ev[0].time_ns));
+	cr_assert_eq(fe.ev[1].kind, RT_EV_DIE, "fe.ev[1].kind = %lld", (long long)(fe.ev[1].kind));
+	cr_assert_eq(fe.ev[1].exit_code, 3, "fe.ev[1].exit_code = %lld",
+	             (long long)(fe.ev[1].exit_code));
 	cr_assert_eq(fe.ev[1].time_ns, 7000000000LL, "time (s) scaled to ns");
 	cr_assert(fake_saw_prefix(&f, "/v1.41/events?filters="));
 	err_free(err);
@@ -1795,8 +1841,9 @@ Test(runtime, an_error_inside_a_pull_stream_is_an_image_error)
 	ASSERT_FAILS(ops->image_pull(r, NULL, "x/y", "e30=", pull_progress, &progress, &err),
 	             DMS_ERR_IMAGE, "pull");
 	cr_assert_str_eq(progress, "Pulling from x", "progress callback saw \"%s\"", progress);
-	cr_assert_str_eq(err->engine_text, "boom: manifest unknown");
-	cr_assert_str_eq(err->resource, "x/y");
+	cr_assert_str_eq(err->engine_text, "boom: manifest unknown", "err->engine_text = \"%s\"",
+	                 err->engine_text);
+	cr_assert_str_eq(err->resource, "x/y", "err->resource = \"%s\"", err->resource);
 	cr_assert(fake_saw_prefix(&f, "/v1.41/images/create?fromImage=x%2Fy&tag=latest"),
 	          "a missing tag must pull :latest only");
 	err_free(err);
@@ -1818,7 +1865,8 @@ Test(runtime, a_body_past_the_limit_is_an_error_naming_the_limit)
 	             "inspect with a 32 MiB + 1 answer");
 	cr_assert(strstr(err->message, "HTTP_MAX_BODY") && strstr(err->message, "32 MiB"),
 	          "message: %s", err->message);
-	cr_assert_str_eq(err->operation, "container inspect");
+	cr_assert_str_eq(err->operation, "container inspect", "err->operation = \"%s\"",
+	                 err->operation);
 	err_free(err);
 	ops->close(r);
 	fake_stop(&f);
@@ -1845,9 +1893,10 @@ Test(runtime, a_libpod_engine_behind_the_docker_table_gets_podmans_handling)
 	err_free(err);
 	err = NULL;
 	cr_assert_eq(c.n, 2, "%d events (c2 lacks the key)", c.n);
-	cr_assert_eq(c.ev[0].kind, RT_EV_DIE);
-	cr_assert_eq(c.ev[0].exit_code, 4);
-	cr_assert_eq(c.ev[1].kind, RT_EV_DESTROY);
+	cr_assert_eq(c.ev[0].kind, RT_EV_DIE, "c.ev[0].kind = %lld", (long long)(c.ev[0].kind));
+	cr_assert_eq(c.ev[0].exit_code, 4, "c.ev[0].exit_code = %lld",
+	             (long long)(c.ev[0].exit_code));
+	cr_assert_eq(c.ev[1].kind, RT_EV_DESTROY, "c.ev[1].kind = %lld", (long long)(c.ev[1].kind));
 	cr_assert(
 	    fake_saw_prefix(&f, "/v1.41/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D"),
 	    "the key-only label was sent to the engine");
@@ -1861,7 +1910,7 @@ Test(runtime, a_libpod_engine_behind_the_docker_table_gets_podmans_handling)
 		cr_assert_eq(rc, DMS_ERR_NOT_FOUND, "rc %d", rc);
 		cr_assert(err && strstr(err->engine_text, "no such container"));
 		cr_assert_eq(out.len, 14, "%zu bytes passed on", out.len);
-		cr_assert(memcmp(out.data + 8, "hello\n", 6) == 0);
+		assert_cmp(memcmp(out.data + 8, "hello\n", 6), ==, 0);
 		free(out.data);
 		err_free(err);
 		err = NULL;
@@ -1872,10 +1921,10 @@ Test(runtime, a_libpod_engine_behind_the_docker_table_gets_podmans_handling)
 	ASSERT_OK(docker_runtime_ops.ping(r, NULL, &info, &err), "ping with info");
 	cr_assert(fake_saw_prefix(&f, "/v9.8.7/libpod/info"),
 	          "libpod not asked at its own version");
-	cr_assert_str_eq(info.kind, "podman");
-	cr_assert_str_eq(info.version, "9.8.7");
-	cr_assert_str_eq(info.api_version, "1.41");
-	cr_assert_str_eq(info.os, "linux");
+	cr_assert_str_eq(info.kind, "podman", "info.kind = \"%s\"", info.kind);
+	cr_assert_str_eq(info.version, "9.8.7", "info.version = \"%s\"", info.version);
+	cr_assert_str_eq(info.api_version, "1.41", "info.api_version = \"%s\"", info.api_version);
+	cr_assert_str_eq(info.os, "linux", "info.os = \"%s\"", info.os);
 	cr_assert_eq(info.cgroup_version, 0, "unknown, not guessed");
 	runtime_info_free(&info);
 	docker_runtime_ops.close(r);

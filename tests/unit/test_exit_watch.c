@@ -19,6 +19,7 @@
 #include "fake_runtime.h"
 #include "labels.h"
 #include "test_time.h"
+#include "test_assert.h"
 
 #define IMAGE EXEC_FIXTURE_IMAGE
 #define QUICK "fake/quick:1" /* exits with 3 and "hi\n" right after start */
@@ -53,10 +54,11 @@ TestSuite(exit_watch, .init = setup, .fini = teardown, .timeout = 60);
 static char *request(const char *exec_id, const char *image)
 {
 	char *r = NULL;
-	cr_assert(asprintf(&r,
-	                   "{\"job_id\":\"j\",\"execution_id\":\"%s\",\"engine_spec\":{\"type\":"
-	                   "\"docker\",\"params\":{\"image\":\"%s\"}}}",
-	                   exec_id, image) > 0);
+	assert_cmp(asprintf(&r,
+	                    "{\"job_id\":\"j\",\"execution_id\":\"%s\",\"engine_spec\":{\"type\":"
+	                    "\"docker\",\"params\":{\"image\":\"%s\"}}}",
+	                    exec_id, image),
+	           >, 0);
 	return r;
 }
 
@@ -102,7 +104,7 @@ static void assert_no_exit(const char *exec_id)
 static void exit_ctr(const char *exec_id, int code)
 {
 	char *n = labels_container_name("unit", exec_id);
-	cr_assert_eq(fake_runtime_exit(NULL, n, code, "bye\n", NULL, false), 0);
+	assert_cmp(fake_runtime_exit(NULL, n, code, "bye\n", NULL, false), ==, 0);
 	free(n);
 }
 
@@ -131,7 +133,9 @@ Test(exit_watch, reports_an_exit_the_events_do_not)
 	cr_assert(wait_watches(1), "no watch held");
 	exit_ctr("later", 7);
 	assert_exit("later", "\"exit_code\":7", "\"stdout\":\"bye\\n\"");
-	cr_assert_eq(fake_runtime_op_count("container_watch"), 2);
+	cr_assert_eq(fake_runtime_op_count("container_watch"), 2,
+	             "fake_runtime_op_count(\"container_watch\") = %lld",
+	             (long long)(fake_runtime_op_count("container_watch")));
 }
 
 Test(exit_watch, a_dropped_watch_is_no_exit)
@@ -159,7 +163,9 @@ Test(exit_watch, busy_watchers_leave_the_exit_to_the_events)
 	for (int i = 0; i < 3; i++)
 		start_ok(ids[i]);
 	cr_assert(wait_watches(EXIT_WATCHERS), "want %d watches", EXIT_WATCHERS);
-	cr_assert_eq(fake_runtime_op_count("container_watch"), EXIT_WATCHERS);
+	cr_assert_eq(fake_runtime_op_count("container_watch"), EXIT_WATCHERS,
+	             "fake_runtime_op_count(\"container_watch\") = %lld",
+	             (long long)(fake_runtime_op_count("container_watch")));
 	fake_runtime_set_events_muted(true);
 	exit_ctr("a", 1);
 	exit_ctr("b", 2);
@@ -191,7 +197,9 @@ Test(exit_watch, a_refused_watch_does_not_stop_the_start)
 	start_ok("r");
 	exit_ctr("r", 0);
 	assert_exit("r", "\"exit_code\":0", NULL);
-	cr_assert_eq(fake_runtime_op_count("container_watch"), 1);
+	cr_assert_eq(fake_runtime_op_count("container_watch"), 1,
+	             "fake_runtime_op_count(\"container_watch\") = %lld",
+	             (long long)(fake_runtime_op_count("container_watch")));
 }
 
 Test(exit_watch, off_when_exit_watch_is_0)
@@ -200,7 +208,9 @@ Test(exit_watch, off_when_exit_watch_is_0)
 	start_ok("z");
 	exit_ctr("z", 0);
 	assert_exit("z", "\"exit_code\":0", NULL);
-	cr_assert_eq(fake_runtime_op_count("container_watch"), 0);
+	cr_assert_eq(fake_runtime_op_count("container_watch"), 0,
+	             "fake_runtime_op_count(\"container_watch\") = %lld",
+	             (long long)(fake_runtime_op_count("container_watch")));
 }
 
 Test(exit_watch, destroy_ends_a_held_watch)
@@ -210,5 +220,5 @@ Test(exit_watch, destroy_ends_a_held_watch)
 	cr_assert(wait_watches(1), "no watch held");
 	executor_destroy(ex); /* joins the watcher: must not wait out exit_watch */
 	ex = NULL;
-	cr_assert_eq(fake_runtime_watch_count(), 0);
+	assert_cmp(fake_runtime_watch_count(), ==, 0);
 }

@@ -19,6 +19,7 @@
 #include "fake_runtime.h"
 #include "labels.h"
 #include "test_time.h"
+#include "test_assert.h"
 
 #define IMAGE EXEC_FIXTURE_IMAGE
 #define DEADLINE_MS test_ms(5000) /* scaled under valgrind: test_time.h */
@@ -69,9 +70,9 @@ static char *full_request(const char *exec_id)
 static size_t networks_left(void)
 {
 	strv ids = NULL;
-	cr_assert_eq(fake_runtime_ops.object_list(NULL, NULL, RT_OBJ_NETWORK,
-	                                          LABEL_EXECUTOR "=unit", &ids, NULL),
-	             0);
+	assert_cmp(fake_runtime_ops.object_list(NULL, NULL, RT_OBJ_NETWORK, LABEL_EXECUTOR "=unit",
+	                                        &ids, NULL),
+	           ==, 0);
 	size_t n = strv_len(ids);
 	strv_free(ids);
 	return n;
@@ -85,7 +86,7 @@ Test(verify, nothing_dropped_starts_and_the_network_goes_with_the_container)
 	free(r);
 	char *n = labels_container_name("unit", "ok");
 	cr_assert_eq(networks_left(), 1, "the job's network was not created");
-	cr_assert_eq(fake_runtime_exit(NULL, n, 0, NULL, NULL, false), 0);
+	assert_cmp(fake_runtime_exit(NULL, n, 0, NULL, NULL, false), ==, 0);
 	cr_assert(fake_runtime_wait_gone(n, DEADLINE_MS), "container not removed");
 	int64_t deadline = mono_now_ns() + (int64_t)DEADLINE_MS * 1000000;
 	while (networks_left() && mono_now_ns() < deadline)
@@ -154,8 +155,8 @@ Test(verify, gpus_dropped_fail_start)
 		const char *fmt = "{\"job_id\":\"j\",\"execution_id\":\"%s%d\",\"engine_spec\":{"
 		                  "\"type\":\"docker\",\"params\":{\"image\":\"%s\"}},"
 		                  "\"resources\":{\"gpus\":%s}}";
-		cr_assert(asprintf(&r, fmt, "g", i, IMAGE, gpus[i]) > 0);
-		cr_assert(asprintf(&r2, fmt, "x", i, IMAGE, gpus[i]) > 0);
+		assert_cmp(asprintf(&r, fmt, "g", i, IMAGE, gpus[i]), >, 0);
+		assert_cmp(asprintf(&r2, fmt, "x", i, IMAGE, gpus[i]), >, 0);
 		dms_error *err = NULL;
 		fake_runtime_drop_setting(NULL);
 		cr_assert_eq(executor_start(ex, NULL, r, &err), 0, "%s: %s", gpus[i],
