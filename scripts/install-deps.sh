@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config clang
+  build-essential cmake pkg-config clang clang-format clang-tidy
   libcurl4-openssl-dev libyajl-dev libyaml-dev libdbus-1-dev libcriterion-dev
   dbus python3-dbus python3-behave
   docker.io containerd runc podman busybox-static

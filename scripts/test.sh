@@ -3,22 +3,55 @@
 # installs the packages, builds everything with ASan+UBSan, starts a private
 # dockerd and Podman service with the test image, and runs every suite:
 # Criterion unit and integration tests and the D-Bus tests (ctest), then the
-# Gherkin features (behave) once per engine, then a fuzz smoke run (each
-# libFuzzer harness of tests/fuzz/ for 15 s from the committed corpus,
-# scripts/fuzz.sh), then the valgrind stage (scripts/valgrind.sh all: a
-# non-sanitized build under memcheck, zero errors). Stops what it started.
+# Gherkin features (behave) for both engines at once (each run has its own
+# bus, dms-host and run directory; their output is printed one after the
+# other when both are done), then a fuzz smoke run (each libFuzzer harness
+# of tests/fuzz/ for 15 s from the committed corpus, scripts/fuzz.sh), then
+# the valgrind stage (scripts/valgrind.sh all: a non-sanitized build under
+# memcheck, zero errors). Stops what it started.
+#
+# The quick lane, for the edit-compile-test loop: a Debug build without
+# sanitizers in its own build dir (build-quick), the unit tests and the
+# replay of the fuzz corpus (ctest -L unit, which includes fuzz/*); no
+# engines, nothing installed when the packages are present. Under a minute
+# on 2 cores once the first build is done.
 #
 #   scripts/test.sh            everything
+#   scripts/test.sh --quick    the quick lane (more arguments go to ctest;
+#                              DMS_QUICK_BUILD_DIR, default build-quick)
 #   scripts/test.sh -L unit    only ctest tests with that label (no engines needed
 #                              for unit, but they are started anyway); no behave,
 #                              no fuzzing, no valgrind
+#   DMS_TEST_FORMAT=1          first, the format check: clang-format --dry-run
+#                              --Werror over every tracked .c/.h file (default 0
+#                              until the tree is formatted)
+#   DMS_TEST_BEHAVE_PARALLEL=0 the two behave runs one after the other
 #   DMS_TEST_FUZZ=0            no fuzz smoke run
 #   DMS_TEST_VALGRIND=0        no valgrind stage
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
+# Every tracked C file as the root .clang-format has it; lists the ones that
+# are not (clang-format prints each difference) and fails.
+format_check() {
+	echo "== format check: clang-format --dry-run --Werror"
+	git ls-files -z -- '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror
+}
+
 bash scripts/install-deps.sh
+
+if [ "${DMS_TEST_FORMAT:-0}" != 0 ]; then
+	format_check
+fi
+
+if [ "${1:-}" = --quick ]; then
+	shift
+	build=${DMS_QUICK_BUILD_DIR:-$root/build-quick}
+	cmake -S . -B "$build" -DDMS_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build "$build" -j"$(nproc)"
+	exec ctest --test-dir "$build" -L unit --output-on-failure -j"$(nproc)" "$@"
+fi
 
 build=${DMS_TEST_BUILD_DIR:-$root/build-test}
 cmake -S . -B "$build" -DDMS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -43,12 +76,36 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
 ctest --test-dir "$build" --output-on-failure -j2 "$@" || status=$?
 
+# One behave run: its output goes to $behave_dir/<engine>.log, its exit
+# status and seconds to <engine>.rc and <engine>.s.
+behave_run() {
+	local engine=$1 start=$SECONDS rc=0
+	DMS_BINARY_DIR=$build DMS_ENGINE=$engine \
+		behave --no-capture --format progress --tags="$engine" features \
+		>"$behave_dir/$engine.log" 2>&1 || rc=$?
+	echo $rc >"$behave_dir/$engine.rc"
+	echo $((SECONDS - start)) >"$behave_dir/$engine.s"
+}
+
 if [ $# -eq 0 ] && [ -d features ] && ls features/*.feature >/dev/null 2>&1; then
+	behave_dir=$(mktemp -d /tmp/dms-behave.XXXXXX)
+	behave_start=$SECONDS
+	if [ "${DMS_TEST_BEHAVE_PARALLEL:-1}" != 0 ]; then
+		echo "== behave: docker and podman at once"
+		behave_run docker &
+		behave_run podman &
+		wait
+	else
+		behave_run docker
+		behave_run podman
+	fi
 	for engine in docker podman; do
-		echo "== behave: $engine"
-		DMS_BINARY_DIR=$build DMS_ENGINE=$engine \
-			behave --no-capture --format progress --tags="$engine" features || status=1
+		echo "== behave: $engine (exit $(cat "$behave_dir/$engine.rc"), $(cat "$behave_dir/$engine.s") s)"
+		cat "$behave_dir/$engine.log"
+		[ "$(cat "$behave_dir/$engine.rc")" = 0 ] || status=1
 	done
+	echo "== behave: $((SECONDS - behave_start)) s in all"
+	rm -rf "$behave_dir"
 fi
 
 if [ $# -eq 0 ] && [ "${DMS_TEST_FUZZ:-1}" != 0 ]; then

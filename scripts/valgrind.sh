@@ -43,7 +43,6 @@ suite_timeout=${VG_SUITE_TIMEOUT:-2400}
 
 unit_suites() { for f in tests/unit/test_*.c; do basename "$f" .c; done; }
 integration_suites() {
-	printf '%s\n' integration/test_docker_runtime integration/test_podman_runtime
 	for f in tests/integration/test_engine_*.c; do
 		printf '%s\n' "integration/$(basename "$f" .c)" "integration/$(basename "$f" .c)@podman"
 	done

@@ -119,11 +119,13 @@ def read_line_with_deadline(stream, timeout, what):
 
 
 class PrivateBus:
-    """A dbus-daemon of our own (session configuration), our child."""
+    """A dbus-daemon of our own, our child: the session configuration, or
+    config_file (test_policy.py: a system-like bus with its own policy)."""
 
-    def __init__(self):
+    def __init__(self, config_file=None):
+        conf = ['--config-file=' + config_file] if config_file else ['--session', '--nopidfile']
         self.proc = subprocess.Popen(
-            ['dbus-daemon', '--session', '--nofork', '--nopidfile', '--print-address=1'],
+            ['dbus-daemon'] + conf + ['--nofork', '--print-address=1'],
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)  # it warns that it cannot raise its fd limit
         self.address = read_line_with_deadline(self.proc.stdout, 10, 'dbus-daemon address')
@@ -145,7 +147,7 @@ class PrivateBus:
 class Host:
     """A dms-host on a PrivateBus. stop() returns (exit status, log)."""
 
-    def __init__(self, bus, args=(), wait_for_name=True, env=None, wrapper=()):
+    def __init__(self, bus, args=(), wait_for_name=True, env=None, wrapper=(), system=False):
         # wrapper: a command that runs dms-host (e.g. strace -f -o FILE);
         # proc is then the wrapper's process. Without one, $DMS_HOST_WRAPPER
         # (shell words) is used: scripts/valgrind.sh runs whole modules' hosts
@@ -155,12 +157,14 @@ class Host:
         self.bus = bus
         self.log = tempfile.NamedTemporaryFile(prefix='dms-host-', suffix='.log', delete=False)
         e = dict(os.environ)
-        e['DBUS_SESSION_BUS_ADDRESS'] = bus.address
+        # system: dms-host --system on the bus (a system-like PrivateBus).
+        e['DBUS_SYSTEM_BUS_ADDRESS' if system else 'DBUS_SESSION_BUS_ADDRESS'] = bus.address
         e['DOCKER_HOST'] = DOCKER_HOST
         e.setdefault('ASAN_OPTIONS', 'detect_leaks=1')
         if env:
             e.update(env)
-        self.proc = subprocess.Popen(list(wrapper) + [DMS_HOST, '--session'] + list(args), env=e,
+        kind = '--system' if system else '--session'
+        self.proc = subprocess.Popen(list(wrapper) + [DMS_HOST, kind] + list(args), env=e,
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         if wait_for_name:
@@ -193,6 +197,59 @@ class Host:
         status, log = self.wait_exit(timeout)
         os.unlink(self.log.name)
         return status, log
+
+
+def host_ended_badly(status, log):
+    """A dms-host exit that fails the test: a non-zero status or a sanitizer
+    report in its log."""
+    return status != 0 or 'AddressSanitizer' in log or 'runtime error' in log
+
+
+def teardown(conn=None, host=None, bus=None, engine=None, executors=(), dirs=(), stop=(),
+             check_host=True):
+    """The one teardown of the D-Bus tests, in the reverse order of their
+    setup: each (executor interface, manager, executor id) of `executors` is
+    cleaned up and removed (D-Bus errors ignored: a failed test may have taken
+    them already), the connection closed, dms-host stopped (SIGTERM, with a
+    deadline), the bus stopped, then the objects of `stop` (a registry...),
+    the PrivateEngine, the directories of `dirs`. Every step runs even when
+    one before it raised; the first such error is raised at the end. Returns
+    dms-host's (status, log), (None, '') without one; with check_host, a
+    dms-host that ended badly (host_ended_badly) fails."""
+    steps = []
+    for ex, manager, executor_id in executors:
+        def clean(ex=ex, manager=manager, executor_id=executor_id):
+            try:
+                ex.Cleanup(timeout=CALL_TIMEOUT)
+                manager.RemoveExecutor(executor_id, timeout=CALL_TIMEOUT)
+            except dbus.DBusException:
+                pass
+        steps.append(clean)
+    if conn is not None:
+        steps.append(conn.close)
+    result = [None, '']
+    if host is not None:
+        def stop_host():
+            result[:] = host.stop()
+        steps.append(stop_host)
+    if bus is not None:
+        steps.append(bus.stop)
+    steps.extend(o.stop for o in stop)
+    if engine is not None:
+        steps.append(engine.stop)
+    steps.extend(lambda d=d: shutil.rmtree(d, ignore_errors=True) for d in dirs)
+    first = None
+    for step in steps:
+        try:
+            step()
+        except BaseException as e:  # noqa: B902 — the rest must still run
+            first = first or e
+    if first is not None:
+        raise first
+    status, log = result
+    if check_host and host is not None and host_ended_badly(status, log):
+        raise AssertionError('dms-host ended badly (%d):\n%s' % (status, log))
+    return status, log
 
 
 _counter = [0]
@@ -308,7 +365,7 @@ class HostTestCase(unittest.TestCase):
         try:
             cls.host = Host(cls.bus, cls.host_args, env=cls.host_env)
         except Exception:
-            cls.bus.stop()
+            teardown(bus=cls.bus, dirs=[cls.state_dir])
             raise
         cls.conn = cls.bus.connect()
         cls.manager = dbus.Interface(cls.conn.get_object(BUS_NAME, MANAGER_PATH), MANAGER_IFACE)
@@ -320,19 +377,8 @@ class HostTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            try:
-                cls.ex.Cleanup(timeout=CALL_TIMEOUT)
-                cls.manager.RemoveExecutor(cls.executor_id, timeout=CALL_TIMEOUT)
-            except dbus.DBusException:
-                pass
-            cls.conn.close()
-        finally:
-            status, log = cls.host.stop()
-            cls.bus.stop()
-            shutil.rmtree(cls.state_dir, ignore_errors=True)
-        if status != 0 or 'AddressSanitizer' in log or 'runtime error' in log:
-            raise AssertionError('dms-host ended badly (%d):\n%s' % (status, log))
+        teardown(conn=cls.conn, host=cls.host, bus=cls.bus,
+                 executors=[(cls.ex, cls.manager, cls.executor_id)], dirs=[cls.state_dir])
 
     def assertDBusError(self, name, fn, *args, **kw):
         """Calls fn and checks it fails with D-Bus error `name`; returns the message."""
@@ -457,6 +503,50 @@ class EngineAPI:
     def inspect(self, ident):
         status, body = self.json('GET', '/containers/%s/json' % ident)
         return body if status == 200 else None
+
+    # Objects of each kind, by the engine API's paths: made, looked up and
+    # removed behind the executor's back (test_sweep.py, test_dbus_api.py).
+    _PATHS = {'container': ('/containers/%s/json', '/containers/%s?force=1'),
+              'network': ('/networks/%s', '/networks/%s'),
+              'volume': ('/volumes/%s', '/volumes/%s?force=1')}
+
+    def create(self, kind, labels, name=None):
+        """A container (of IMAGE, running `true`, not started), network
+        (internal) or volume with `labels` ({k: v}); returns its id (a
+        volume's name)."""
+        from urllib.parse import quote
+        name = name or unique('dms-test-' + kind)
+        if kind == 'container':
+            path, body = '/containers/create?name=' + quote(name), {
+                'Image': IMAGE, 'Cmd': ['true'], 'Labels': labels}
+        elif kind == 'network':
+            path, body = '/networks/create', {'Name': name, 'Internal': True, 'Labels': labels}
+        else:
+            path, body = '/volumes/create', {'Name': name, 'Labels': labels}
+        status, answer = self.json('POST', path, body)
+        if status != 201:
+            raise AssertionError('create %s %s: HTTP %d %r' % (kind, name, status, answer))
+        return name if kind == 'volume' else answer['Id']
+
+    def exists(self, kind, ident):
+        return self.request('GET', self._PATHS[kind][0] % ident)[0] == 200
+
+    def remove(self, kind, ident):
+        self.request('DELETE', self._PATHS[kind][1] % ident)
+
+    def objects(self, kind, label):
+        """Ids (volumes: names) of the containers (any state), networks or
+        volumes carrying label 'k=v'."""
+        from urllib.parse import quote
+        filters = quote(json.dumps({'label': [label]}))
+        path = {'container': '/containers/json?all=1&filters=',
+                'network': '/networks?filters=', 'volume': '/volumes?filters='}[kind]
+        status, body = self.json('GET', path + filters)
+        if status != 200:
+            raise AssertionError('%s list: HTTP %d %r' % (kind, status, body))
+        if kind == 'volume':
+            return [v['Name'] for v in body.get('Volumes') or []]
+        return [o['Id'] for o in body]
 
     def wait_exit(self, ident, timeout):
         """Blocks on the engine's /wait until the container is not running;

@@ -19,7 +19,6 @@ and are stopped by pid at the end.
 """
 import json
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -70,10 +69,7 @@ class HostCrash(unittest.TestCase):
             except OSError:
                 pass
         finally:
-            cls.bus.stop()
-            cls.engine.stop()
-            shutil.rmtree(cls.state_dir, ignore_errors=True)
-            shutil.rmtree(cls.ctl, ignore_errors=True)
+            dmshost.teardown(bus=cls.bus, engine=cls.engine, dirs=[cls.state_dir, cls.ctl])
 
     # --- helpers ---------------------------------------------------------
 
@@ -181,7 +177,7 @@ class HostCrash(unittest.TestCase):
         fd = ex.GetLogStream(json.dumps({'execution_id': rid, 'follow': True}),
                              timeout=CALL_TIMEOUT).take()
         try:
-            self.assertTrue(ex.IsInstalled(timeout=CALL_TIMEOUT))
+            self.assertTrue(ex.IsInstalled(timeout=CALL_TIMEOUT), 'ex.IsInstalled(timeout=CALL_TIMEOUT)')
             self.assertFalse(pending.done, 'Wait(R) answered while R runs: %r' %
                              (pending.value or pending.error))
             self.release(rid)

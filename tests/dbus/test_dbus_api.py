@@ -23,7 +23,7 @@ class ExecutorMethods(HostTestCase):
     def test_is_installed(self):
         self.assertIs(bool(self.ex.IsInstalled(timeout=CALL_TIMEOUT)), True)
         installed, info = self.ex.GetEngineInfo(timeout=CALL_TIMEOUT)
-        self.assertTrue(installed)
+        self.assertTrue(installed, 'installed = %r' % (installed,))
         self.assertEqual(json.loads(info).get('runtime'), 'docker', info)
 
     def test_properties(self):
@@ -59,7 +59,7 @@ class ExecutorMethods(HostTestCase):
         self.ex.Wait(eid, timeout=CALL_TIMEOUT, **waiting.handlers())
         # The bus loop is free while the Wait is pending.
         t0 = time.monotonic()
-        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT))
+        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT), 'self.ex.IsInstalled(timeout=CALL_TIMEOUT)')
         t_installed = time.monotonic()
         self.assertFalse(waiting.done, 'Wait replied before the job ended')
         wait_until(lambda: waiting.done, 60, 'the deferred Wait reply')
@@ -134,7 +134,7 @@ class ExecutorMethods(HostTestCase):
         t0 = time.monotonic()
         for eid, r in zip(ids, replies):
             self.ex.Cancel(eid, timeout=CALL_TIMEOUT, **r.handlers())
-        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT))
+        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT), 'self.ex.IsInstalled(timeout=CALL_TIMEOUT)')
         t_free = time.monotonic()
         wait_until(lambda: all(r.done for r in replies), 60, 'four Cancel replies')
         elapsed = max(r.at for r in replies) - t0
@@ -145,7 +145,7 @@ class ExecutorMethods(HostTestCase):
         self.assertGreater(elapsed, 1.5)
         self.assertLess(elapsed, 6.0)
         for eid in ids:
-            self.assertTrue(json.loads(self.ex.Wait(eid, timeout=CALL_TIMEOUT))['cancelled'])
+            self.assertTrue(json.loads(self.ex.Wait(eid, timeout=CALL_TIMEOUT))['cancelled'], 'json.loads(self.ex.Wait(eid, timeout=CALL_TIMEOUT))[\'cancelled\']')
 
     def test_not_found(self):
         for fn, arg in ((self.ex.Wait, 'no-such-execution'),
@@ -265,7 +265,7 @@ class ExecutorMethods(HostTestCase):
         # The host answers the dead client into the void and keeps serving.
         res = json.loads(self.ex.Wait(eid, timeout=CALL_TIMEOUT))
         self.assertEqual(res['stdout'], 'bye\n')
-        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT))
+        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT), 'self.ex.IsInstalled(timeout=CALL_TIMEOUT)')
 
 
 @dmshost.requires_engine
@@ -304,7 +304,7 @@ class Manager(HostTestCase):
         eid = unique('rm')
         path = self.manager.NewExecutor(eid, self.config, timeout=CALL_TIMEOUT)
         ex = dbus.Interface(self.conn.get_object(BUS_NAME, path), EXECUTOR_IFACE)
-        self.assertTrue(ex.IsInstalled(timeout=CALL_TIMEOUT))
+        self.assertTrue(ex.IsInstalled(timeout=CALL_TIMEOUT), 'ex.IsInstalled(timeout=CALL_TIMEOUT)')
         self.manager.RemoveExecutor(eid, timeout=CALL_TIMEOUT)
         self.assertNotIn(path, [str(p) for p in self.manager.ListExecutors()])
         self.assertDBusError('org.freedesktop.DBus.Error.UnknownObject', ex.IsInstalled)
@@ -324,7 +324,7 @@ class Manager(HostTestCase):
         self.manager.RemoveExecutor(eid, timeout=CALL_TIMEOUT, **removed.handlers())
         wait_until(lambda: pending.done and removed.done, 60, 'Wait and RemoveExecutor replies')
         self.assertIsNone(removed.error)
-        self.assertIsNotNone(pending.error)
+        self.assertIsNotNone(pending.error, 'pending.error = %r' % (pending.error,))
         self.assertEqual(pending.error.get_dbus_name(), ERR + 'Cancelled')
         self.assertLessEqual(pending.at, removed.at)
         path = self.manager.NewExecutor(eid, self.config, timeout=CALL_TIMEOUT)
@@ -337,17 +337,51 @@ class Manager(HostTestCase):
             self.manager.RemoveExecutor(eid, timeout=CALL_TIMEOUT)
 
     def test_cleanup(self):
+        """Cleanup removes every container, network and volume labelled with
+        its executor's id — a running job's, and ones made behind its back —
+        and nothing else: another executor's objects and an unlabelled
+        container stay (looked at on the engine itself)."""
+        api = dmshost.EngineAPI(dmshost.DOCKER_HOST[len('unix://'):])
         eid = unique('cl')
+        other = unique('cl-other')
         path = self.manager.NewExecutor(eid, self.config, timeout=CALL_TIMEOUT)
         ex = dbus.Interface(self.conn.get_object(BUS_NAME, path), EXECUTOR_IFACE)
+        made = []  # (kind, id) made here, removed at the end whatever happened
         try:
             xid, req = job('true')
             ex.Run(req, timeout=CALL_TIMEOUT)
-            ex.Cleanup(timeout=CALL_TIMEOUT)
-            ex.Cleanup(timeout=CALL_TIMEOUT)  # idempotent
-        finally:
-            self.manager.RemoveExecutor(eid, timeout=CALL_TIMEOUT)
+            live, req = job('sleep 600')
+            ex.Start(req, timeout=CALL_TIMEOUT)
+            for owner in (eid, other):
+                labels = {'org.dms.executor': owner, 'org.dms.execution': 'cl-made',
+                          'org.dms.job': 'j-cl-made'}
+                made += [(kind, api.create(kind, labels))
+                         for kind in ('container', 'network', 'volume')]
+            made.append(('container', api.create('container', {})))
+            label = 'org.dms.executor=' + eid
+            mine = {kind: api.objects(kind, label) for kind in ('container', 'network', 'volume')}
+            self.assertEqual((len(mine['container']), len(mine['network']),
+                              len(mine['volume'])), (2, 1, 1),
+                             'before Cleanup, labelled %s: %r' % (label, mine))
 
+            ex.Cleanup(timeout=CALL_TIMEOUT)
+            for kind in ('container', 'network', 'volume'):
+                left = api.objects(kind, label)
+                self.assertEqual(left, [], '%ss labelled %s left by Cleanup: %r (before: %r)'
+                                 % (kind, label, left, mine[kind]))
+            for kind, ident in made[3:]:
+                self.assertTrue(api.exists(kind, ident),
+                                'Cleanup of %s removed %s %s, not its own' % (eid, kind, ident))
+            res = json.loads(ex.Wait(live, timeout=CALL_TIMEOUT))
+            self.assertTrue(res['cancelled'], 'the running job after Cleanup: %r' % res)
+            ex.Cleanup(timeout=CALL_TIMEOUT)  # idempotent
+            for kind, ident in made[3:]:
+                self.assertTrue(api.exists(kind, ident),
+                                'a second Cleanup removed %s %s' % (kind, ident))
+        finally:
+            for kind, ident in made:
+                api.remove(kind, ident)
+            self.manager.RemoveExecutor(eid, timeout=CALL_TIMEOUT)
 
 if __name__ == '__main__':
     unittest.main()

@@ -15,7 +15,6 @@ $DMS_DBUS_FUZZ_CALLS (default 3000)."""
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -203,7 +202,7 @@ class DBusFuzz(unittest.TestCase):
         try:
             cls.start_host()
         except Exception:
-            cls.bus.stop()
+            dmshost.teardown(bus=cls.bus, dirs=[cls.state_dir, cls.ctl])
             raise
 
     @classmethod
@@ -234,21 +233,9 @@ class DBusFuzz(unittest.TestCase):
     def tearDownClass(cls):
         # A host that died during the last test was reported by that test.
         already_dead = cls.host.proc.poll() is not None
-        try:
-            try:
-                cls.ex.Cleanup(timeout=CALL_TIMEOUT)
-                cls.manager.RemoveExecutor(cls.executor_id, timeout=CALL_TIMEOUT)
-            except dbus.DBusException:
-                pass
-            cls.conn.close()
-        finally:
-            status, log = cls.host.stop()
-            cls.bus.stop()
-            shutil.rmtree(cls.state_dir, ignore_errors=True)
-            shutil.rmtree(cls.ctl, ignore_errors=True)
-        if not already_dead and (status != 0 or 'AddressSanitizer' in log or
-                                 'runtime error' in log):
-            raise AssertionError('dms-host ended badly (%d):\n%s' % (status, log))
+        dmshost.teardown(conn=cls.conn, host=cls.host, bus=cls.bus,
+                         executors=[(cls.ex, cls.manager, cls.executor_id)],
+                         dirs=[cls.state_dir, cls.ctl], check_host=not already_dead)
 
     def setUp(self):
         if self.host.proc.poll() is not None:
@@ -273,7 +260,7 @@ class DBusFuzz(unittest.TestCase):
     def assertBackToBaseline(self, what):
         self.assertIsNone(self.host.proc.poll(), 'dms-host died during %s:\n%s' %
                           (what, self.host.read_log()[-3000:]))
-        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT))
+        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT), 'self.ex.IsInstalled(timeout=CALL_TIMEOUT)')
         fds = poll_until(lambda: abs(fds_of(self.pid) - self.base_fds) <= FD_SLACK and
                          fds_of(self.pid), 60,
                          'dms-host fds back to %d +-%d after %s (now %d)' %
@@ -442,7 +429,7 @@ class DBusFuzz(unittest.TestCase):
         try:
             # Never read: the daemon keeps serving everyone else meanwhile.
             for _ in range(20):
-                self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT))
+                self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT), 'self.ex.IsInstalled(timeout=CALL_TIMEOUT)')
             again = json.loads(self.ex.Wait(eid, timeout=CALL_TIMEOUT))
             self.assertEqual(again, res)
             # One reader that does read gets everything.

@@ -167,9 +167,9 @@ class Embedded(unittest.TestCase, CtlMixin):
     def tearDownClass(cls):
         try:
             p = cls.ctl(cls, 'cleanup')
-            assert p.returncode == 0, p.stderr
+            assert p.returncode == 0, 'dmsctl cleanup: exit %d: %s' % (p.returncode, p.stderr)
         finally:
-            cls.bus.stop()
+            dmshost.teardown(bus=cls.bus, dirs=[cls.state_dir])
 
     def test_run(self):
         self.check_run_and_friends('the plugin in-process')

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import select
-import shutil
 import socket
 import sys
 import tempfile
@@ -256,8 +255,7 @@ class EngineFaults(unittest.TestCase):
         try:
             cls.host = dmshost.Host(cls.bus, env={'DOCKER_HOST': cls.engine.host})
         except Exception:
-            cls.bus.stop()
-            cls.engine.stop()
+            dmshost.teardown(bus=cls.bus, engine=cls.engine, dirs=[cls.state_dir])
             raise
         cls.conn = cls.bus.connect()
         cls.manager = dbus.Interface(cls.conn.get_object(BUS_NAME, MANAGER_PATH), MANAGER_IFACE)
@@ -269,22 +267,14 @@ class EngineFaults(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        # Cleanup needs the engine: a test may have left it stopped.
         try:
             if not cls.engine.alive():
                 cls.engine.start()
-            try:
-                cls.ex.Cleanup(timeout=CALL_TIMEOUT)
-                cls.manager.RemoveExecutor(cls.executor_id, timeout=CALL_TIMEOUT)
-            except dbus.DBusException:
-                pass
-            cls.conn.close()
-            status, log = cls.host.stop()
         finally:
-            cls.bus.stop()
-            cls.engine.stop()
-            shutil.rmtree(cls.state_dir, ignore_errors=True)
-        if status != 0 or 'AddressSanitizer' in log or 'runtime error' in log:
-            raise AssertionError('dms-host ended badly (%d):\n%s' % (status, log))
+            dmshost.teardown(conn=cls.conn, host=cls.host, bus=cls.bus, engine=cls.engine,
+                             executors=[(cls.ex, cls.manager, cls.executor_id)],
+                             dirs=[cls.state_dir])
 
     def setUp(self):
         if not self.engine.alive():
@@ -323,15 +313,15 @@ class EngineFaults(unittest.TestCase):
 
     def while_down(self, eid, wait, allowed_exits):
         """What the executor says while the engine is down."""
-        self.assertFalse(self.engine.api.ping())
-        self.assertFalse(self.ex.IsInstalled(timeout=CALL_TIMEOUT))
+        self.assertFalse(self.engine.api.ping(), 'self.engine.api.ping()')
+        self.assertFalse(self.ex.IsInstalled(timeout=CALL_TIMEOUT), 'self.ex.IsInstalled(timeout=CALL_TIMEOUT)')
         _, req = dmshost.job('echo never')
         msg = self.assertDBusError(RU, self.ex.Start, req)
         self.assertIn(self.engine.sock_path, msg)
         # A Wait issued now: pending, RuntimeUnavailable, or the honest exit.
         late = AsyncReply()
         self.ex.Wait(eid, timeout=CALL_TIMEOUT * 5, **late.handlers())
-        self.assertTrue(self.ex.List(timeout=CALL_TIMEOUT) is not None)  # still serving
+        self.assertTrue(self.ex.List(timeout=CALL_TIMEOUT) is not None, 'self.ex.List(timeout=CALL_TIMEOUT) is not None')  # still serving
         if wait.done:
             self.assertHonest(wait, allowed_exits, 'Wait answered while the engine was down')
         return late
@@ -359,7 +349,7 @@ class EngineFaults(unittest.TestCase):
                          'the follow stream and the result differ (%d and %d bytes)' %
                          (len(follower.stdout()), len(final['stdout'])))
         # The executor is connected again: a new job runs normally.
-        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT))
+        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT), 'self.ex.IsInstalled(timeout=CALL_TIMEOUT)')
         _, req = dmshost.job('echo back; exit 4')
         res = json.loads(self.ex.Run(req, timeout=CALL_TIMEOUT))
         self.assertEqual((res['exit_code'], res['stdout']), (4, 'back\n'), res)
@@ -375,7 +365,7 @@ class EngineFaults(unittest.TestCase):
             timeout=CALL_TIMEOUT)
         ex = dbus.Interface(self.conn.get_object(BUS_NAME, path), EXECUTOR_IFACE)
         try:
-            self.assertFalse(ex.IsInstalled(timeout=CALL_TIMEOUT))
+            self.assertFalse(ex.IsInstalled(timeout=CALL_TIMEOUT), 'ex.IsInstalled(timeout=CALL_TIMEOUT)')
             _, req = dmshost.job('echo never')
             msg = self.assertDBusError(RU, ex.Start, req)
             self.assertIn(missing, msg)

@@ -110,7 +110,7 @@ class ImportMixin:
             os.close(r)
             t.join(30)
         self.assertTrue(image_id.startswith('sha256:'), image_id)
-        self.assertIsNotNone(image_inspect(self.runtime, ref))
+        self.assertIsNotNone(image_inspect(self.runtime, ref), 'image_inspect(self.runtime, ref)')
 
     def test_not_a_tarball_is_an_image_error_with_engine_text(self):
         ref = 'dms-import/%s-bad:t%d' % (self.runtime, os.getpid())
@@ -188,7 +188,7 @@ class ImportMixin:
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn('dms-host on the bus', p.stderr)
         self.assertRegex(p.stdout, r'^sha256:[0-9a-f]{64}\n$')
-        self.assertIsNotNone(image_inspect(self.runtime, ref))
+        self.assertIsNotNone(image_inspect(self.runtime, ref), 'image_inspect(self.runtime, ref)')
         p = subprocess.run([DMSCTL, '--executor', self.executor_id, 'image', 'import',
                             '/nonexistent/x.tar'], env=env, capture_output=True, text=True,
                            timeout=60)
@@ -368,7 +368,7 @@ class RegistryMixin:
         try:
             super().tearDownClass()
         finally:
-            cls.registry.stop()
+            dmshost.teardown(stop=[cls.registry])
 
     def fresh_image(self, size=6 << 20):
         tag = 't%d-%d' % (os.getpid(), random.randrange(1 << 30))

@@ -72,10 +72,7 @@ class Introspection(unittest.TestCase):
                 self.assertEqual(nodes, [path.rsplit('/', 1)[1]])
                 manager.RemoveExecutor(eid, timeout=CALL_TIMEOUT)
         finally:
-            conn.close()
-            status, log = host.stop()
-            bus.stop()
-        self.assertEqual(status, 0, log)
+            dmshost.teardown(conn=conn, host=host, bus=bus)
 
 
 if __name__ == '__main__':

@@ -25,7 +25,7 @@ class Malformed(HostTestCase):
 
     def tearDown(self):
         # Whatever the test did, the daemon still answers.
-        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT))
+        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT), 'self.ex.IsInstalled(timeout=CALL_TIMEOUT)')
 
     def assertRaw(self, name, path, iface, method, *args, signature=None):
         with self.assertRaises(dbus.DBusException) as cm:
@@ -58,7 +58,7 @@ class Malformed(HostTestCase):
         self.assertRaw(FD + 'UnknownInterface', self.ex_path, 'org.example.Nope', 'Start',
                        'x', signature='s')
         # Calls without an interface are dispatched by member name.
-        self.assertTrue(raw_call(self.conn, self.ex_path, None, 'IsInstalled'))
+        self.assertTrue(raw_call(self.conn, self.ex_path, None, 'IsInstalled'), 'raw_call(self.conn, self.ex_path, None, \'IsInstalled\')')
 
     def test_invalid_json(self):
         for bad in ('', '{', '[1,2', '{"job_id": 1}', 'null', '"just a string"', '\x01\x02'):
@@ -119,18 +119,20 @@ class Shutdown(unittest.TestCase):
 
     def setUp(self):
         self.bus = dmshost.PrivateBus()
-        self.addCleanup(self.bus.stop)
-        self.host = dmshost.Host(self.bus)
+        try:
+            self.host = dmshost.Host(self.bus)
+        except Exception:
+            dmshost.teardown(bus=self.bus)
+            raise
         self.conn = self.bus.connect()
-        self.addCleanup(self.conn.close)
         self.eid = dmshost.unique('sd')
         self.config = dmshost.executor_config(tempfile.mkdtemp(prefix='dms-state-'))
         self.ex = self.new_executor()
 
     def tearDown(self):
-        if self.host.proc.poll() is None:
-            status, log = self.host.stop()
-            self.assertEqual(status, 0, log)
+        # A host the test stopped was checked by the test.
+        alive = self.host.proc.poll() is None
+        dmshost.teardown(conn=self.conn, host=self.host, bus=self.bus, check_host=alive)
 
     def new_executor(self):
         manager = dbus.Interface(self.conn.get_object(BUS_NAME, MANAGER_PATH), MANAGER_IFACE)
@@ -148,7 +150,7 @@ class Shutdown(unittest.TestCase):
         self.ex.Start(req, timeout=CALL_TIMEOUT)
         pending = AsyncReply()
         self.ex.Wait(xid, timeout=CALL_TIMEOUT, **pending.handlers())
-        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT))  # Wait is registered
+        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT), 'self.ex.IsInstalled(timeout=CALL_TIMEOUT)')  # Wait is registered
         self.host.proc.terminate()
         wait_until(lambda: pending.done, 60, 'the pending Wait to be answered')
         self.assertEqual(pending.error.get_dbus_name(), 'org.dms.Error.Cancelled')

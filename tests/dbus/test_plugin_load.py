@@ -29,7 +29,7 @@ class PluginLoad(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.bus.stop()
+        dmshost.teardown(bus=cls.bus)
 
     def check_refused(self, plugin, *fragments):
         for argv in ([DMS_HOST, '--session', '--plugin', plugin],
@@ -68,8 +68,7 @@ class PluginLoad(unittest.TestCase):
             self.assertNotEqual(status, 0, out)
             self.assertIn('already owned', out)
         finally:
-            status, log = host.stop()
-        self.assertEqual(status, 0, log)
+            dmshost.teardown(host=host)
 
     def test_no_bus(self):
         env_bus = dmshost.PrivateBus()

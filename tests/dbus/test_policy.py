@@ -11,7 +11,7 @@ import unittest
 
 import dmshost
 from dmshost import (BUS_NAME, CALL_TIMEOUT, EXECUTOR_IFACE, MANAGER_IFACE, MANAGER_PATH,
-                     SOURCE_DIR, dbus, job, read_line_with_deadline)
+                     SOURCE_DIR, dbus, job)
 
 POLICY = os.path.join(SOURCE_DIR, 'host', 'dist', 'org.dms.Executor.conf')
 SYSTEM_PYTHON = '/usr/bin/python3'  # readable by nobody, with python3-dbus
@@ -76,11 +76,6 @@ CLIENT = textwrap.dedent('''
             print(name, e.get_dbus_name(), flush=True)
 ''') % {'manager': MANAGER_PATH, 'miface': MANAGER_IFACE, 'bus_name': BUS_NAME}
 
-def read(path):
-    with open(path, errors='replace') as f:
-        return f.read()
-
-
 ALLOWED = {'IsInstalled', 'Introspect', 'Get', 'GetAll', 'Ping'}
 
 
@@ -95,20 +90,16 @@ class SystemBusPolicy(unittest.TestCase):
         conf = os.path.join(tmp, 'bus.conf')
         with open(conf, 'w') as f:
             f.write(BUS_CONFIG % {'dir': tmp, 'policy': POLICY})
-        bus = subprocess.Popen(['dbus-daemon', '--config-file=' + conf, '--nofork',
-                                '--print-address=1'], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        address = read_line_with_deadline(bus.stdout, 10, 'dbus-daemon address')
-        log = tempfile.NamedTemporaryFile(prefix='dms-host-', delete=False)
-        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address,
-                   DOCKER_HOST=dmshost.DOCKER_HOST)
-        host = subprocess.Popen([dmshost.DMS_HOST, '--system'], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        conn = dbus.bus.BusConnection(address)
+        bus = dmshost.PrivateBus(config_file=conf)
+        address = bus.address
         try:
-            dmshost.wait_until(lambda: conn.name_has_owner(BUS_NAME) or host.poll() is not None,
-                               30, 'dms-host on the system-like bus')
-            self.assertIsNone(host.poll(), read(log.name))
+            # Fails, with its log, unless dms-host owns its name on the bus.
+            host = dmshost.Host(bus, system=True)
+        except Exception:
+            dmshost.teardown(bus=bus, dirs=[tmp])
+            raise
+        conn = bus.connect()
+        try:
             # Root: everything.
             manager = dbus.Interface(conn.get_object(BUS_NAME, MANAGER_PATH), MANAGER_IFACE)
             eid = dmshost.unique('pol')
@@ -132,15 +123,7 @@ class SystemBusPolicy(unittest.TestCase):
             ex.Cleanup(timeout=CALL_TIMEOUT)
             manager.RemoveExecutor(eid, timeout=CALL_TIMEOUT)
         finally:
-            conn.close()
-            host.terminate()
-            status = host.wait(timeout=60)
-            bus.terminate()
-            bus.wait(timeout=10)
-            bus.stdout.close()
-            out = read(log.name)
-            os.unlink(log.name)
-        self.assertEqual(status, 0, out)
+            dmshost.teardown(conn=conn, host=host, bus=bus, dirs=[tmp])
 
 
 if __name__ == '__main__':

@@ -92,7 +92,7 @@ class Runtime(unittest.TestCase):
         try:
             cls.host = dmshost.Host(cls.bus, wrapper=wrapper, env=env)
         except Exception:
-            cls.bus.stop()
+            dmshost.teardown(bus=cls.bus, dirs=[cls.tmp])
             raise
         finally:
             os.umask(old)
@@ -110,19 +110,8 @@ class Runtime(unittest.TestCase):
         if STRACE:
             # SIGTERM goes to dms-host itself, strace then exits with it.
             cls.host.proc.send_signal = lambda sig: os.kill(_traced_child(cls.host.proc.pid), sig)
-        try:
-            try:
-                cls.ex.Cleanup(timeout=CALL_TIMEOUT)
-                cls.manager.RemoveExecutor(cls.executor_id, timeout=CALL_TIMEOUT)
-            except dbus.DBusException:
-                pass
-            cls.conn.close()
-        finally:
-            status, log = cls.host.stop()
-            cls.bus.stop()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-        if status != 0 or 'AddressSanitizer' in log or 'runtime error' in log:
-            raise AssertionError('dms-host ended badly (%d):\n%s' % (status, log))
+        dmshost.teardown(conn=cls.conn, host=cls.host, bus=cls.bus,
+                         executors=[(cls.ex, cls.manager, cls.executor_id)], dirs=[cls.tmp])
 
     def run_req(self, req):
         return json.loads(self.ex.Run(json.dumps(req), timeout=CALL_TIMEOUT))
@@ -146,7 +135,7 @@ class Runtime(unittest.TestCase):
         res = self.run_req(req)
         self.assertEqual(res['exit_code'], 0, res)
         self.assertEqual(res['stdout'], ' '.join(args[1:]) + '\n', res)
-        self.assertFalse(os.path.exists(canary))
+        self.assertFalse(os.path.exists(canary), 'os.path.exists(canary)')
 
     def test_b_ids_cannot_name_paths(self):
         for bad in ('../../../tmp/escape', '..', '.', 'a/b', '/abs', 'x\ny'):
@@ -300,7 +289,7 @@ class Runtime(unittest.TestCase):
         eid2, req = dmshost.job('sleep 60')
         self.ex.Start(req, timeout=CALL_TIMEOUT)
         self.ex.Cancel(eid2, timeout=CALL_TIMEOUT)
-        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT))
+        self.assertTrue(self.ex.IsInstalled(timeout=CALL_TIMEOUT), 'self.ex.IsInstalled(timeout=CALL_TIMEOUT)')
         self.ex.GetEngineInfo(timeout=CALL_TIMEOUT)
         self.ex.Cleanup(timeout=CALL_TIMEOUT)
         with open(self.trace) as f:

@@ -12,14 +12,12 @@ leave them), plus a container without labels.
 """
 import json
 import os
-import shutil
 import tempfile
 import time
 import unittest
-from urllib.parse import quote
 
 import dmshost
-from dmshost import (BUS_NAME, CALL_TIMEOUT, EXECUTOR_IFACE, MANAGER_IFACE, MANAGER_PATH, IMAGE,
+from dmshost import (BUS_NAME, CALL_TIMEOUT, EXECUTOR_IFACE, MANAGER_IFACE, MANAGER_PATH,
                      dbus, poll_until)
 
 SWEEP = 'sweep_interval: 1s\nsweep_grace: 2s\n'
@@ -38,7 +36,7 @@ class Sweep(unittest.TestCase):
         try:
             cls.host = dmshost.Host(cls.bus)
         except Exception:
-            cls.bus.stop()
+            dmshost.teardown(bus=cls.bus, dirs=[cls.state_dir])
             raise
         cls.conn = cls.bus.connect()
         cls.manager = dbus.Interface(cls.conn.get_object(BUS_NAME, MANAGER_PATH), MANAGER_IFACE)
@@ -54,22 +52,12 @@ class Sweep(unittest.TestCase):
     def tearDownClass(cls):
         try:
             for kind, ident in cls.made:
-                path = {'container': '/containers/%s?force=1', 'network': '/networks/%s',
-                        'volume': '/volumes/%s?force=1'}[kind] % ident
-                cls.api.request('DELETE', path)
-            for k, ex in cls.ex.items():
-                try:
-                    ex.Cleanup(timeout=CALL_TIMEOUT)
-                    cls.manager.RemoveExecutor(cls.ids[k], timeout=CALL_TIMEOUT)
-                except dbus.DBusException:
-                    pass
-            cls.conn.close()
+                cls.api.remove(kind, ident)
         finally:
-            status, log = cls.host.stop()
-            cls.bus.stop()
-            shutil.rmtree(cls.state_dir, ignore_errors=True)
-        if status != 0 or 'AddressSanitizer' in log or 'runtime error' in log:
-            raise AssertionError('dms-host ended badly (%d):\n%s' % (status, log))
+            dmshost.teardown(conn=cls.conn, host=cls.host, bus=cls.bus,
+                             executors=[(ex, cls.manager, cls.ids[k])
+                                        for k, ex in cls.ex.items()],
+                             dirs=[cls.state_dir])
 
     # --- objects made behind the executors' backs -------------------------
 
@@ -78,34 +66,22 @@ class Sweep(unittest.TestCase):
                 'org.dms.job': 'j-' + execution} if owner else {}
 
     def container(self, owner, execution):
-        name = dmshost.unique('sweep-ctr')
-        status, body = self.api.json('POST', '/containers/create?name=' + quote(name),
-                                     {'Image': IMAGE, 'Cmd': ['true'],
-                                      'Labels': self.labels(owner, execution)})
-        self.assertEqual(status, 201, body)
-        self.made.append(('container', body['Id']))
-        return body['Id']
+        return self.make('container', owner, execution)
 
     def network(self, owner, execution):
-        status, body = self.api.json('POST', '/networks/create',
-                                     {'Name': dmshost.unique('sweep-net'), 'Internal': True,
-                                      'Labels': self.labels(owner, execution)})
-        self.assertEqual(status, 201, body)
-        self.made.append(('network', body['Id']))
-        return body['Id']
+        return self.make('network', owner, execution)
 
     def volume(self, owner, execution):
-        name = dmshost.unique('sweep-vol')
-        status, body = self.api.json('POST', '/volumes/create',
-                                     {'Name': name, 'Labels': self.labels(owner, execution)})
-        self.assertEqual(status, 201, body)
-        self.made.append(('volume', name))
-        return name
+        return self.make('volume', owner, execution)
+
+    def make(self, kind, owner, execution):
+        ident = self.api.create(kind, self.labels(owner, execution),
+                                name=dmshost.unique('sweep-' + kind[:3]))
+        self.made.append((kind, ident))
+        return ident
 
     def exists(self, kind, ident):
-        path = {'container': '/containers/%s/json', 'network': '/networks/%s',
-                'volume': '/volumes/%s'}[kind] % ident
-        return self.api.request('GET', path)[0] == 200
+        return self.api.exists(kind, ident)
 
     # --- the test ------------------------------------------------------------
 

@@ -18,6 +18,7 @@
 #include "test_time.h"
 #include "labels.h"
 #include "runtime.h"
+#include "test_assert.h"
 
 static struct itest_plugin P;
 static dms_executor *ex;
@@ -43,7 +44,7 @@ static void setup(void)
 	ex = new_executor(ex_id, NULL);
 	rt_ops = runtime_by_name(itest_engine());
 	cr_assert(rt_ops, "no runtime %s", itest_engine());
-	cr_assert_eq(rt_ops->open(itest_engine_host(), &rt, NULL), 0);
+	assert_cmp(rt_ops->open(itest_engine_host(), &rt, NULL), ==, 0);
 }
 
 static void teardown(void)
@@ -66,10 +67,10 @@ TestSuite(executor, .init = setup, .fini = teardown, .timeout = 120);
 static size_t containers_left(const char *executor_id)
 {
 	char *label = NULL;
-	cr_assert(asprintf(&label, "%s=%s", LABEL_EXECUTOR, executor_id) > 0);
+	assert_cmp(asprintf(&label, "%s=%s", LABEL_EXECUTOR, executor_id), >, 0);
 	struct container_summary *list = NULL;
 	size_t n = 0;
-	cr_assert_eq(rt_ops->container_list(rt, NULL, label, &list, &n, NULL), 0);
+	assert_cmp(rt_ops->container_list(rt, NULL, label, &list, &n, NULL), ==, 0);
 	container_summaries_free(list, n);
 	free(label);
 	return n;
@@ -100,10 +101,13 @@ static char *wait_ok(const char *exec_id)
 Test(executor, exports_only_the_entry_symbol)
 {
 	char *cmd = NULL;
-	cr_assert(asprintf(&cmd, "nm -D --defined-only %s | awk '$2 != \"A\" {sub(/@.*/, \"\", $3); print $3}'",
-	                   DMS_PLUGIN_PATH) > 0);
+	assert_cmp(
+	    asprintf(&cmd,
+	             "nm -D --defined-only %s | awk '$2 != \"A\" {sub(/@.*/, \"\", $3); print $3}'",
+	             DMS_PLUGIN_PATH),
+	    >, 0);
 	FILE *f = popen(cmd, "r");
-	cr_assert(f);
+	cr_assert(f, "f is false");
 	char line[256], all[4096] = "";
 	int n = 0;
 	while (fgets(line, sizeof(line), f)) {
@@ -113,7 +117,7 @@ Test(executor, exports_only_the_entry_symbol)
 	pclose(f);
 	free(cmd);
 	cr_assert_eq(n, 1, "exported: %s", all);
-	cr_assert_str_eq(all, "dms_executor_plugin_entry\n");
+	cr_assert_str_eq(all, "dms_executor_plugin_entry\n", "all = \"%s\"", all);
 }
 
 Test(executor, refuses_an_unknown_abi_major)
@@ -128,7 +132,7 @@ Test(executor, is_installed_true_with_fingerprint)
 {
 	bool installed = false;
 	char *info = NULL;
-	cr_assert_eq(P.ops->is_installed(ex, NULL, &installed, &info, NULL), 0);
+	assert_cmp(P.ops->is_installed(ex, NULL, &installed, &info, NULL), ==, 0);
 	cr_assert(installed, "engine at %s not reported installed: %s", itest_engine_host(), info);
 	yajl_val v = itest_json(info);
 	cr_assert_str_eq(itest_str(v, "runtime"), itest_engine(), "fingerprint: %s", info);
@@ -141,19 +145,21 @@ Test(executor, is_installed_false_without_engine_and_fast)
 {
 	char *id = itest_unique_id("noengine");
 	char *cfg = NULL;
-	cr_assert(asprintf(&cfg, "runtime: %s\nhost: unix:///nonexistent/dms.sock\n", itest_engine()) > 0);
+	assert_cmp(
+	    asprintf(&cfg, "runtime: %s\nhost: unix:///nonexistent/dms.sock\n", itest_engine()), >,
+	    0);
 	dms_executor *e = NULL;
-	cr_assert_eq(P.ops->new_executor(id, cfg, &e, NULL), 0);
+	assert_cmp(P.ops->new_executor(id, cfg, &e, NULL), ==, 0);
 	bool installed = true;
 	int64_t t0 = itest_now_ms();
-	cr_assert_eq(P.ops->is_installed(e, NULL, &installed, NULL, NULL), 0);
-	cr_assert_not(installed);
+	assert_cmp(P.ops->is_installed(e, NULL, &installed, NULL, NULL), ==, 0);
+	cr_assert_not(installed, "installed is true");
 	cr_assert_lt(itest_now_ms() - t0, test_ms(3000), "took %lld ms",
 	             (long long)(itest_now_ms() - t0));
 	/* Start fails clearly, naming the engine. */
 	char *req = itest_request("x1", "true", NULL, NULL);
 	dms_error *err = NULL;
-	cr_assert_eq(P.ops->start(e, NULL, req, &err), DMS_ERR_RUNTIME_UNAVAILABLE);
+	assert_cmp(P.ops->start(e, NULL, req, &err), ==, DMS_ERR_RUNTIME_UNAVAILABLE);
 	cr_assert(strstr(err->message, "/nonexistent/dms.sock"), "message: %s", err->message);
 	P.ops->error_free(err);
 	free(req);
@@ -217,12 +223,12 @@ Test(executor, start_twice_then_after_finish)
 	start_ok("twice", "sleep 1", NULL, NULL);
 	char *req = itest_request("twice", "true", NULL, NULL);
 	dms_error *err = NULL;
-	cr_assert_eq(P.ops->start(ex, NULL, req, &err), DMS_ERR_ALREADY_STARTED);
+	assert_cmp(P.ops->start(ex, NULL, req, &err), ==, DMS_ERR_ALREADY_STARTED);
 	cr_assert(strstr(err->message, "twice"), "%s", err->message);
 	P.ops->error_free(err);
 	err = NULL;
 	char *res = wait_ok("twice");
-	cr_assert_eq(P.ops->start(ex, NULL, req, &err), DMS_ERR_ALREADY_FINISHED);
+	assert_cmp(P.ops->start(ex, NULL, req, &err), ==, DMS_ERR_ALREADY_FINISHED);
 	P.ops->error_free(err);
 	P.ops->string_free(res);
 	free(req);
@@ -239,10 +245,11 @@ Test(executor, missing_image_is_an_image_error_and_leaves_nothing)
 	cr_assert(err->engine_text && *err->engine_text, "no engine text: %s", err->message);
 	P.ops->error_free(err);
 	err = NULL;
-	cr_assert_eq(containers_left(ex_id), 0);
+	cr_assert_eq(containers_left(ex_id), 0, "containers_left(ex_id) = %lld",
+	             (long long)(containers_left(ex_id)));
 	/* The failed id is free again, and unknown to Wait. */
 	char *res = NULL;
-	cr_assert_eq(P.ops->wait(ex, NULL, "noimg", &res, NULL), DMS_ERR_NOT_FOUND);
+	assert_cmp(P.ops->wait(ex, NULL, "noimg", &res, NULL), ==, DMS_ERR_NOT_FOUND);
 }
 
 Test(executor, invalid_request_names_the_field)
@@ -250,10 +257,11 @@ Test(executor, invalid_request_names_the_field)
 	dms_error *err = NULL;
 	const char *req = "{\"job_id\":\"j\",\"execution_id\":\"bad\",\"engine_spec\":{\"type\":"
 	                  "\"docker\",\"params\":{\"image\":\"x\",\"imagee\":1}}}";
-	cr_assert_eq(P.ops->start(ex, NULL, req, &err), DMS_ERR_INVALID_ARGUMENT);
+	assert_cmp(P.ops->start(ex, NULL, req, &err), ==, DMS_ERR_INVALID_ARGUMENT);
 	cr_assert(strstr(err->message, "imagee"), "%s", err->message);
 	P.ops->error_free(err);
-	cr_assert_eq(containers_left(ex_id), 0);
+	cr_assert_eq(containers_left(ex_id), 0, "containers_left(ex_id) = %lld",
+	             (long long)(containers_left(ex_id)));
 }
 
 Test(executor, wait_unknown_is_not_found_at_once)
@@ -261,9 +269,9 @@ Test(executor, wait_unknown_is_not_found_at_once)
 	char *res = NULL;
 	dms_error *err = NULL;
 	int64_t t0 = itest_now_ms();
-	cr_assert_eq(P.ops->wait(ex, NULL, "nope", &res, &err), DMS_ERR_NOT_FOUND);
-	cr_assert_lt(itest_now_ms() - t0, test_ms(100));
-	cr_assert_str_eq(err->resource, "nope");
+	assert_cmp(P.ops->wait(ex, NULL, "nope", &res, &err), ==, DMS_ERR_NOT_FOUND);
+	assert_cmp(itest_now_ms() - t0, <, test_ms(100));
+	cr_assert_str_eq(err->resource, "nope", "err->resource = \"%s\"", err->resource);
 	P.ops->error_free(err);
 }
 
@@ -271,7 +279,7 @@ Test(executor, wait_after_completion_returns_cached_result)
 {
 	char *a = run_ok("cached", "echo once", NULL, NULL);
 	char *b = wait_ok("cached");
-	cr_assert_str_eq(a, b);
+	cr_assert_str_eq(a, b, "a = \"%s\", b = \"%s\"", a, b);
 	P.ops->string_free(a);
 	P.ops->string_free(b);
 }
@@ -317,21 +325,24 @@ Test(executor, concurrent_waiters_get_the_same_result)
 	for (int i = 0; i < 3; i++)
 		pthread_create(&t[i], NULL, wait_thread, &w[i]);
 	struct async_slot s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL};
-	cr_assert_eq(P.ops->wait_async(ex, "many", async_done, &s, NULL), 0);
+	assert_cmp(P.ops->wait_async(ex, "many", async_done, &s, NULL), ==, 0);
 	for (int i = 0; i < 3; i++) {
 		pthread_join(t[i], NULL);
-		cr_assert_eq(w[i].rc, 0);
-		cr_assert_str_eq(w[i].result, w[0].result);
+		cr_assert_eq(w[i].rc, 0, "w[i].rc = %lld", (long long)(w[i].rc));
+		cr_assert_str_eq(w[i].result, w[0].result,
+		                 "w[i].result = \"%s\", w[0].result = \"%s\"", w[i].result,
+		                 w[0].result);
 	}
 	pthread_mutex_lock(&s.mu);
 	while (s.calls == 0)
 		pthread_cond_wait(&s.cond, &s.mu); /* the waits above prove it ended */
 	pthread_mutex_unlock(&s.mu);
-	cr_assert_eq(s.calls, 1);
-	cr_assert_str_eq(s.result, w[0].result);
+	cr_assert_eq(s.calls, 1, "s.calls = %lld", (long long)(s.calls));
+	cr_assert_str_eq(s.result, w[0].result, "s.result = \"%s\", w[0].result = \"%s\"", s.result,
+	                 w[0].result);
 	/* A late async waiter is called at once, exactly once. */
-	cr_assert_eq(P.ops->wait_async(ex, "many", async_done, &s, NULL), 0);
-	cr_assert_eq(s.calls, 2);
+	assert_cmp(P.ops->wait_async(ex, "many", async_done, &s, NULL), ==, 0);
+	cr_assert_eq(s.calls, 2, "s.calls = %lld", (long long)(s.calls));
 	free(s.result);
 	for (int i = 0; i < 3; i++)
 		P.ops->string_free(w[i].result);
@@ -343,7 +354,7 @@ Test(executor, giving_up_a_wait_does_not_cancel)
 	dms_context *ctx = P.ops->context_new(100);
 	char *res = NULL;
 	dms_error *err = NULL;
-	cr_assert_eq(P.ops->wait(ex, ctx, "giveup", &res, &err), DMS_ERR_TIMEOUT);
+	assert_cmp(P.ops->wait(ex, ctx, "giveup", &res, &err), ==, DMS_ERR_TIMEOUT);
 	P.ops->error_free(err);
 	P.ops->context_free(ctx);
 	res = wait_ok("giveup");
@@ -369,9 +380,9 @@ Test(executor, cancel_running_job)
 	cr_assert_lt(took, test_ms(2000 + 3000), "cancel took %lld ms", (long long)took);
 	yajl_tree_free(v);
 	/* Twice is harmless, and the result stays. */
-	cr_assert_eq(P.ops->cancel(ex, NULL, "cancel", NULL), 0);
+	assert_cmp(P.ops->cancel(ex, NULL, "cancel", NULL), ==, 0);
 	char *again = wait_ok("cancel");
-	cr_assert_str_eq(res, again);
+	cr_assert_str_eq(res, again, "res = \"%s\", again = \"%s\"", res, again);
 	P.ops->string_free(res);
 	P.ops->string_free(again);
 }
@@ -383,13 +394,13 @@ Test(executor, cancel_honours_sigterm_quickly)
 	/* Wait until the trap is installed: the log shows "ready". */
 	const char *lr = "{\"execution_id\":\"term\",\"follow\":true,\"format\":\"plain\"}";
 	int fd = -1;
-	cr_assert_eq(P.ops->get_log_stream(ex, NULL, lr, &fd, NULL), 0);
+	assert_cmp(P.ops->get_log_stream(ex, NULL, lr, &fd, NULL), ==, 0);
 	char buf[64] = "";
 	size_t got = 0;
 	int64_t end = itest_now_ms() + test_ms(10000);
 	while (!strstr(buf, "ready") && itest_now_ms() < end && got < sizeof(buf) - 1) {
 		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
-		cr_assert_gt(n, 0);
+		cr_assert_gt(n, 0, "n = %lld", (long long)(n));
 		got += (size_t)n;
 		buf[got] = '\0';
 	}
@@ -398,7 +409,7 @@ Test(executor, cancel_honours_sigterm_quickly)
 	int rc = P.ops->cancel(ex, NULL, "term", &err);
 	cr_assert_eq(rc, 0, "cancel: %d %s", rc, err ? err->message : "");
 	char *res = wait_ok("term");
-	cr_assert_lt(itest_now_ms() - t0, test_ms(1500));
+	assert_cmp(itest_now_ms() - t0, <, test_ms(1500));
 	yajl_val v = itest_json(res);
 	cr_assert_eq(itest_int(v, "exit_code"), 7, "%s", res);
 	cr_assert(itest_bool(v, "cancelled"), "%s", res);
@@ -415,7 +426,7 @@ Test(executor, cancel_ignoring_sigterm_is_killed_after_grace)
 {
 	start_ok("stubborn", "trap '' TERM; echo ready; while true; do sleep 0.05; done", NULL, NULL);
 	int64_t t0 = itest_now_ms();
-	cr_assert_eq(P.ops->cancel(ex, NULL, "stubborn", NULL), 0);
+	assert_cmp(P.ops->cancel(ex, NULL, "stubborn", NULL), ==, 0);
 	char *res = wait_ok("stubborn");
 	int64_t took = itest_now_ms() - t0;
 	yajl_val v = itest_json(res);
@@ -430,12 +441,12 @@ Test(executor, cancel_ignoring_sigterm_is_killed_after_grace)
 Test(executor, cancel_unknown_and_finished)
 {
 	dms_error *err = NULL;
-	cr_assert_eq(P.ops->cancel(ex, NULL, "ghost", &err), DMS_ERR_NOT_FOUND);
+	assert_cmp(P.ops->cancel(ex, NULL, "ghost", &err), ==, DMS_ERR_NOT_FOUND);
 	P.ops->error_free(err);
 	char *res = run_ok("fin", "echo kept", NULL, NULL);
-	cr_assert_eq(P.ops->cancel(ex, NULL, "fin", NULL), 0);
+	assert_cmp(P.ops->cancel(ex, NULL, "fin", NULL), ==, 0);
 	char *again = wait_ok("fin");
-	cr_assert_str_eq(res, again);
+	cr_assert_str_eq(res, again, "res = \"%s\", again = \"%s\"", res, again);
 	yajl_val v = itest_json(again);
 	cr_assert_not(itest_bool(v, "cancelled"));
 	yajl_tree_free(v);
@@ -449,9 +460,9 @@ Test(executor, job_deadline_cancels_and_run_says_cancelled)
 	char *res = NULL;
 	dms_error *err = NULL;
 	int64_t t0 = itest_now_ms();
-	cr_assert_eq(P.ops->run(ex, NULL, req, &res, &err), DMS_ERR_CANCELLED);
+	assert_cmp(P.ops->run(ex, NULL, req, &res, &err), ==, DMS_ERR_CANCELLED);
 	cr_assert(strstr(err->message, "deadline"), "%s", err->message);
-	cr_assert_lt(itest_now_ms() - t0, test_ms(1000 + 2000 + 3000));
+	assert_cmp(itest_now_ms() - t0, <, test_ms(1000 + 2000 + 3000));
 	P.ops->error_free(err);
 	res = wait_ok("deadline");
 	yajl_val v = itest_json(res);
@@ -470,9 +481,11 @@ Test(executor, output_limit_flags_are_exact)
 	char *a = run_ok("at", "printf 0123456789abcdef", NULL, NULL);
 	char *b = run_ok("over", "printf 0123456789abcdefX; printf 0123456789abcdefY >&2", NULL, NULL);
 	yajl_val va = itest_json(a), vb = itest_json(b);
-	cr_assert_str_eq(itest_str(va, "stdout"), "0123456789abcdef");
+	cr_assert_str_eq(itest_str(va, "stdout"), "0123456789abcdef",
+	                 "itest_str(va, \"stdout\") = \"%s\"", itest_str(va, "stdout"));
 	cr_assert_not(itest_bool(va, "stdout_truncated"), "%s", a);
-	cr_assert_str_eq(itest_str(vb, "stdout"), "0123456789abcdef");
+	cr_assert_str_eq(itest_str(vb, "stdout"), "0123456789abcdef",
+	                 "itest_str(vb, \"stdout\") = \"%s\"", itest_str(vb, "stdout"));
 	cr_assert(itest_bool(vb, "stdout_truncated"), "%s", b);
 	cr_assert(itest_bool(vb, "stderr_truncated"), "%s", b);
 	yajl_tree_free(va);
@@ -486,13 +499,14 @@ Test(executor, log_stream_after_exit_framed_and_plain)
 	char *res = run_ok("logs", "echo one; echo two >&2; echo three", NULL, NULL);
 	P.ops->string_free(res);
 	int fd = -1;
-	cr_assert_eq(P.ops->get_log_stream(ex, NULL, "{\"execution_id\":\"logs\"}", &fd, NULL), 0);
+	assert_cmp(P.ops->get_log_stream(ex, NULL, "{\"execution_id\":\"logs\"}", &fd, NULL), ==,
+	           0);
 	char *data = NULL, *out, *err;
 	long n = itest_read_all(fd, &data, test_ms(10000));
 	close(fd);
 	itest_unframe(data, n, &out, &err);
-	cr_assert_str_eq(out, "one\nthree\n");
-	cr_assert_str_eq(err, "two\n");
+	cr_assert_str_eq(out, "one\nthree\n", "out = \"%s\"", out);
+	cr_assert_str_eq(err, "two\n", "err = \"%s\"", err);
 	free(data);
 	free(out);
 	free(err);
@@ -500,16 +514,17 @@ Test(executor, log_stream_after_exit_framed_and_plain)
 	 * separately and do not order lines across them. */
 	res = run_ok("lines", "echo a; echo b; echo c", NULL, NULL);
 	P.ops->string_free(res);
-	cr_assert_eq(P.ops->get_log_stream(ex, NULL,
-	                                   "{\"execution_id\":\"lines\",\"format\":\"plain\",\"lines\":2}",
-	                                   &fd, NULL), 0);
+	assert_cmp(P.ops->get_log_stream(
+	               ex, NULL, "{\"execution_id\":\"lines\",\"format\":\"plain\",\"lines\":2}",
+	               &fd, NULL),
+	           ==, 0);
 	n = itest_read_all(fd, &data, test_ms(10000));
 	close(fd);
-	cr_assert_str_eq(data, "b\nc\n");
+	cr_assert_str_eq(data, "b\nc\n", "data = \"%s\"", data);
 	free(data);
 	dms_error *e = NULL;
-	cr_assert_eq(P.ops->get_log_stream(ex, NULL, "{\"execution_id\":\"zzz\"}", &fd, &e),
-	             DMS_ERR_NOT_FOUND);
+	assert_cmp(P.ops->get_log_stream(ex, NULL, "{\"execution_id\":\"zzz\"}", &fd, &e), ==,
+	           DMS_ERR_NOT_FOUND);
 	P.ops->error_free(e);
 }
 
@@ -532,9 +547,10 @@ Test(executor, log_stream_follow_and_tail_while_running)
 	for (;;) {
 		int fd;
 		char *data = NULL;
-		cr_assert_eq(P.ops->get_log_stream(ex, NULL,
-		                                   "{\"execution_id\":\"follow\",\"format\":\"plain\"}",
-		                                   &fd, NULL), 0);
+		assert_cmp(
+		    P.ops->get_log_stream(
+		        ex, NULL, "{\"execution_id\":\"follow\",\"format\":\"plain\"}", &fd, NULL),
+		    ==, 0);
 		itest_read_all(fd, &data, test_ms(5000));
 		close(fd);
 		bool seen = data && strstr(data, "before");
@@ -544,15 +560,17 @@ Test(executor, log_stream_follow_and_tail_while_running)
 		cr_assert_lt(itest_now_ms(), end, "\"before\" never appeared");
 	}
 	int all_fd, tail_fd;
-	cr_assert_eq(P.ops->get_log_stream(ex, NULL, "{\"execution_id\":\"follow\",\"follow\":true}",
-	                                   &all_fd, NULL), 0);
-	cr_assert_eq(P.ops->get_log_stream(ex, NULL,
-	                                   "{\"execution_id\":\"follow\",\"follow\":true,\"tail\":true}",
-	                                   &tail_fd, NULL), 0);
+	assert_cmp(P.ops->get_log_stream(ex, NULL, "{\"execution_id\":\"follow\",\"follow\":true}",
+	                                 &all_fd, NULL),
+	           ==, 0);
+	assert_cmp(P.ops->get_log_stream(
+	               ex, NULL, "{\"execution_id\":\"follow\",\"follow\":true,\"tail\":true}",
+	               &tail_fd, NULL),
+	           ==, 0);
 	char go[300];
 	snprintf(go, sizeof(go), "%s/go", dir);
 	FILE *f = fopen(go, "w");
-	cr_assert(f);
+	cr_assert(f, "f is false");
 	fclose(f);
 	char *all = NULL, *tail = NULL, *out, *err;
 	long na = itest_read_all(all_fd, &all, test_ms(20000));
@@ -560,13 +578,13 @@ Test(executor, log_stream_follow_and_tail_while_running)
 	cr_assert_geq(na, 0, "follow stream did not end");
 	cr_assert_geq(nt, 0, "tail stream did not end");
 	itest_unframe(all, na, &out, &err);
-	cr_assert_str_eq(out, "before\nafter\n");
-	cr_assert_str_eq(err, "late\n");
+	cr_assert_str_eq(out, "before\nafter\n", "out = \"%s\"", out);
+	cr_assert_str_eq(err, "late\n", "err = \"%s\"", err);
 	free(out);
 	free(err);
 	itest_unframe(tail, nt, &out, &err);
-	cr_assert_str_eq(out, "after\n");
-	cr_assert_str_eq(err, "late\n");
+	cr_assert_str_eq(out, "after\n", "out = \"%s\"", out);
+	cr_assert_str_eq(err, "late\n", "err = \"%s\"", err);
 	free(out);
 	free(err);
 	free(all);
@@ -587,9 +605,11 @@ Test(executor, big_output_arrives_complete_in_order)
 	                  "for (i = 1; i <= 10000; i++) printf \"%d%s\\n\", i, s }'",
 	         NULL, NULL);
 	int fd;
-	cr_assert_eq(P.ops->get_log_stream(ex, NULL,
-	                                   "{\"execution_id\":\"burst\",\"follow\":true,\"format\":\"plain\"}",
-	                                   &fd, NULL), 0);
+	assert_cmp(P.ops->get_log_stream(
+	               ex, NULL,
+	               "{\"execution_id\":\"burst\",\"follow\":true,\"format\":\"plain\"}", &fd,
+	               NULL),
+	           ==, 0);
 	char *data = NULL;
 	long n = itest_read_all(fd, &data, test_ms(60000));
 	close(fd);
@@ -611,50 +631,55 @@ Test(executor, cleanup_removes_ours_and_nothing_else)
 {
 	char *foreign_id = itest_unique_id("foreign");
 	char *flabel = NULL, *mylabel = NULL;
-	cr_assert(asprintf(&flabel, "%s=%s", LABEL_EXECUTOR, foreign_id) > 0);
-	cr_assert(asprintf(&mylabel, "%s=%s", LABEL_EXECUTOR, ex_id) > 0);
+	assert_cmp(asprintf(&flabel, "%s=%s", LABEL_EXECUTOR, foreign_id), >, 0);
+	assert_cmp(asprintf(&mylabel, "%s=%s", LABEL_EXECUTOR, ex_id), >, 0);
 	/* A foreign executor's job, still running, and an unlabelled container. */
 	dms_executor *other = new_executor(foreign_id, NULL);
 	char *req = itest_request("foreign-job", "sleep 60", NULL, NULL);
-	cr_assert_eq(P.ops->start(other, NULL, req, NULL), 0);
+	assert_cmp(P.ops->start(other, NULL, req, NULL), ==, 0);
 	free(req);
 	struct exec_request r = {.image = (char *)itest_image(), .cmd = (char *[]){"sleep", "60", NULL}};
 	char *plain_name = itest_unique_id("unlabelled");
 	struct container_spec spec = {.name = plain_name, .req = &r,
 	                              .labels = (char *[]){"purpose=test", NULL}};
 	char *plain_id = NULL;
-	cr_assert_eq(rt_ops->container_create(rt, NULL, &spec, &plain_id, NULL), 0);
+	assert_cmp(rt_ops->container_create(rt, NULL, &spec, &plain_id, NULL), ==, 0);
 	/* Our own: a running job, a named volume and a network; foreign ones too. */
 	start_ok("mine", "sleep 60", NULL, NULL);
 	char *vol_mine = itest_unique_id("vol-mine"), *vol_theirs = itest_unique_id("vol-theirs");
 	char *net_mine = itest_unique_id("net-mine"), *net_theirs = itest_unique_id("net-theirs");
 	char *net_id = NULL;
-	cr_assert_eq(rt_ops->volume_create(rt, NULL, vol_mine, (char *[]){mylabel, NULL}, NULL), 0);
-	cr_assert_eq(rt_ops->volume_create(rt, NULL, vol_theirs, (char *[]){flabel, NULL}, NULL), 0);
-	cr_assert_eq(rt_ops->network_create(rt, NULL, net_mine, (char *[]){mylabel, NULL}, true,
-	                                    &net_id, NULL), 0);
+	assert_cmp(rt_ops->volume_create(rt, NULL, vol_mine, (char *[]){mylabel, NULL}, NULL), ==,
+	           0);
+	assert_cmp(rt_ops->volume_create(rt, NULL, vol_theirs, (char *[]){flabel, NULL}, NULL), ==,
+	           0);
+	assert_cmp(rt_ops->network_create(rt, NULL, net_mine, (char *[]){mylabel, NULL}, true,
+	                                  &net_id, NULL),
+	           ==, 0);
 	free(net_id);
-	cr_assert_eq(rt_ops->network_create(rt, NULL, net_theirs, (char *[]){flabel, NULL}, true,
-	                                    &net_id, NULL), 0);
+	assert_cmp(rt_ops->network_create(rt, NULL, net_theirs, (char *[]){flabel, NULL}, true,
+	                                  &net_id, NULL),
+	           ==, 0);
 	free(net_id);
 
 	dms_error *err = NULL;
 	cr_assert_eq(P.ops->cleanup(ex, NULL, &err), 0, "%s", err ? err->message : "");
 	cr_assert_eq(P.ops->cleanup(ex, NULL, NULL), 0, "cleanup twice");
-	cr_assert_eq(containers_left(ex_id), 0);
+	cr_assert_eq(containers_left(ex_id), 0, "containers_left(ex_id) = %lld",
+	             (long long)(containers_left(ex_id)));
 	cr_assert_eq(containers_left(foreign_id), 1, "the foreign job did not survive");
 	strv ids = NULL;
-	cr_assert_eq(rt_ops->object_list(rt, NULL, RT_OBJ_VOLUME, mylabel, &ids, NULL), 0);
-	cr_assert_eq(strv_len(ids), 0);
+	assert_cmp(rt_ops->object_list(rt, NULL, RT_OBJ_VOLUME, mylabel, &ids, NULL), ==, 0);
+	cr_assert_eq(strv_len(ids), 0, "strv_len(ids) = %lld", (long long)(strv_len(ids)));
 	strv_free(ids);
-	cr_assert_eq(rt_ops->object_list(rt, NULL, RT_OBJ_NETWORK, mylabel, &ids, NULL), 0);
-	cr_assert_eq(strv_len(ids), 0);
+	assert_cmp(rt_ops->object_list(rt, NULL, RT_OBJ_NETWORK, mylabel, &ids, NULL), ==, 0);
+	cr_assert_eq(strv_len(ids), 0, "strv_len(ids) = %lld", (long long)(strv_len(ids)));
 	strv_free(ids);
-	cr_assert_eq(rt_ops->object_list(rt, NULL, RT_OBJ_VOLUME, flabel, &ids, NULL), 0);
-	cr_assert_eq(strv_len(ids), 1);
+	assert_cmp(rt_ops->object_list(rt, NULL, RT_OBJ_VOLUME, flabel, &ids, NULL), ==, 0);
+	cr_assert_eq(strv_len(ids), 1, "strv_len(ids) = %lld", (long long)(strv_len(ids)));
 	strv_free(ids);
-	cr_assert_eq(rt_ops->object_list(rt, NULL, RT_OBJ_NETWORK, flabel, &ids, NULL), 0);
-	cr_assert_eq(strv_len(ids), 1);
+	assert_cmp(rt_ops->object_list(rt, NULL, RT_OBJ_NETWORK, flabel, &ids, NULL), ==, 0);
+	cr_assert_eq(strv_len(ids), 1, "strv_len(ids) = %lld", (long long)(strv_len(ids)));
 	strv_free(ids);
 	struct container_state st = {0};
 	cr_assert_eq(rt_ops->container_inspect(rt, NULL, plain_id, &st, NULL), 0,
@@ -667,8 +692,9 @@ Test(executor, cleanup_removes_ours_and_nothing_else)
 	yajl_tree_free(v);
 	P.ops->string_free(res);
 
-	cr_assert_eq(P.ops->cleanup(other, NULL, NULL), 0);
-	cr_assert_eq(containers_left(foreign_id), 0);
+	assert_cmp(P.ops->cleanup(other, NULL, NULL), ==, 0);
+	cr_assert_eq(containers_left(foreign_id), 0, "containers_left(foreign_id) = %lld",
+	             (long long)(containers_left(foreign_id)));
 	P.ops->destroy(other);
 	rt_ops->container_remove(rt, NULL, plain_id, true, NULL);
 	free(plain_id);
@@ -693,7 +719,7 @@ Test(executor, recovery_reattaches_running_keeps_results_reports_lost)
 	 * container disappears while nobody watches. */
 	P.ops->destroy(ex);
 	char *lost = labels_container_name(ex_id, "rec-lost");
-	cr_assert_eq(rt_ops->container_remove(rt, NULL, lost, true, NULL), 0);
+	assert_cmp(rt_ops->container_remove(rt, NULL, lost, true, NULL), ==, 0);
 	free(lost);
 	ex = new_executor(ex_id, NULL);
 
@@ -704,7 +730,7 @@ Test(executor, recovery_reattaches_running_keeps_results_reports_lost)
 	yajl_tree_free(v);
 	P.ops->string_free(res);
 
-	cr_assert_eq(P.ops->cancel(ex, NULL, "rec-running", NULL), 0);
+	assert_cmp(P.ops->cancel(ex, NULL, "rec-running", NULL), ==, 0);
 	res = wait_ok("rec-running");
 	v = itest_json(res);
 	cr_assert(itest_bool(v, "cancelled"), "%s", res);
@@ -746,11 +772,11 @@ Test(executor, results_dir_gets_capped_files_and_exit_code)
 	char *code = itest_slurp(dir, "exitCode");
 	cr_assert_str_eq(out, "12345678", "exactly at the file limit");
 	cr_assert_str_eq(err, "abcdefgh", "capped at the file limit");
-	cr_assert_str_eq(code, "6\n");
+	cr_assert_str_eq(code, "6\n", "code = \"%s\"", code);
 	free(out);
 	free(err);
 	free(code);
 	char cmd[700];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(system(cmd), 0, "system(cmd) = %lld", (long long)(system(cmd)));
 }

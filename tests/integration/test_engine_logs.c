@@ -1,7 +1,7 @@
 /* test_engine_logs.c — GetLogStream(follow) of a job whose output outgrows
  * everything the executor keeps, against a real engine (DMS_ENGINE: this
  * binary runs once per engine). dockerd's follow stream drops a final
- * partial line and Podman's loses records (ENGINES.md); the executor's
+ * partial line and Podman's loses records (docs/engine-api.md); the executor's
  * stream must still be every byte the job wrote, once, in order — for any
  * size, not only what fits the spool (log_spool_limit, here 1 MiB) — and
  * the harvest, which stops reading once its sinks are full, must still
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "test_assert.h"
 
 static struct itest_plugin P;
 static dms_executor *ex;
@@ -66,7 +67,7 @@ static char *expected(int n, int pad, int err_pad, int every, const char *last, 
 {
 	size_t cap = (size_t)n * ((size_t)pad + (size_t)err_pad + 32) + strlen(last) + 1, at = 0;
 	char *buf = malloc(cap);
-	cr_assert(buf);
+	cr_assert(buf, "buf is false");
 	for (int i = 1; i <= n; i++) {
 		if (!err_stream)
 			at += (size_t)snprintf(buf + at, cap - at, "%d%*s\n", i, pad, "");
@@ -99,12 +100,12 @@ static void check_follow(const char *exec_id, const char *script_or_null, int n,
 	if (script_or_null)
 		script = strdup(script_or_null);
 	else
-		cr_assert(asprintf(&script, SCRIPT_FMT, pad, err_pad, n, every, last) > 0);
+		assert_cmp(asprintf(&script, SCRIPT_FMT, pad, err_pad, n, every, last), >, 0);
 	start_ok(exec_id, script);
 	free(script);
 
 	char *lr = NULL;
-	cr_assert(asprintf(&lr, "{\"execution_id\":\"%s\",\"follow\":true}", exec_id) > 0);
+	assert_cmp(asprintf(&lr, "{\"execution_id\":\"%s\",\"follow\":true}", exec_id), >, 0);
 	int fd = -1;
 	dms_error *err = NULL;
 	cr_assert_eq(P.ops->get_log_stream(ex, NULL, lr, &fd, &err), 0, "get_log_stream: %s",

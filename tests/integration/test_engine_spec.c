@@ -27,6 +27,7 @@
 #include "request.h"
 #include "runtime.h"
 #include "verify.h"
+#include "test_assert.h"
 
 static struct itest_plugin P;
 static dms_executor *ex;
@@ -46,7 +47,7 @@ static void setup(void)
 	free(cfg);
 	rt_ops = runtime_by_name(itest_engine());
 	cr_assert(rt_ops, "no runtime %s", itest_engine());
-	cr_assert_eq(rt_ops->open(itest_engine_host(), &rt, NULL), 0);
+	assert_cmp(rt_ops->open(itest_engine_host(), &rt, NULL), ==, 0);
 	cr_assert(mkdtemp(results));
 }
 
@@ -64,7 +65,7 @@ static void teardown(void)
 	itest_plugin_unload(&P);
 	char cmd[96];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", results);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(system(cmd), 0, "system(cmd) = %lld", (long long)(system(cmd)));
 	strcpy(results, "/tmp/dms-itest-spec-XXXXXX");
 }
 
@@ -79,9 +80,9 @@ static bool is_docker(void)
 static size_t objects_left(enum runtime_object kind)
 {
 	char *label = NULL;
-	cr_assert(asprintf(&label, "%s=%s", LABEL_EXECUTOR, ex_id) > 0);
+	assert_cmp(asprintf(&label, "%s=%s", LABEL_EXECUTOR, ex_id), >, 0);
 	strv ids = NULL;
-	cr_assert_eq(rt_ops->object_list(rt, NULL, kind, label, &ids, NULL), 0);
+	assert_cmp(rt_ops->object_list(rt, NULL, kind, label, &ids, NULL), ==, 0);
 	size_t n = strv_len(ids);
 	strv_free(ids);
 	free(label);
@@ -107,7 +108,7 @@ static char *start_fails(const char *exec_id, const char *params, const char *to
 	int rc = P.ops->start(ex, NULL, req, &err);
 	cr_assert_eq(rc, (int)category, "start %s: rc %d (%s), want %d; request %s", exec_id, rc,
 	             err ? err->message : "no error", (int)category, req);
-	cr_assert(err);
+	cr_assert(err, "err is false");
 	char *msg = strdup(err->message);
 	P.ops->error_free(err);
 	free(req);
@@ -182,11 +183,12 @@ Test(spec, drop_all_add_one_read_only_rootfs_and_no_new_privileges_off)
 Test(spec, outputs_are_written_through_to_results_dir)
 {
 	char *top = NULL;
-	cr_assert(
+	assert_cmp(
 	    asprintf(&top,
 	             "\"results_dir\":\"%s/r\",\"outputs\":[{\"source\":\"data/o\","
 	             "\"target\":\"/out\"}],\"inputs\":[{\"source\":\"%s\",\"target\":\"/in\"}]",
-	             results, results) > 0);
+	             results, results),
+	    >, 0);
 	char *res = run_ok("outputs",
 	                   "echo result >/out/x && (touch /in/y 2>/dev/null && echo rw || echo ro)",
 	                   NULL, top);
@@ -267,7 +269,7 @@ ParameterizedTest(struct gpu_case *c, spec, gpu_that_cannot_be_provided)
 {
 	char *top = NULL;
 	/* With its own network too: what Start made before failing goes. */
-	cr_assert(asprintf(&top, "\"resources\":{\"gpus\":%s}", c->gpus) > 0);
+	assert_cmp(asprintf(&top, "\"resources\":{\"gpus\":%s}", c->gpus), >, 0);
 	char *msg = start_fails("gpu", "\"network_mode\":\"isolated\"", top, DMS_ERR_RESOURCE);
 	const char *want = is_docker() ? c->docker : c->podman;
 	cr_assert(strstr(msg, "resources.gpus[0]: "), "%s: %s", c->name, msg);
@@ -314,13 +316,13 @@ Test(spec, isolated_network_lives_as_long_as_the_container)
 	cr_assert_eq(objects_left(RT_OBJ_NETWORK), 1, "no labelled network for the job");
 	/* The container is in it, and the bindings are the engine's. */
 	char *label = NULL;
-	cr_assert(asprintf(&label, "%s=%s", LABEL_EXECUTOR, ex_id) > 0);
+	assert_cmp(asprintf(&label, "%s=%s", LABEL_EXECUTOR, ex_id), >, 0);
 	struct container_summary *list = NULL;
 	size_t n = 0;
-	cr_assert_eq(rt_ops->container_list(rt, NULL, label, &list, &n, NULL), 0);
-	cr_assert_eq(n, 1);
+	assert_cmp(rt_ops->container_list(rt, NULL, label, &list, &n, NULL), ==, 0);
+	cr_assert_eq(n, 1, "n = %lld", (long long)(n));
 	struct container_state st = {0};
-	cr_assert_eq(rt_ops->container_inspect(rt, NULL, list[0].id, &st, NULL), 0);
+	assert_cmp(rt_ops->container_inspect(rt, NULL, list[0].id, &st, NULL), ==, 0);
 	bool in_net = false, tcp = false, udp = false;
 	for (size_t i = 0; st.settings.networks && st.settings.networks[i]; i++)
 		in_net |= strcmp(st.settings.networks[i], list[0].name) == 0;
@@ -342,7 +344,7 @@ Test(spec, isolated_network_lives_as_long_as_the_container)
 	cr_assert_eq(P.ops->cancel(ex, NULL, "net-iso", &err), 0, "cancel: %s",
 	             err ? err->message : "");
 	char *res = NULL;
-	cr_assert_eq(P.ops->wait(ex, NULL, "net-iso", &res, &err), 0);
+	assert_cmp(P.ops->wait(ex, NULL, "net-iso", &res, &err), ==, 0);
 	P.ops->string_free(res);
 	int64_t deadline = itest_now_ms() + test_ms(30000);
 	while ((objects_left(RT_OBJ_CONTAINER) || objects_left(RT_OBJ_NETWORK)) &&
@@ -367,12 +369,14 @@ Test(spec, isolated_network_job_runs_and_cleanup_removes_the_network)
 	cr_assert_eq(objects_left(RT_OBJ_NETWORK), 0, "network left after its container");
 	/* A network left behind (a crash between the two removals) is Cleanup's. */
 	char *label = NULL, *labels[2] = {NULL, NULL};
-	cr_assert(asprintf(&label, "%s=%s", LABEL_EXECUTOR, ex_id) > 0);
+	assert_cmp(asprintf(&label, "%s=%s", LABEL_EXECUTOR, ex_id), >, 0);
 	labels[0] = label;
-	cr_assert_eq(
-	    rt_ops->network_create(rt, NULL, "dms-spec-orphan-net", labels, false, NULL, NULL), 0);
-	cr_assert_eq(objects_left(RT_OBJ_NETWORK), 1);
-	cr_assert_eq(P.ops->cleanup(ex, NULL, NULL), 0);
+	assert_cmp(
+	    rt_ops->network_create(rt, NULL, "dms-spec-orphan-net", labels, false, NULL, NULL), ==,
+	    0);
+	cr_assert_eq(objects_left(RT_OBJ_NETWORK), 1, "objects_left(RT_OBJ_NETWORK) = %lld",
+	             (long long)(objects_left(RT_OBJ_NETWORK)));
+	assert_cmp(P.ops->cleanup(ex, NULL, NULL), ==, 0);
 	cr_assert_eq(objects_left(RT_OBJ_NETWORK), 0, "Cleanup left the network");
 	free(label);
 }
@@ -419,12 +423,12 @@ Test(spec, engine_kill_is_a_signal_not_an_oom)
 	cr_assert_eq(P.ops->start(ex, NULL, req, &err), 0, "start: %s", err ? err->message : "");
 	free(req);
 	char *label = NULL;
-	cr_assert(asprintf(&label, "%s=%s", LABEL_EXECUTOR, ex_id) > 0);
+	assert_cmp(asprintf(&label, "%s=%s", LABEL_EXECUTOR, ex_id), >, 0);
 	struct container_summary *list = NULL;
 	size_t n = 0;
-	cr_assert_eq(rt_ops->container_list(rt, NULL, label, &list, &n, NULL), 0);
-	cr_assert_eq(n, 1);
-	cr_assert_eq(rt_ops->container_kill(rt, NULL, list[0].id, "SIGKILL", NULL), 0);
+	assert_cmp(rt_ops->container_list(rt, NULL, label, &list, &n, NULL), ==, 0);
+	cr_assert_eq(n, 1, "n = %lld", (long long)(n));
+	assert_cmp(rt_ops->container_kill(rt, NULL, list[0].id, "SIGKILL", NULL), ==, 0);
 	container_summaries_free(list, n);
 	free(label);
 	char *res = NULL;
@@ -478,10 +482,11 @@ Test(spec, results_dir_and_flags_after_oom_and_cancel)
 	cr_assert_eq(P.ops->start(ex, NULL, req, &err), 0, "start: %s", err ? err->message : "");
 	free(req);
 	int fd = -1;
-	cr_assert_eq(P.ops->get_log_stream(
-	                 ex, NULL, "{\"execution_id\":\"rd-cancel\",\"follow\":true,\"format\":\"plain\"}",
-	                 &fd, NULL),
-	             0);
+	assert_cmp(P.ops->get_log_stream(
+	               ex, NULL,
+	               "{\"execution_id\":\"rd-cancel\",\"follow\":true,\"format\":\"plain\"}", &fd,
+	               NULL),
+	           ==, 0);
 	char buf[64] = "";
 	size_t got = 0;
 	int64_t end = itest_now_ms() + test_ms(30000);
@@ -520,12 +525,12 @@ Test(spec, verify_catches_what_the_engine_really_dropped)
 	char *text = itest_request("verify-real", "true",
 	                           "\"ports\":[{\"container_port\":80,\"host_port\":18080}]", NULL);
 	struct exec_request *req = NULL;
-	cr_assert_eq(request_parse(text, strlen(text), &req, NULL), 0);
+	assert_cmp(request_parse(text, strlen(text), &req, NULL), ==, 0);
 	free(text);
 	free(req->network_mode);
 	req->network_mode = strdup("none");
 	char *label = NULL;
-	cr_assert(asprintf(&label, "%s=%s", LABEL_EXECUTOR, ex_id) > 0);
+	assert_cmp(asprintf(&label, "%s=%s", LABEL_EXECUTOR, ex_id), >, 0);
 	char *labels[] = {label, NULL};
 	struct container_spec spec = {.name = NULL, .req = req, .labels = labels};
 	char *id = NULL;
@@ -533,7 +538,7 @@ Test(spec, verify_catches_what_the_engine_really_dropped)
 	cr_assert_eq(rt_ops->container_create(rt, NULL, &spec, &id, &err), 0, "create: %s",
 	             err ? err->message : "");
 	struct container_state st = {0};
-	cr_assert_eq(rt_ops->container_inspect(rt, NULL, id, &st, NULL), 0);
+	assert_cmp(rt_ops->container_inspect(rt, NULL, id, &st, NULL), ==, 0);
 	int rc = verify_settings(&spec, &st.settings, &err);
 	if (is_docker()) {
 		cr_assert_eq(rc, 0, "dockerd kept the bindings: %s", err ? err->message : "");
@@ -544,7 +549,7 @@ Test(spec, verify_catches_what_the_engine_really_dropped)
 		err_free(err);
 	}
 	container_state_free(&st);
-	cr_assert_eq(rt_ops->container_remove(rt, NULL, id, true, NULL), 0);
+	assert_cmp(rt_ops->container_remove(rt, NULL, id, true, NULL), ==, 0);
 	free(id);
 	free(label);
 	request_free(req);

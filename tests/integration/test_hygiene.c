@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "test_assert.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HYG_ASAN 1
@@ -191,7 +192,7 @@ static int state_entries(const char *id, const char *sub)
 {
 	char *p = NULL;
 
-	cr_assert(asprintf(&p, "%s/%s/%s", state_dir, id, sub) > 0);
+	assert_cmp(asprintf(&p, "%s/%s/%s", state_dir, id, sub), >, 0);
 	int n = count_entries(p);
 	free(p);
 	return n;
@@ -203,7 +204,7 @@ static bool list_empty(dms_executor *ex)
 
 	if (!DMS_OP_AVAILABLE(P.ops, list))
 		return true;
-	cr_assert_eq(P.ops->list(ex, &list, NULL), 0);
+	assert_cmp(P.ops->list(ex, &list, NULL), ==, 0);
 	bool empty = strcmp(list, "[]") == 0;
 	P.ops->string_free(list);
 	return empty;
@@ -275,7 +276,7 @@ static void warm_executor(dms_executor *ex, const char *id, struct usage *alive)
 {
 	for (int i = 0; i < WARM_JOBS; i++) {
 		char *eid = NULL;
-		cr_assert(asprintf(&eid, "warm-%d", i) > 0);
+		assert_cmp(asprintf(&eid, "warm-%d", i), >, 0);
 		run_true(ex, eid);
 		free(eid);
 	}
@@ -294,7 +295,7 @@ static void warm_up(struct usage *base)
 
 	for (int i = 0; i < 3; i++) {
 		char *eid = NULL;
-		cr_assert(asprintf(&eid, "warm-%d", i) > 0);
+		assert_cmp(asprintf(&eid, "warm-%d", i), >, 0);
 		run_true(ex, eid);
 		free(eid);
 	}
@@ -353,7 +354,7 @@ Test(hygiene, sequential_jobs_leave_nothing_behind)
 	struct usage half = alive;
 	for (int i = 0; i < SEQUENTIAL_JOBS; i++) {
 		char *eid = NULL;
-		cr_assert(asprintf(&eid, "seq-%d", i) > 0);
+		assert_cmp(asprintf(&eid, "seq-%d", i), >, 0);
 		run_true(ex, eid);
 		free(eid);
 		if (i == SEQUENTIAL_JOBS / 2 - 1) {
@@ -442,12 +443,13 @@ Test(hygiene, concurrent_jobs_leave_nothing_behind)
 	 * waits in the pipe: no job can miss its release. */
 	cr_assert(mkdtemp(ctl));
 	chmod(ctl, 0755);
-	cr_assert(asprintf(&fifo, "%s/go", ctl) > 0);
+	assert_cmp(asprintf(&fifo, "%s/go", ctl), >, 0);
 	cr_assert_eq(mkfifo(fifo, 0666), 0, "mkfifo: %s", strerror(errno));
 	chmod(fifo, 0666);
 	int hold = open(fifo, O_RDWR | O_CLOEXEC);
 	cr_assert(hold >= 0, "open fifo: %s", strerror(errno));
-	cr_assert(asprintf(&top, "\"inputs\":[{\"source\":\"%s\",\"target\":\"/ctl\"}]", ctl) > 0);
+	assert_cmp(asprintf(&top, "\"inputs\":[{\"source\":\"%s\",\"target\":\"/ctl\"}]", ctl), >,
+	           0);
 
 	char *id = itest_unique_id("hyg-par");
 	dms_executor *ex = new_executor(id, "retention: 1s\n");
@@ -486,8 +488,8 @@ Test(hygiene, concurrent_jobs_leave_nothing_behind)
 		int rc = P.ops->wait_async(ex, eid, on_done, &w, &err);
 		cr_assert_eq(rc, 0, "wait_async %s: %d %s", eid, rc, err ? err->message : "");
 	}
-	cr_assert_eq(write(hold, lines_of(CONCURRENT_JOBS), (size_t)CONCURRENT_JOBS),
-	             (ssize_t)CONCURRENT_JOBS);
+	assert_cmp(write(hold, lines_of(CONCURRENT_JOBS), (size_t)CONCURRENT_JOBS), ==,
+	           (ssize_t)CONCURRENT_JOBS);
 	struct timespec deadline;
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += SETTLE_MS / 1000 + CONCURRENT_JOBS; /* ~1 s per harvest, at worst */

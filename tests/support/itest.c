@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "test_assert.h"
 
 void itest_plugin_load(struct itest_plugin *p)
 {
@@ -19,7 +20,8 @@ void itest_plugin_load(struct itest_plugin *p)
 	cr_assert(entry, "dlsym %s: %s", DMS_EXECUTOR_ENTRY_SYMBOL, dlerror());
 	p->desc = entry(DMS_EXECUTOR_ABI_MAJOR);
 	cr_assert(p->desc, "the plugin refused ABI major %u", DMS_EXECUTOR_ABI_MAJOR);
-	cr_assert_eq(p->desc->abi_major, DMS_EXECUTOR_ABI_MAJOR);
+	cr_assert_eq(p->desc->abi_major, DMS_EXECUTOR_ABI_MAJOR, "p->desc->abi_major = %lld",
+	             (long long)(p->desc->abi_major));
 	p->ops = p->desc->ops;
 }
 
@@ -55,9 +57,10 @@ char *itest_unique_id(const char *prefix)
 {
 	static int counter;
 	char *id = NULL;
-	cr_assert(asprintf(&id, "%s-%d-%d-%ld", prefix, (int)getpid(),
-	                   __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED),
-	                   (long)(time(NULL) % 100000)) > 0);
+	assert_cmp(asprintf(&id, "%s-%d-%d-%ld", prefix, (int)getpid(),
+	                    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED),
+	                    (long)(time(NULL) % 100000)),
+	           >, 0);
 	return id;
 }
 

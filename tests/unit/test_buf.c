@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "test_assert.h"
 
 TestSuite(buf);
 
@@ -22,7 +23,7 @@ Test(buf, append_grows_and_terminates)
 	cr_assert_geq(b.cap, b.len + 1, "cap %zu < len + 1", b.cap);
 	cr_assert_eq(b.data[b.len], '\0', "not NUL-terminated");
 	buf_free(&b);
-	cr_assert_null(b.data);
+	cr_assert_null(b.data, "b.data = %p", (void *)(b.data));
 	cr_assert_eq(b.len, 0, "len = %zu", b.len);
 }
 
@@ -30,7 +31,7 @@ Test(buf, append_zero_bytes)
 {
 	struct buf b = BUF_INIT(4);
 
-	cr_assert_eq(buf_append(&b, "", 0), 0);
+	assert_cmp(buf_append(&b, "", 0), ==, 0);
 	cr_assert_eq(b.len, 0, "len = %zu", b.len);
 	buf_free(&b);
 }
@@ -39,7 +40,7 @@ Test(buf, refuses_past_max_and_appends_nothing)
 {
 	struct buf b = BUF_INIT(10);
 
-	cr_assert_eq(buf_append(&b, "0123456", 7), 0);
+	assert_cmp(buf_append(&b, "0123456", 7), ==, 0);
 	cr_assert_eq(buf_append(&b, "7890", 4), -1, "append past max accepted");
 	cr_assert_eq(b.len, 7, "len changed to %zu", b.len);
 	cr_assert_str_eq(b.data, "0123456", "data = %s", b.data);
@@ -64,9 +65,9 @@ Test(buf, appendf_formats_and_respects_max)
 {
 	struct buf b = BUF_INIT(12);
 
-	cr_assert_eq(buf_appendf(&b, "%s=%d", "a", 42), 0);
+	assert_cmp(buf_appendf(&b, "%s=%d", "a", 42), ==, 0);
 	cr_assert_str_eq(b.data, "a=42", "data = %s", b.data);
-	cr_assert_eq(buf_appendf(&b, "%s", "too long for it"), -1);
+	assert_cmp(buf_appendf(&b, "%s", "too long for it"), ==, -1);
 	cr_assert_str_eq(b.data, "a=42", "data = %s", b.data);
 	buf_free(&b);
 }
@@ -96,7 +97,7 @@ Test(buf, steal_hands_out_and_resets)
 	buf_append(&b, "abc", 3);
 	s = buf_steal(&b);
 	cr_assert_str_eq(s, "abc", "steal = %s", s);
-	cr_assert_null(b.data);
+	cr_assert_null(b.data, "b.data = %p", (void *)(b.data));
 	cr_assert_eq(b.len, 0, "len = %zu", b.len);
 	free(s);
 	buf_free(&b);
@@ -114,7 +115,7 @@ Test(buf, binary_data)
 
 	buf_append(&b, "a\0b", 3);
 	cr_assert_eq(b.len, 3, "len = %zu", b.len);
-	cr_assert_eq(memcmp(b.data, "a\0b", 3), 0);
+	assert_cmp(memcmp(b.data, "a\0b", 3), ==, 0);
 	buf_free(&b);
 }
 

@@ -11,6 +11,7 @@
 
 #include "context.h"
 #include "test_time.h"
+#include "test_assert.h"
 
 #define MS (1000000LL)
 
@@ -29,7 +30,7 @@ Test(context, new_without_deadline)
 {
 	dms_context *ctx = ctx_new(0);
 
-	cr_assert_not_null(ctx);
+	cr_assert_not_null(ctx, "ctx = %p", (void *)(ctx));
 	cr_assert_eq(ctx_status(ctx), 0, "status = %d", ctx_status(ctx));
 	cr_assert_eq(ctx_deadline_ns(ctx), INT64_MAX, "deadline = %lld",
 	             (long long)ctx_deadline_ns(ctx));
@@ -239,7 +240,8 @@ Test(context, child_is_done_when_its_parent_is)
 {
 	dms_context *parent = ctx_new(0), *child = ctx_new_child(parent, -1);
 
-	cr_assert_eq(ctx_status(child), 0);
+	cr_assert_eq(ctx_status(child), 0, "ctx_status(child) = %lld",
+	             (long long)(ctx_status(child)));
 	ctx_cancel(parent);
 	cr_assert_eq(ctx_status(child), DMS_ERR_CANCELLED, "child status %d", ctx_status(child));
 	ctx_free(child);
@@ -257,7 +259,7 @@ Test(context, child_is_cancelled_when_the_reader_closes_its_socket)
 	int sv[2];
 	dms_context *ctx;
 
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_cmp(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
 	ctx = ctx_new_child(NULL, sv[1]);
 	/* A reader that only reads shuts its writing side: not a hang-up. */
 	shutdown(sv[0], SHUT_WR);

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "demux.h"
+#include "test_assert.h"
 
 TestSuite(demux);
 
@@ -48,14 +49,14 @@ static int record_sink(void *ud, int stream, const char *data, size_t len)
 	r->calls++;
 	if (len == 0)
 		r->empty_calls++;
-	cr_assert_eq(buf_append(&r->stream[stream], data, len), 0);
+	assert_cmp(buf_append(&r->stream[stream], data, len), ==, 0);
 	if (stream != r->last_stream) {
 		if (r->last_stream >= 0)
-			cr_assert_eq(buf_append(&r->transcript, "|", 1), 0);
-		cr_assert_eq(buf_appendf(&r->transcript, "%d:", stream), 0);
+			assert_cmp(buf_append(&r->transcript, "|", 1), ==, 0);
+		assert_cmp(buf_appendf(&r->transcript, "%d:", stream), ==, 0);
 		r->last_stream = stream;
 	}
-	cr_assert_eq(buf_append(&r->transcript, data, len), 0);
+	assert_cmp(buf_append(&r->transcript, data, len), ==, 0);
 	if (r->stop_after && r->calls == (size_t)r->stop_after)
 		return 99;
 	return 0;
@@ -73,8 +74,8 @@ static void frame(struct buf *b, int stream, const char *data, size_t len)
 	uint8_t hdr[8];
 
 	demux_frame_header(hdr, stream, (uint32_t)len);
-	cr_assert_eq(buf_append(b, hdr, sizeof(hdr)), 0);
-	cr_assert_eq(buf_append(b, data, len), 0);
+	assert_cmp(buf_append(b, hdr, sizeof(hdr)), ==, 0);
+	assert_cmp(buf_append(b, data, len), ==, 0);
 }
 
 /* Frames on all three streams, a zero-length frame in the middle and at
@@ -248,7 +249,7 @@ Test(demux, empty_feed_is_a_no_op)
 	record_init(&r);
 	demux_init(&d, false);
 	feed_ok(&d, "", 0, &r, "empty", 0);
-	cr_assert_eq(r.calls, 0);
+	cr_assert_eq(r.calls, 0, "r.calls = %lld", (long long)(r.calls));
 	cr_assert(demux_at_boundary(&d));
 	record_free(&r);
 }
@@ -273,8 +274,8 @@ ParameterizedTest(struct bad_id *p, demux, bad_stream_id)
 
 	frame(&in, 1, "ok", 2);
 	demux_frame_header(hdr, p->id, 4);
-	cr_assert_eq(buf_append(&in, hdr, 8), 0);
-	cr_assert_eq(buf_append(&in, "gone", 4), 0);
+	assert_cmp(buf_append(&in, hdr, 8), ==, 0);
+	assert_cmp(buf_append(&in, "gone", 4), ==, 0);
 	for (size_t split = 0; split <= in.len; split++) {
 		struct record r;
 		struct demux d;
@@ -336,7 +337,7 @@ Test(demux, raw_mode_passes_everything_as_stdout)
 	cr_assert_eq(r.stream[2].len, 0, "stderr has %zu bytes", r.stream[2].len);
 	cr_assert_eq(r.empty_calls, 0, "sink called with 0 bytes");
 	cr_assert(demux_at_boundary(&d));
-	cr_assert_not(d.bad);
+	cr_assert_not(d.bad, "d.bad is true");
 	record_free(&r);
 }
 

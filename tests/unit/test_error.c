@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "test_assert.h"
 
 TestSuite(error);
 
@@ -24,7 +25,7 @@ Test(error, set_fills_message_and_size)
 	int rc = err_set(&e, DMS_ERR_NOT_FOUND, "execution %s not found", "e1");
 
 	cr_assert_eq(rc, DMS_ERR_NOT_FOUND, "rc = %d", rc);
-	cr_assert_not_null(e);
+	cr_assert_not_null(e, "e = %p", (void *)(e));
 	cr_assert_eq(e->struct_size, sizeof(dms_error), "struct_size = %u", e->struct_size);
 	cr_assert_eq(e->category, DMS_ERR_NOT_FOUND, "category = %d", e->category);
 	cr_assert_str_eq(e->message, "execution e1 not found", "message = %s", e->message);
@@ -89,7 +90,7 @@ Test(error, wrap_creates_when_callee_had_none)
 	int rc = err_wrap(&e, DMS_ERR_TIMEOUT, "waiting for %s", "e2");
 
 	cr_assert_eq(rc, DMS_ERR_TIMEOUT, "rc = %d", rc);
-	cr_assert_not_null(e);
+	cr_assert_not_null(e, "e = %p", (void *)(e));
 	cr_assert_eq(e->category, DMS_ERR_TIMEOUT, "category = %d", e->category);
 	cr_assert_str_eq(e->message, "waiting for e2", "message = %s", e->message);
 	err_free(e);
@@ -97,7 +98,7 @@ Test(error, wrap_creates_when_callee_had_none)
 
 Test(error, wrap_without_object)
 {
-	cr_assert_eq(err_wrap(NULL, DMS_ERR_CANCELLED, "x"), DMS_ERR_CANCELLED);
+	assert_cmp(err_wrap(NULL, DMS_ERR_CANCELLED, "x"), ==, DMS_ERR_CANCELLED);
 }
 
 Test(error, wrap_keeps_context)
@@ -130,7 +131,7 @@ Test(error, dup_is_deep)
 
 	err_engine(&e, DMS_ERR_IMAGE, "image pull", "img", "denied", "pull failed");
 	d = err_dup(e);
-	cr_assert_not_null(d);
+	cr_assert_not_null(d, "d = %p", (void *)(d));
 	cr_assert_neq(d->message, e->message, "message shared");
 	cr_assert_neq(d->operation, e->operation, "operation shared");
 	err_free(e);
@@ -141,7 +142,7 @@ Test(error, dup_is_deep)
 	cr_assert_str_eq(d->resource, "img", "resource = %s", d->resource);
 	cr_assert_str_eq(d->engine_text, "denied", "engine_text = %s", d->engine_text);
 	err_free(d);
-	cr_assert_null(err_dup(NULL));
+	cr_assert_null(err_dup(NULL), "err_dup(NULL) = %p", (void *)(err_dup(NULL)));
 }
 
 Test(error, free_accepts_null)
@@ -202,7 +203,7 @@ Test(error, describe_null)
 {
 	char *s = err_describe(NULL);
 
-	cr_assert_not_null(s);
+	cr_assert_not_null(s, "s = %p", (void *)(s));
 	free(s);
 }
 

@@ -16,47 +16,33 @@
 
 #include "context.h"
 #include "error.h"
+#include "exec_fixture.h"
 #include "executor_internal.h"
 #include "fake_runtime.h"
 #include "test_time.h"
 #include "labels.h"
+#include "test_assert.h"
 
-#define IMAGE "fake/busybox:1"
+#define IMAGE EXEC_FIXTURE_IMAGE
 #define DEADLINE_MS test_ms(5000) /* scaled under valgrind: test_time.h */
 
 static struct dms_executor *ex;
-static char state_dir[] = "/tmp/dms-unit-XXXXXX";
 
 static struct dms_executor *new_exec(const char *id, const char *extra)
 {
-	char *cfg = NULL;
-	cr_assert(asprintf(&cfg, "state_dir: %s\nstop_timeout: 1s\n%s", state_dir,
-	                   extra ? extra : "") > 0);
-	struct dms_executor *e = NULL;
-	dms_error *err = NULL;
-	int rc = executor_new_with_runtime(id, cfg, &fake_runtime_ops, &e, &err);
-	cr_assert_eq(rc, 0, "executor_new: %s", err ? err->message : "?");
-	free(cfg);
-	return e;
+	return exec_fixture_new(id, NULL, extra);
 }
 
 static void setup(void)
 {
-	fake_runtime_reset();
-	fake_runtime_add_image(IMAGE);
-	cr_assert(mkdtemp(state_dir));
+	exec_fixture_setup("unit");
 	ex = new_exec("unit", NULL);
 	cr_assert(fake_runtime_wait_streams(1, DEADLINE_MS), "no event stream");
 }
 
 static void teardown(void)
 {
-	executor_destroy(ex);
-	ex = NULL;
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
-	cr_assert_eq(system(cmd), 0);
-	strcpy(state_dir, "/tmp/dms-unit-XXXXXX");
+	exec_fixture_teardown(&ex);
 }
 
 TestSuite(executor, .init = setup, .fini = teardown, .timeout = 30);
@@ -108,9 +94,9 @@ Test(executor, exit_reported_from_the_event_stream)
 {
 	start_ok("e1");
 	char *n = cname("e1");
-	cr_assert_eq(fake_runtime_exit(NULL, n, 3, "out\n", "err\n", false), 0);
+	assert_cmp(fake_runtime_exit(NULL, n, 3, "out\n", "err\n", false), ==, 0);
 	char *json;
-	cr_assert_eq(wait_exit("e1", &json), 3);
+	assert_cmp(wait_exit("e1", &json), ==, 3);
 	cr_assert(strstr(json, "\"stdout\":\"out\\n\""), "%s", json);
 	cr_assert(strstr(json, "\"stderr\":\"err\\n\""), "%s", json);
 	/* The container is removed after the harvest, off the critical path. */
@@ -127,9 +113,9 @@ Test(executor, exit_while_the_stream_was_down_is_found_by_the_relist)
 	fake_runtime_set_down(false);
 	/* The container exits while nobody listens... */
 	fake_runtime_drop_streams();
-	cr_assert_eq(fake_runtime_exit(NULL, n, 0, "late\n", NULL, false), 0);
+	assert_cmp(fake_runtime_exit(NULL, n, 0, "late\n", NULL, false), ==, 0);
 	/* ...and the resync on reconnect finds it. */
-	cr_assert_eq(wait_exit("e2", NULL), 0);
+	assert_cmp(wait_exit("e2", NULL), ==, 0);
 	free(n);
 }
 
@@ -139,7 +125,7 @@ Test(executor, oom_event_sets_oom_killed)
 	char *n = cname("oom");
 	fake_runtime_exit(NULL, n, 137, "partial\n", NULL, true);
 	char *json;
-	cr_assert_eq(wait_exit("oom", &json), 137);
+	assert_cmp(wait_exit("oom", &json), ==, 137);
 	cr_assert(strstr(json, "\"oom_killed\":true"), "%s", json);
 	cr_assert(strstr(json, "\"stdout\":\"partial\\n\""), "kept output: %s", json);
 	free(json);
@@ -151,11 +137,11 @@ Test(executor, start_failing_after_create_leaves_no_container)
 	fake_runtime_fail_next("container_start", DMS_ERR_CONTAINER, 1);
 	char *r = request("bad-start", NULL);
 	dms_error *err = NULL;
-	cr_assert_eq(executor_start(ex, NULL, r, &err), DMS_ERR_CONTAINER);
+	assert_cmp(executor_start(ex, NULL, r, &err), ==, DMS_ERR_CONTAINER);
 	err_free(err);
 	cr_assert_eq(fake_runtime_count("org.dms.execution=bad-start"), 0, "orphan left");
 	/* The id is free again. */
-	cr_assert_eq(executor_start(ex, NULL, r, NULL), 0);
+	assert_cmp(executor_start(ex, NULL, r, NULL), ==, 0);
 	free(r);
 }
 
@@ -164,12 +150,12 @@ Test(executor, create_failure_is_reported_with_context)
 	fake_runtime_fail_next("container_create", DMS_ERR_CONTAINER, 1);
 	char *r = request("bad-create", NULL);
 	dms_error *err = NULL;
-	cr_assert_eq(executor_start(ex, NULL, r, &err), DMS_ERR_CONTAINER);
+	assert_cmp(executor_start(ex, NULL, r, &err), ==, DMS_ERR_CONTAINER);
 	cr_assert(err && err->message, "no error object");
 	err_free(err);
 	free(r);
 	char *json = NULL;
-	cr_assert_eq(executor_wait(ex, NULL, "bad-create", &json, NULL), DMS_ERR_NOT_FOUND);
+	assert_cmp(executor_wait(ex, NULL, "bad-create", &json, NULL), ==, DMS_ERR_NOT_FOUND);
 }
 
 Test(executor, engine_down_at_start_is_runtime_unavailable)
@@ -177,7 +163,7 @@ Test(executor, engine_down_at_start_is_runtime_unavailable)
 	fake_runtime_set_down(true);
 	char *r = request("down", NULL);
 	dms_error *err = NULL;
-	cr_assert_eq(executor_start(ex, NULL, r, &err), DMS_ERR_RUNTIME_UNAVAILABLE);
+	assert_cmp(executor_start(ex, NULL, r, &err), ==, DMS_ERR_RUNTIME_UNAVAILABLE);
 	err_free(err);
 	fake_runtime_set_down(false);
 	free(r);
@@ -188,15 +174,19 @@ Test(executor, pull_policy)
 	const char *never = "{\"job_id\":\"j\",\"execution_id\":\"n1\",\"engine_spec\":{\"type\":"
 	                    "\"docker\",\"params\":{\"image\":\"fake/remote:1\",\"pull_policy\":\"never\"}}}";
 	dms_error *err = NULL;
-	cr_assert_eq(executor_start(ex, NULL, never, &err), DMS_ERR_IMAGE);
+	assert_cmp(executor_start(ex, NULL, never, &err), ==, DMS_ERR_IMAGE);
 	cr_assert(strstr(err->message, "fake/remote:1"), "%s", err->message);
 	err_free(err);
-	cr_assert_eq(fake_runtime_op_count("image_pull"), 0);
+	cr_assert_eq(fake_runtime_op_count("image_pull"), 0,
+	             "fake_runtime_op_count(\"image_pull\") = %lld",
+	             (long long)(fake_runtime_op_count("image_pull")));
 	fake_runtime_add_registry_image("fake/remote:1");
 	const char *pull = "{\"job_id\":\"j\",\"execution_id\":\"n2\",\"engine_spec\":{\"type\":"
 	                   "\"docker\",\"params\":{\"image\":\"fake/remote:1\"}}}";
-	cr_assert_eq(executor_start(ex, NULL, pull, NULL), 0);
-	cr_assert_eq(fake_runtime_op_count("image_pull"), 1);
+	assert_cmp(executor_start(ex, NULL, pull, NULL), ==, 0);
+	cr_assert_eq(fake_runtime_op_count("image_pull"), 1,
+	             "fake_runtime_op_count(\"image_pull\") = %lld",
+	             (long long)(fake_runtime_op_count("image_pull")));
 }
 
 Test(executor, retention_frees_finished_handlers)
@@ -206,7 +196,7 @@ Test(executor, retention_frees_finished_handlers)
 	start_ok("short");
 	char *n = cname("short");
 	fake_runtime_exit(NULL, n, 0, NULL, NULL, false);
-	cr_assert_eq(wait_exit("short", NULL), 0);
+	assert_cmp(wait_exit("short", NULL), ==, 0);
 	/* Poll (deadline) until the janitor retired it. */
 	int64_t end = mono_now_ns() + DEADLINE_MS * 1000000LL;
 	char *json = NULL;
@@ -238,13 +228,13 @@ Test(executor, recovery_adopts_running_harvests_exited_removes_created)
 	free(fake_runtime_add_container("foreign", IMAGE, foreign, CS_EXITED, 1));
 	ex = new_exec("unit", NULL);
 	/* Known at once (NewExecutor resyncs before returning). */
-	cr_assert_eq(wait_exit("r-exit", NULL), 9);
+	assert_cmp(wait_exit("r-exit", NULL), ==, 9);
 	cr_assert(fake_runtime_wait_gone(n_new, DEADLINE_MS), "never-started container kept");
 	fake_runtime_exit(NULL, n_run, 4, "x\n", NULL, false);
-	cr_assert_eq(wait_exit("r-run", NULL), 4);
+	assert_cmp(wait_exit("r-run", NULL), ==, 4);
 	cr_assert(fake_runtime_exists("foreign"), "touched a foreign container");
 	char *json = NULL;
-	cr_assert_eq(executor_wait(ex, NULL, "r-foreign", &json, NULL), DMS_ERR_NOT_FOUND);
+	assert_cmp(executor_wait(ex, NULL, "r-foreign", &json, NULL), ==, DMS_ERR_NOT_FOUND);
 	free(n_run);
 	free(n_exit);
 	free(n_new);
@@ -256,9 +246,9 @@ Test(executor, cancel_ignoring_sigterm_is_killed_by_the_janitor)
 	char *n = cname("stubborn");
 	fake_runtime_set_ignores_sigterm(n, true);
 	int64_t t0 = mono_now_ns();
-	cr_assert_eq(executor_cancel(ex, NULL, "stubborn", NULL), 0);
+	assert_cmp(executor_cancel(ex, NULL, "stubborn", NULL), ==, 0);
 	char *json;
-	cr_assert_eq(wait_exit("stubborn", &json), 137);
+	assert_cmp(wait_exit("stubborn", &json), ==, 137);
 	int64_t ms = (mono_now_ns() - t0) / 1000000;
 	cr_assert(ms >= 900, "SIGKILL before the 1 s grace: %lld ms", (long long)ms);
 	cr_assert(strstr(json, "\"cancelled\":true"), "%s", json);
@@ -282,7 +272,7 @@ Test(executor, many_jobs_constant_threads)
 	}
 	for (int i = 0; i < 100; i++) {
 		snprintf(id, sizeof(id), "m-%d", i);
-		cr_assert_eq(wait_exit(id, NULL), i % 7);
+		assert_cmp(wait_exit(id, NULL), ==, i % 7);
 	}
 }
 
@@ -306,10 +296,11 @@ Test(executor, destroy_fails_pending_waiters)
 	struct dms_executor *e = ex;
 	ex = NULL;
 	struct slot slot = {0, 0};
-	cr_assert_eq(executor_wait_async(e, "pending", count_call, &slot, NULL), 0);
+	assert_cmp(executor_wait_async(e, "pending", count_call, &slot, NULL), ==, 0);
 	executor_destroy(e);
-	cr_assert_eq(slot.calls, 1);
-	cr_assert_eq(slot.category, DMS_ERR_CANCELLED);
+	cr_assert_eq(slot.calls, 1, "slot.calls = %lld", (long long)(slot.calls));
+	cr_assert_eq(slot.category, DMS_ERR_CANCELLED, "slot.category = %lld",
+	             (long long)(slot.category));
 }
 
 Test(executor, cancel_survives_an_executor_restart)
@@ -320,7 +311,7 @@ Test(executor, cancel_survives_an_executor_restart)
 	/* Cancel returns only once the container stopped; do it with a context
 	 * that ends first, as if the host died during the grace period. */
 	dms_context *ctx = ctx_new(100);
-	cr_assert_eq(executor_cancel(ex, ctx, "persist", NULL), DMS_ERR_TIMEOUT);
+	assert_cmp(executor_cancel(ex, ctx, "persist", NULL), ==, DMS_ERR_TIMEOUT);
 	ctx_free(ctx);
 	executor_destroy(ex);
 	cr_assert_eq(fake_runtime_status(n), CS_RUNNING, "the stubborn job should still run");
@@ -342,10 +333,11 @@ static void *start_thread(void *arg)
 {
 	struct bg_start *b = arg;
 	char *r = NULL;
-	cr_assert(asprintf(&r,
-	                   "{\"job_id\":\"j\",\"execution_id\":\"%s\",\"engine_spec\":{\"type\":"
-	                   "\"docker\",\"params\":{\"image\":\"fake/shared:1\"}}}",
-	                   b->exec_id) > 0);
+	assert_cmp(asprintf(&r,
+	                    "{\"job_id\":\"j\",\"execution_id\":\"%s\",\"engine_spec\":{\"type\":"
+	                    "\"docker\",\"params\":{\"image\":\"fake/shared:1\"}}}",
+	                    b->exec_id),
+	           >, 0);
 	b->rc = executor_start(ex, NULL, r, NULL);
 	free(r);
 	return NULL;
@@ -383,7 +375,7 @@ Test(executor, pull_without_progress_times_out_with_progress_does_not)
 	                  "\"docker\",\"params\":{\"image\":\"fake/slow:1\"}}}";
 	dms_error *err = NULL;
 	int64_t t0 = mono_now_ns();
-	cr_assert_eq(executor_start(ex, NULL, req, &err), DMS_ERR_TIMEOUT);
+	assert_cmp(executor_start(ex, NULL, req, &err), ==, DMS_ERR_TIMEOUT);
 	int64_t ms = (mono_now_ns() - t0) / 1000000;
 	cr_assert(ms >= 150 && ms < 1500, "gave up after %lld ms", (long long)ms);
 	cr_assert(strstr(err->message, "no progress"), "%s", err->message);
@@ -392,7 +384,7 @@ Test(executor, pull_without_progress_times_out_with_progress_does_not)
 	/* Progress keeps it alive until the total limit. */
 	fake_runtime_set_pull_gate(true, true);
 	t0 = mono_now_ns();
-	cr_assert_eq(executor_start(ex, NULL, req, &err), DMS_ERR_TIMEOUT);
+	assert_cmp(executor_start(ex, NULL, req, &err), ==, DMS_ERR_TIMEOUT);
 	ms = (mono_now_ns() - t0) / 1000000;
 	cr_assert(ms >= 1800, "a progressing pull was cut after %lld ms", (long long)ms);
 	cr_assert(strstr(err->message, "pull_timeout"), "%s", err->message);
@@ -464,7 +456,7 @@ Test(executor, follow_failing_with_not_found_completes_from_the_spool)
 	}
 	close(fd);
 	buf[got] = '\0';
-	cr_assert_str_eq(buf, "complete\n");
+	cr_assert_str_eq(buf, "complete\n", "buf = \"%s\"", buf);
 }
 
 /* A harvest whose log read fails while a forced removal is under way
@@ -483,7 +475,7 @@ Test(executor, destroy_event_finishes_a_deferred_harvest)
 	fake_runtime_fail_next("container_logs", DMS_ERR_CONTAINER, 1);
 	fake_runtime_fail_next("container_list", DMS_ERR_RUNTIME_UNAVAILABLE, 1000000);
 	int lists = fake_runtime_op_count("container_list");
-	cr_assert_eq(fake_runtime_exit(NULL, n, 5, "x\n", NULL, false), 0);
+	assert_cmp(fake_runtime_exit(NULL, n, 5, "x\n", NULL, false), ==, 0);
 	/* The harvest read the log and failed; the resync it asked for ran
 	 * (so the exit is forgotten again) and failed too. */
 	while ((fake_runtime_op_count("container_logs") < 1 ||
@@ -492,7 +484,7 @@ Test(executor, destroy_event_finishes_a_deferred_harvest)
 		sched_yield();
 	cr_assert_geq(fake_runtime_op_count("container_logs"), 1, "no harvest");
 	cr_assert_gt(fake_runtime_op_count("container_list"), lists, "no resync");
-	cr_assert_eq(ex->rt_ops->container_remove(ex->rt, NULL, n, true, NULL), 0);
+	assert_cmp(ex->rt_ops->container_remove(ex->rt, NULL, n, true, NULL), ==, 0);
 
 	dms_context *ctx = ctx_new(DEADLINE_MS);
 	int rc = executor_wait(ex, ctx, "dd", &json, &err);

@@ -14,30 +14,24 @@
 
 #include "context.h"
 #include "error.h"
+#include "exec_fixture.h"
 #include "executor_internal.h"
 #include "fake_runtime.h"
 #include "labels.h"
 #include "test_time.h"
+#include "test_assert.h"
 
-#define IMAGE "fake/busybox:1"
+#define IMAGE EXEC_FIXTURE_IMAGE
 #define QUICK "fake/quick:1" /* exits with 3 and "hi\n" right after start */
 #define DEADLINE_MS test_ms(5000)
 #define NO_EXIT_MS test_ms(300)
 
 static struct runtime_ops watch_ops;
 static struct dms_executor *ex;
-static char state_dir[] = "/tmp/dms-unit-watch-XXXXXX";
 
 static struct dms_executor *new_exec(const char *extra)
 {
-	char *cfg = NULL;
-	cr_assert(asprintf(&cfg, "state_dir: %s\nstop_timeout: 1s\n%s", state_dir,
-	                   extra ? extra : "") > 0);
-	struct dms_executor *e = NULL;
-	dms_error *err = NULL;
-	int rc = executor_new_with_runtime("unit", cfg, &watch_ops, &e, &err);
-	cr_assert_eq(rc, 0, "executor_new: %s", err ? err->message : "?");
-	free(cfg);
+	struct dms_executor *e = exec_fixture_new("unit", &watch_ops, extra);
 	cr_assert(fake_runtime_wait_streams(1, DEADLINE_MS), "no event stream");
 	return e;
 }
@@ -46,20 +40,13 @@ static void setup(void)
 {
 	watch_ops = fake_runtime_ops;
 	watch_ops.container_watch = fake_container_watch;
-	fake_runtime_reset();
-	fake_runtime_add_image(IMAGE);
+	exec_fixture_setup("unit-watch");
 	fake_runtime_add_image_autoexit(QUICK, 3, "hi\n", NULL);
-	cr_assert(mkdtemp(state_dir));
 }
 
 static void teardown(void)
 {
-	executor_destroy(ex);
-	ex = NULL;
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
-	cr_assert_eq(system(cmd), 0);
-	strcpy(state_dir, "/tmp/dms-unit-watch-XXXXXX");
+	exec_fixture_teardown(&ex);
 }
 
 TestSuite(exit_watch, .init = setup, .fini = teardown, .timeout = 60);
@@ -67,10 +54,11 @@ TestSuite(exit_watch, .init = setup, .fini = teardown, .timeout = 60);
 static char *request(const char *exec_id, const char *image)
 {
 	char *r = NULL;
-	cr_assert(asprintf(&r,
-	                   "{\"job_id\":\"j\",\"execution_id\":\"%s\",\"engine_spec\":{\"type\":"
-	                   "\"docker\",\"params\":{\"image\":\"%s\"}}}",
-	                   exec_id, image) > 0);
+	assert_cmp(asprintf(&r,
+	                    "{\"job_id\":\"j\",\"execution_id\":\"%s\",\"engine_spec\":{\"type\":"
+	                    "\"docker\",\"params\":{\"image\":\"%s\"}}}",
+	                    exec_id, image),
+	           >, 0);
 	return r;
 }
 
@@ -116,7 +104,7 @@ static void assert_no_exit(const char *exec_id)
 static void exit_ctr(const char *exec_id, int code)
 {
 	char *n = labels_container_name("unit", exec_id);
-	cr_assert_eq(fake_runtime_exit(NULL, n, code, "bye\n", NULL, false), 0);
+	assert_cmp(fake_runtime_exit(NULL, n, code, "bye\n", NULL, false), ==, 0);
 	free(n);
 }
 
@@ -145,7 +133,9 @@ Test(exit_watch, reports_an_exit_the_events_do_not)
 	cr_assert(wait_watches(1), "no watch held");
 	exit_ctr("later", 7);
 	assert_exit("later", "\"exit_code\":7", "\"stdout\":\"bye\\n\"");
-	cr_assert_eq(fake_runtime_op_count("container_watch"), 2);
+	cr_assert_eq(fake_runtime_op_count("container_watch"), 2,
+	             "fake_runtime_op_count(\"container_watch\") = %lld",
+	             (long long)(fake_runtime_op_count("container_watch")));
 }
 
 Test(exit_watch, a_dropped_watch_is_no_exit)
@@ -173,7 +163,9 @@ Test(exit_watch, busy_watchers_leave_the_exit_to_the_events)
 	for (int i = 0; i < 3; i++)
 		start_ok(ids[i]);
 	cr_assert(wait_watches(EXIT_WATCHERS), "want %d watches", EXIT_WATCHERS);
-	cr_assert_eq(fake_runtime_op_count("container_watch"), EXIT_WATCHERS);
+	cr_assert_eq(fake_runtime_op_count("container_watch"), EXIT_WATCHERS,
+	             "fake_runtime_op_count(\"container_watch\") = %lld",
+	             (long long)(fake_runtime_op_count("container_watch")));
 	fake_runtime_set_events_muted(true);
 	exit_ctr("a", 1);
 	exit_ctr("b", 2);
@@ -205,7 +197,9 @@ Test(exit_watch, a_refused_watch_does_not_stop_the_start)
 	start_ok("r");
 	exit_ctr("r", 0);
 	assert_exit("r", "\"exit_code\":0", NULL);
-	cr_assert_eq(fake_runtime_op_count("container_watch"), 1);
+	cr_assert_eq(fake_runtime_op_count("container_watch"), 1,
+	             "fake_runtime_op_count(\"container_watch\") = %lld",
+	             (long long)(fake_runtime_op_count("container_watch")));
 }
 
 Test(exit_watch, off_when_exit_watch_is_0)
@@ -214,7 +208,9 @@ Test(exit_watch, off_when_exit_watch_is_0)
 	start_ok("z");
 	exit_ctr("z", 0);
 	assert_exit("z", "\"exit_code\":0", NULL);
-	cr_assert_eq(fake_runtime_op_count("container_watch"), 0);
+	cr_assert_eq(fake_runtime_op_count("container_watch"), 0,
+	             "fake_runtime_op_count(\"container_watch\") = %lld",
+	             (long long)(fake_runtime_op_count("container_watch")));
 }
 
 Test(exit_watch, destroy_ends_a_held_watch)
@@ -224,5 +220,5 @@ Test(exit_watch, destroy_ends_a_held_watch)
 	cr_assert(wait_watches(1), "no watch held");
 	executor_destroy(ex); /* joins the watcher: must not wait out exit_watch */
 	ex = NULL;
-	cr_assert_eq(fake_runtime_watch_count(), 0);
+	assert_cmp(fake_runtime_watch_count(), ==, 0);
 }

@@ -16,6 +16,7 @@
 #include "test_time.h"
 #include "labels.h"
 #include "request.h"
+#include "test_assert.h"
 
 #define MS 1000000LL
 #define DEADLINE_MS test_ms(5000) /* scaled under valgrind: test_time.h */
@@ -73,7 +74,7 @@ static char *create_ok(const char *name, const char *execution_id)
 	char *id = create(name, execution_id, IMAGE, &rc, &e);
 
 	cr_assert_eq(rc, 0, "create %s: %d %s", name, rc, e ? e->message : "");
-	cr_assert_not_null(id);
+	cr_assert_not_null(id, "id = %p", (void *)(id));
 	return id;
 }
 
@@ -241,18 +242,20 @@ Test(fake_runtime, open_close_and_ping)
 	struct runtime_info info;
 
 	cr_assert_eq(fake_runtime_open_count(), 1, "open count = %d", fake_runtime_open_count());
-	cr_assert_eq(ops->open(NULL, &second, NULL), 0);
+	assert_cmp(ops->open(NULL, &second, NULL), ==, 0);
 	cr_assert_eq(fake_runtime_open_count(), 2, "open count = %d", fake_runtime_open_count());
 	ops->close(second);
 	ops->close(NULL);
 	cr_assert_eq(fake_runtime_open_count(), 1, "open count = %d", fake_runtime_open_count());
-	cr_assert_str_eq(ops->kind, "fake");
-	cr_assert_eq(ops->struct_size, sizeof(struct runtime_ops));
+	cr_assert_str_eq(ops->kind, "fake", "ops->kind = \"%s\"", ops->kind);
+	cr_assert_eq(ops->struct_size, sizeof(struct runtime_ops),
+	             "ops->struct_size = %lld, sizeof(struct runtime_ops) = %lld",
+	             (long long)(ops->struct_size), (long long)(sizeof(struct runtime_ops)));
 	cr_assert(RT_HAS(ops, object_remove), "table too short");
 
-	cr_assert_eq(ops->ping(rt, NULL, &info, NULL), 0);
+	assert_cmp(ops->ping(rt, NULL, &info, NULL), ==, 0);
 	cr_assert_str_eq(info.kind, "fake", "kind = %s", info.kind);
-	cr_assert_not_null(info.api_version);
+	cr_assert_not_null(info.api_version, "info.api_version = %p", (void *)(info.api_version));
 	runtime_info_free(&info);
 	cr_assert_eq(ops->ping(rt, NULL, NULL, NULL), 0, "ping without info");
 }
@@ -264,8 +267,8 @@ Test(fake_runtime, create_unknown_image_is_image_error)
 	char *id = create("dms-ex1-e1", "e1", "nope:latest", &rc, &e);
 
 	cr_assert_eq(rc, DMS_ERR_IMAGE, "rc = %d", rc);
-	cr_assert_null(id);
-	cr_assert_not_null(e);
+	cr_assert_null(id, "id = %p", (void *)(id));
+	cr_assert_not_null(e, "e = %p", (void *)(e));
 	cr_assert_str_eq(e->resource, "nope:latest", "resource = %s", e->resource);
 	cr_assert_eq(fake_runtime_count(NULL), 0, "a container was created");
 	err_free(e);
@@ -279,7 +282,7 @@ Test(fake_runtime, create_name_conflict)
 
 	id2 = create("dms-ex1-e1", "e1", IMAGE, &rc, &e);
 	cr_assert_eq(rc, DMS_ERR_CONTAINER, "rc = %d", rc);
-	cr_assert_null(id2);
+	cr_assert_null(id2, "id2 = %p", (void *)(id2));
 	cr_assert(strstr(e->engine_text, "Conflict") && strstr(e->engine_text, id),
 	          "engine_text = %s", e->engine_text);
 	cr_assert_eq(fake_runtime_count(NULL), 1, "count = %zu", fake_runtime_count(NULL));
@@ -298,17 +301,20 @@ Test(fake_runtime, create_records_spec)
 	struct fake_container_info info;
 	char *id = NULL;
 
-	cr_assert_eq(ops->container_create(rt, NULL, &spec, &id, NULL), 0);
+	assert_cmp(ops->container_create(rt, NULL, &spec, &id, NULL), ==, 0);
 	cr_assert(fake_runtime_get("c1", &info), "not found by name");
-	cr_assert_str_eq(info.id, id);
-	cr_assert_str_eq(info.image, IMAGE);
-	cr_assert_str_eq(info.cmd[0], "echo hello");
+	cr_assert_str_eq(info.id, id, "info.id = \"%s\", id = \"%s\"", info.id, id);
+	cr_assert_str_eq(info.image, IMAGE, "info.image = \"%s\", IMAGE = \"%s\"", info.image,
+	                 IMAGE);
+	cr_assert_str_eq(info.cmd[0], "echo hello", "info.cmd[0] = \"%s\"", info.cmd[0]);
 	cr_assert_str_eq(info.environment[0], "A=1");
 	cr_assert_str_eq(info.labels[1], "team=a");
-	cr_assert_str_eq(info.stop_signal, "SIGINT");
-	cr_assert_eq(info.stop_timeout_s, 3);
-	cr_assert_eq(info.memory_bytes, 64 << 20);
-	cr_assert(info.tty);
+	cr_assert_str_eq(info.stop_signal, "SIGINT", "info.stop_signal = \"%s\"", info.stop_signal);
+	cr_assert_eq(info.stop_timeout_s, 3, "info.stop_timeout_s = %lld",
+	             (long long)(info.stop_timeout_s));
+	cr_assert_eq(info.memory_bytes, 64 << 20, "info.memory_bytes = %lld, 64 << 20 = %lld",
+	             (long long)(info.memory_bytes), (long long)(64 << 20));
+	cr_assert(info.tty, "info.tty is false");
 	cr_assert_eq(info.status, CS_CREATED, "status = %d", info.status);
 	fake_container_info_free(&info);
 	fake_container_info_free(NULL);
@@ -324,7 +330,7 @@ Test(fake_runtime, ids_are_unique_and_resolve_by_prefix)
 	cr_assert_eq(strlen(a), 64, "id length %zu", strlen(a));
 	cr_assert_neq(strncmp(a, b, 12), 0, "short ids collide: %s %s", a, b);
 	snprintf(prefix, sizeof(prefix), "%s", a);
-	cr_assert_eq(inspect_status(prefix, NULL, NULL), CS_CREATED);
+	assert_cmp(inspect_status(prefix, NULL, NULL), ==, CS_CREATED);
 	cr_assert_eq(inspect_status("/a", NULL, NULL), CS_CREATED, "docker-style /name");
 	free(a);
 	free(b);
@@ -340,18 +346,18 @@ Test(fake_runtime, start_exit_inspect_logs)
 	                    "\x01\0\0\0\0\0\0\x03" "bye"
 	                    "\x02\0\0\0\0\0\0\x04oops";
 
-	cr_assert_eq(inspect_status(id, NULL, NULL), CS_RUNNING);
-	cr_assert_eq(fake_runtime_exit(rt, "c1", 3, "hello\nbye", "oops", false), 0);
-	cr_assert_eq(inspect_status(id, &code, &oom), CS_EXITED);
+	assert_cmp(inspect_status(id, NULL, NULL), ==, CS_RUNNING);
+	assert_cmp(fake_runtime_exit(rt, "c1", 3, "hello\nbye", "oops", false), ==, 0);
+	assert_cmp(inspect_status(id, &code, &oom), ==, CS_EXITED);
 	cr_assert_eq(code, 3, "exit code = %d", code);
-	cr_assert(!oom);
-	cr_assert_eq(ops->container_logs(rt, NULL, id, &all_logs, collect_log, &lb, NULL), 0);
+	cr_assert(!oom, "oom is true");
+	assert_cmp(ops->container_logs(rt, NULL, id, &all_logs, collect_log, &lb, NULL), ==, 0);
 	cr_assert_eq(lb.len, sizeof(want) - 1, "log length %zu, want %zu", lb.len,
 	             sizeof(want) - 1);
 	cr_assert_eq(memcmp(lb.data, want, lb.len), 0, "framed logs differ");
 	cr_assert_eq(fake_runtime_exit(rt, "c1", 0, NULL, NULL, false), DMS_ERR_CONTAINER,
 	             "second exit accepted");
-	cr_assert_eq(fake_runtime_exit(NULL, "nope", 0, NULL, NULL, false), DMS_ERR_NOT_FOUND);
+	assert_cmp(fake_runtime_exit(NULL, "nope", 0, NULL, NULL, false), ==, DMS_ERR_NOT_FOUND);
 	free(id);
 }
 
@@ -383,7 +389,7 @@ Test(fake_runtime, tty_logs_are_raw)
 	fake_runtime_exit(NULL, "t", 0, "raw\nbytes", NULL, false);
 	ops->container_logs(rt, NULL, id, &all_logs, collect_log, &lb, NULL);
 	cr_assert_eq(lb.len, 9, "len = %zu", lb.len);
-	cr_assert_eq(memcmp(lb.data, "raw\nbytes", 9), 0);
+	assert_cmp(memcmp(lb.data, "raw\nbytes", 9), ==, 0);
 	free(id);
 }
 
@@ -459,7 +465,7 @@ Test(fake_runtime, binary_output)
 	fake_runtime_exit_bytes(NULL, id, 0, "a\0b\xff", 4, NULL, 0, false);
 	ops->container_logs(rt, NULL, id, &all_logs, collect_log, &lb, NULL);
 	cr_assert_eq(lb.len, 12, "len = %zu", lb.len);
-	cr_assert_eq(memcmp(lb.data + 8, "a\0b\xff", 4), 0);
+	assert_cmp(memcmp(lb.data + 8, "a\0b\xff", 4), ==, 0);
 	free(id);
 }
 
@@ -481,8 +487,8 @@ Test(fake_runtime, events_deliver_start_oom_die)
 	cr_assert_eq(c.ev[1].kind, RT_EV_OOM, "ev1 = %d", c.ev[1].kind);
 	cr_assert_eq(c.ev[2].kind, RT_EV_DIE, "ev2 = %d", c.ev[2].kind);
 	cr_assert_eq(c.ev[2].exit_code, 137, "exit = %d", c.ev[2].exit_code);
-	cr_assert_str_eq(c.ev[2].cid, id);
-	cr_assert_str_eq(c.ev[2].exec_id, "e1");
+	cr_assert_str_eq(c.ev[2].cid, id, "c.ev[2].cid = \"%s\", id = \"%s\"", c.ev[2].cid, id);
+	cr_assert_str_eq(c.ev[2].exec_id, "e1", "c.ev[2].exec_id = \"%s\"", c.ev[2].exec_id);
 	collector_stop(&c);
 	cr_assert_eq(c.rc, DMS_ERR_CANCELLED, "rc after cancel = %d", c.rc);
 	cr_assert_eq(fake_runtime_stream_count(), 0, "stream not unregistered");
@@ -553,8 +559,9 @@ Test(fake_runtime, events_since_replays)
 	fake_runtime_exit(NULL, id, 5, NULL, NULL, false);
 	collector_start(&c, "org.dms.executor=ex1", t0, 0);
 	cr_assert(collector_wait(&c, 2, false), "replayed %d", c.n);
-	cr_assert_eq(c.ev[1].kind, RT_EV_DIE);
-	cr_assert_eq(c.ev[1].exit_code, 5);
+	cr_assert_eq(c.ev[1].kind, RT_EV_DIE, "c.ev[1].kind = %lld", (long long)(c.ev[1].kind));
+	cr_assert_eq(c.ev[1].exit_code, 5, "c.ev[1].exit_code = %lld",
+	             (long long)(c.ev[1].exit_code));
 	collector_stop(&c);
 	free(id);
 }
@@ -575,12 +582,12 @@ Test(fake_runtime, down_drops_streams_and_fails_ops)
 
 	rc = ops->ping(rt, NULL, NULL, &e);
 	cr_assert_eq(rc, DMS_ERR_RUNTIME_UNAVAILABLE, "ping rc = %d", rc);
-	cr_assert_not_null(e);
+	cr_assert_not_null(e, "e = %p", (void *)(e));
 	err_free(e);
-	cr_assert_eq(ops->image_present(rt, NULL, IMAGE, &present, NULL),
-	             DMS_ERR_RUNTIME_UNAVAILABLE);
-	cr_assert_eq(ops->container_inspect(rt, NULL, "x", &(struct container_state){ 0 }, NULL),
-	             DMS_ERR_RUNTIME_UNAVAILABLE);
+	assert_cmp(ops->image_present(rt, NULL, IMAGE, &present, NULL), ==,
+	           DMS_ERR_RUNTIME_UNAVAILABLE);
+	assert_cmp(ops->container_inspect(rt, NULL, "x", &(struct container_state){0}, NULL), ==,
+	           DMS_ERR_RUNTIME_UNAVAILABLE);
 	cr_assert_eq(ops->events(rt, NULL, NULL, 0, NULL, on_event, NULL, NULL),
 	             DMS_ERR_RUNTIME_UNAVAILABLE, "events while down");
 
@@ -608,8 +615,8 @@ Test(fake_runtime, stop_exits_143)
 	char *id = run_ok("c1", "e1");
 	int code;
 
-	cr_assert_eq(ops->container_stop(rt, NULL, id, 10, NULL), 0);
-	cr_assert_eq(inspect_status(id, &code, NULL), CS_EXITED);
+	assert_cmp(ops->container_stop(rt, NULL, id, 10, NULL), ==, 0);
+	assert_cmp(inspect_status(id, &code, NULL), ==, CS_EXITED);
 	cr_assert_eq(code, 143, "exit code = %d", code);
 	cr_assert_eq(ops->container_stop(rt, NULL, id, 10, NULL), 0, "stopping a stopped one");
 	free(id);
@@ -621,10 +628,10 @@ Test(fake_runtime, stop_ignoring_sigterm_exits_137)
 	int code;
 
 	fake_runtime_set_ignores_sigterm("c1", true);
-	cr_assert_eq(ops->container_kill(rt, NULL, id, "SIGTERM", NULL), 0);
+	assert_cmp(ops->container_kill(rt, NULL, id, "SIGTERM", NULL), ==, 0);
 	cr_assert_eq(inspect_status(id, NULL, NULL), CS_RUNNING, "SIGTERM was not ignored");
-	cr_assert_eq(ops->container_stop(rt, NULL, id, 1, NULL), 0);
-	cr_assert_eq(inspect_status(id, &code, NULL), CS_EXITED);
+	assert_cmp(ops->container_stop(rt, NULL, id, 1, NULL), ==, 0);
+	assert_cmp(inspect_status(id, &code, NULL), ==, CS_EXITED);
 	cr_assert_eq(code, 137, "exit code = %d", code);
 	free(id);
 }
@@ -700,12 +707,13 @@ Test(fake_runtime, remove_rules)
 	rc = ops->container_remove(rt, NULL, id, false, NULL);
 	cr_assert_eq(rc, DMS_ERR_CONTAINER, "removing a running container without force: %d", rc);
 	cr_assert(fake_runtime_exists(id));
-	cr_assert_eq(ops->container_remove(rt, NULL, id, true, NULL), 0);
+	assert_cmp(ops->container_remove(rt, NULL, id, true, NULL), ==, 0);
 	cr_assert(!fake_runtime_exists(id));
 	cr_assert(collector_wait(&c, 2, false), "saw %d", c.n);
-	cr_assert_eq(c.ev[0].kind, RT_EV_DIE);
-	cr_assert_eq(c.ev[0].exit_code, 137);
-	cr_assert_eq(c.ev[1].kind, RT_EV_DESTROY);
+	cr_assert_eq(c.ev[0].kind, RT_EV_DIE, "c.ev[0].kind = %lld", (long long)(c.ev[0].kind));
+	cr_assert_eq(c.ev[0].exit_code, 137, "c.ev[0].exit_code = %lld",
+	             (long long)(c.ev[0].exit_code));
+	cr_assert_eq(c.ev[1].kind, RT_EV_DESTROY, "c.ev[1].kind = %lld", (long long)(c.ev[1].kind));
 	cr_assert_eq(ops->container_remove(rt, NULL, id, false, NULL), 0, "gone is OK");
 	rc = ops->container_inspect(rt, NULL, id, &(struct container_state){ 0 }, NULL);
 	cr_assert_eq(rc, DMS_ERR_NOT_FOUND, "inspect after remove: %d", rc);
@@ -723,21 +731,21 @@ Test(fake_runtime, list_by_label)
 	const char *foreign[] = { "org.dms.executor=someone-else", NULL };
 
 	f = fake_runtime_add_container("f", IMAGE, foreign, CS_RUNNING, 0);
-	cr_assert_not_null(f);
+	cr_assert_not_null(f, "f = %p", (void *)(f));
 	cr_assert_null(fake_runtime_add_container("f", IMAGE, foreign, CS_RUNNING, 0),
 	               "duplicate name accepted");
-	cr_assert_eq(ops->container_list(rt, NULL, "org.dms.executor=ex1", &v, &n, NULL), 0);
+	assert_cmp(ops->container_list(rt, NULL, "org.dms.executor=ex1", &v, &n, NULL), ==, 0);
 	cr_assert_eq(n, 2, "n = %zu", n);
-	cr_assert_str_eq(v[0].id, a);
-	cr_assert_str_eq(v[1].name, "b");
+	cr_assert_str_eq(v[0].id, a, "v[0].id = \"%s\", a = \"%s\"", v[0].id, a);
+	cr_assert_str_eq(v[1].name, "b", "v[1].name = \"%s\"", v[1].name);
 	container_summaries_free(v, n);
-	cr_assert_eq(ops->container_list(rt, NULL, "org.dms.execution=e2", &v, &n, NULL), 0);
+	assert_cmp(ops->container_list(rt, NULL, "org.dms.execution=e2", &v, &n, NULL), ==, 0);
 	cr_assert_eq(n, 1, "n = %zu", n);
 	container_summaries_free(v, n);
-	cr_assert_eq(ops->container_list(rt, NULL, "org.dms.executor", &v, &n, NULL), 0);
+	assert_cmp(ops->container_list(rt, NULL, "org.dms.executor", &v, &n, NULL), ==, 0);
 	cr_assert_eq(n, 3, "key-only filter: n = %zu", n);
 	container_summaries_free(v, n);
-	cr_assert_eq(fake_runtime_status("f"), CS_RUNNING);
+	assert_cmp(fake_runtime_status("f"), ==, CS_RUNNING);
 	free(a);
 	free(b);
 	free(f);
@@ -749,20 +757,20 @@ Test(fake_runtime, images_pull_and_import)
 	dms_error *e = NULL;
 	int fds[2], rc;
 
-	cr_assert_eq(ops->image_present(rt, NULL, "x:1", &present, NULL), 0);
-	cr_assert(!present);
+	assert_cmp(ops->image_present(rt, NULL, "x:1", &present, NULL), ==, 0);
+	cr_assert(!present, "present is true");
 	rc = ops->image_pull(rt, NULL, "x:1", NULL, NULL, NULL, &e);
 	cr_assert_eq(rc, DMS_ERR_IMAGE, "pull of an unknown image: %d", rc);
 	err_free(e);
 	fake_runtime_add_registry_image("x:1");
 	cr_assert(!fake_runtime_has_image("x:1"), "registry image is local before pull");
-	cr_assert_eq(ops->image_pull(rt, NULL, "x:1", NULL, NULL, NULL, NULL), 0);
+	assert_cmp(ops->image_pull(rt, NULL, "x:1", NULL, NULL, NULL, NULL), ==, 0);
 	cr_assert(fake_runtime_has_image("x:1"));
 
-	cr_assert_eq(pipe(fds), 0);
-	cr_assert_eq(write(fds[1], "tarball", 7), 7);
+	cr_assert_eq(pipe(fds), 0, "pipe(fds) = %lld", (long long)(pipe(fds)));
+	assert_cmp(write(fds[1], "tarball", 7), ==, 7);
 	close(fds[1]);
-	cr_assert_eq(ops->image_import(rt, NULL, fds[0], "imported:1", NULL), 0);
+	assert_cmp(ops->image_import(rt, NULL, fds[0], "imported:1", NULL), ==, 0);
 	close(fds[0]);
 	cr_assert(fake_runtime_has_image("imported:1"));
 }
@@ -775,8 +783,8 @@ Test(fake_runtime, autoexit_image)
 
 	fake_runtime_add_image_autoexit("auto:1", 7, "out\n", "err\n");
 	id = create("c1", "e1", "auto:1", &rc, NULL);
-	cr_assert_eq(ops->container_start(rt, NULL, id, NULL), 0);
-	cr_assert_eq(inspect_status(id, &code, NULL), CS_EXITED);
+	assert_cmp(ops->container_start(rt, NULL, id, NULL), ==, 0);
+	assert_cmp(inspect_status(id, &code, NULL), ==, CS_EXITED);
 	cr_assert_eq(code, 7, "exit = %d", code);
 	ops->container_logs(rt, NULL, id, &all_logs, collect_log, &lb, NULL);
 	cr_assert_eq(lb.len, 2 * (8 + 4), "len = %zu", lb.len);
@@ -790,29 +798,31 @@ Test(fake_runtime, networks_and_volumes)
 	strv list = NULL;
 	int rc;
 
-	cr_assert_eq(ops->network_create(rt, NULL, "n1", labels, true, &nid, NULL), 0);
+	assert_cmp(ops->network_create(rt, NULL, "n1", labels, true, &nid, NULL), ==, 0);
 	rc = ops->network_create(rt, NULL, "n1", labels, true, NULL, NULL);
 	cr_assert_eq(rc, DMS_ERR_NETWORK, "duplicate network: %d", rc);
-	cr_assert_eq(ops->volume_create(rt, NULL, "v1", labels, NULL), 0);
+	assert_cmp(ops->volume_create(rt, NULL, "v1", labels, NULL), ==, 0);
 	cr_assert_eq(ops->volume_create(rt, NULL, "v1", labels, NULL), 0, "volume idempotent");
-	cr_assert_eq(fake_runtime_network_count("org.dms.executor=ex1"), 1);
-	cr_assert_eq(fake_runtime_volume_count("org.dms.executor=ex1"), 1);
+	assert_cmp(fake_runtime_network_count("org.dms.executor=ex1"), ==, 1);
+	assert_cmp(fake_runtime_volume_count("org.dms.executor=ex1"), ==, 1);
 
-	cr_assert_eq(ops->object_list(rt, NULL, RT_OBJ_NETWORK, "org.dms.executor=ex1", &list,
-	                              NULL), 0);
-	cr_assert_eq(strv_len(list), 1);
-	cr_assert_str_eq(list[0], nid);
+	assert_cmp(ops->object_list(rt, NULL, RT_OBJ_NETWORK, "org.dms.executor=ex1", &list, NULL),
+	           ==, 0);
+	cr_assert_eq(strv_len(list), 1, "strv_len(list) = %lld", (long long)(strv_len(list)));
+	cr_assert_str_eq(list[0], nid, "list[0] = \"%s\", nid = \"%s\"", list[0], nid);
 	strv_free(list);
-	cr_assert_eq(ops->object_list(rt, NULL, RT_OBJ_VOLUME, "org.dms.executor=ex1", &list,
-	                              NULL), 0);
-	cr_assert_str_eq(list[0], "v1");
+	assert_cmp(ops->object_list(rt, NULL, RT_OBJ_VOLUME, "org.dms.executor=ex1", &list, NULL),
+	           ==, 0);
+	cr_assert_str_eq(list[0], "v1", "list[0] = \"%s\"", list[0]);
 	strv_free(list);
 
-	cr_assert_eq(ops->object_remove(rt, NULL, RT_OBJ_NETWORK, nid, NULL), 0);
+	assert_cmp(ops->object_remove(rt, NULL, RT_OBJ_NETWORK, nid, NULL), ==, 0);
 	cr_assert_eq(ops->object_remove(rt, NULL, RT_OBJ_NETWORK, nid, NULL), 0, "gone is OK");
-	cr_assert_eq(ops->object_remove(rt, NULL, RT_OBJ_VOLUME, "v1", NULL), 0);
-	cr_assert_eq(fake_runtime_network_count(NULL), 0);
-	cr_assert_eq(fake_runtime_volume_count(NULL), 0);
+	assert_cmp(ops->object_remove(rt, NULL, RT_OBJ_VOLUME, "v1", NULL), ==, 0);
+	cr_assert_eq(fake_runtime_network_count(NULL), 0, "fake_runtime_network_count(NULL) = %lld",
+	             (long long)(fake_runtime_network_count(NULL)));
+	cr_assert_eq(fake_runtime_volume_count(NULL), 0, "fake_runtime_volume_count(NULL) = %lld",
+	             (long long)(fake_runtime_volume_count(NULL)));
 	free(nid);
 }
 
@@ -821,10 +831,11 @@ Test(fake_runtime, object_list_and_remove_containers)
 	char *id = run_ok("c1", "e1");
 	strv list = NULL;
 
-	cr_assert_eq(ops->object_list(rt, NULL, RT_OBJ_CONTAINER, "org.dms.executor=ex1", &list,
-	                              NULL), 0);
-	cr_assert_eq(strv_len(list), 1);
-	cr_assert_eq(ops->object_remove(rt, NULL, RT_OBJ_CONTAINER, list[0], NULL), 0);
+	assert_cmp(
+	    ops->object_list(rt, NULL, RT_OBJ_CONTAINER, "org.dms.executor=ex1", &list, NULL), ==,
+	    0);
+	cr_assert_eq(strv_len(list), 1, "strv_len(list) = %lld", (long long)(strv_len(list)));
+	assert_cmp(ops->object_remove(rt, NULL, RT_OBJ_CONTAINER, list[0], NULL), ==, 0);
 	cr_assert(!fake_runtime_exists(id), "running container survived object_remove");
 	strv_free(list);
 	free(id);
@@ -839,12 +850,18 @@ Test(fake_runtime, injected_failures_and_counts)
 	char *id = create_ok("c1", "e1");
 	rc = ops->container_start(rt, NULL, id, &e);
 	cr_assert_eq(rc, DMS_ERR_RESOURCE, "rc = %d", rc);
-	cr_assert_str_eq(e->operation, "container_start");
+	cr_assert_str_eq(e->operation, "container_start", "e->operation = \"%s\"", e->operation);
 	err_free(e);
 	cr_assert_eq(ops->container_start(rt, NULL, id, NULL), 0, "failure not one-shot");
-	cr_assert_eq(fake_runtime_op_count("container_start"), 2);
-	cr_assert_eq(fake_runtime_op_count("container_create"), 1);
-	cr_assert_eq(fake_runtime_op_count("image_pull"), 0);
+	cr_assert_eq(fake_runtime_op_count("container_start"), 2,
+	             "fake_runtime_op_count(\"container_start\") = %lld",
+	             (long long)(fake_runtime_op_count("container_start")));
+	cr_assert_eq(fake_runtime_op_count("container_create"), 1,
+	             "fake_runtime_op_count(\"container_create\") = %lld",
+	             (long long)(fake_runtime_op_count("container_create")));
+	cr_assert_eq(fake_runtime_op_count("image_pull"), 0,
+	             "fake_runtime_op_count(\"image_pull\") = %lld",
+	             (long long)(fake_runtime_op_count("image_pull")));
 	free(id);
 }
 
@@ -853,7 +870,7 @@ Test(fake_runtime, cancelled_ctx_fails_ops)
 	dms_context *ctx = ctx_new(0);
 
 	ctx_cancel(ctx);
-	cr_assert_eq(ops->ping(rt, ctx, NULL, NULL), DMS_ERR_CANCELLED);
+	assert_cmp(ops->ping(rt, ctx, NULL, NULL), ==, DMS_ERR_CANCELLED);
 	ctx_free(ctx);
 }
 
@@ -892,9 +909,11 @@ Test(fake_runtime, reset_forgets_everything)
 
 	fake_runtime_set_down(true);
 	fake_runtime_reset();
-	cr_assert_eq(fake_runtime_count(NULL), 0);
+	cr_assert_eq(fake_runtime_count(NULL), 0, "fake_runtime_count(NULL) = %lld",
+	             (long long)(fake_runtime_count(NULL)));
 	cr_assert(!fake_runtime_has_image(IMAGE));
 	cr_assert_eq(ops->ping(rt, NULL, NULL, NULL), 0, "still down after reset");
-	cr_assert_eq(fake_runtime_op_count("ping"), 1);
+	cr_assert_eq(fake_runtime_op_count("ping"), 1, "fake_runtime_op_count(\"ping\") = %lld",
+	             (long long)(fake_runtime_op_count("ping")));
 	free(id);
 }

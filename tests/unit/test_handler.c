@@ -12,6 +12,7 @@
 #include "error.h"
 #include "handler.h"
 #include "test_time.h"
+#include "test_assert.h"
 
 #define MAX_EVENTS 16
 
@@ -40,26 +41,32 @@ static struct handler *new_handler(const char *id)
 	memset(&rec, 0, sizeof(rec));
 	pthread_mutex_init(&rec.mu, NULL);
 	struct handler *h = handler_new(id, "job", "dms-x-y", NULL, NULL, record, &rec);
-	cr_assert(h);
+	cr_assert(h, "h is false");
 	return h;
 }
 
 Test(handler, moves_forward_and_reports_in_order)
 {
 	struct handler *h = new_handler("e1");
-	cr_assert_eq(handler_transition(h, DMS_STATE_CREATED, NULL, NULL), 0);
-	cr_assert_eq(handler_transition(h, DMS_STATE_RUNNING, NULL, NULL), 0);
+	assert_cmp(handler_transition(h, DMS_STATE_CREATED, NULL, NULL), ==, 0);
+	assert_cmp(handler_transition(h, DMS_STATE_RUNNING, NULL, NULL), ==, 0);
 	cr_assert_eq(handler_transition(h, DMS_STATE_CREATED, NULL, NULL), 1, "moved backwards");
-	cr_assert_eq(handler_transition(h, DMS_STATE_EXITED, strdup("{\"exit_code\":0}"), NULL), 0);
+	assert_cmp(handler_transition(h, DMS_STATE_EXITED, strdup("{\"exit_code\":0}"), NULL), ==,
+	           0);
 	cr_assert_eq(handler_transition(h, DMS_STATE_CANCELLED, strdup("{}"), NULL), 1,
 	             "a final state changed");
 	cr_assert_eq(rec.n, 3, "notifications: %d", rec.n);
-	cr_assert_eq(rec.states[0], DMS_STATE_CREATED);
-	cr_assert_eq(rec.states[1], DMS_STATE_RUNNING);
-	cr_assert_eq(rec.states[2], DMS_STATE_EXITED);
-	cr_assert_eq(rec.results, 1);
-	cr_assert_str_eq(h->result_json, "{\"exit_code\":0}");
-	cr_assert_gt(h->finished_mono_ns, 0);
+	cr_assert_eq(rec.states[0], DMS_STATE_CREATED, "rec.states[0] = %lld",
+	             (long long)(rec.states[0]));
+	cr_assert_eq(rec.states[1], DMS_STATE_RUNNING, "rec.states[1] = %lld",
+	             (long long)(rec.states[1]));
+	cr_assert_eq(rec.states[2], DMS_STATE_EXITED, "rec.states[2] = %lld",
+	             (long long)(rec.states[2]));
+	cr_assert_eq(rec.results, 1, "rec.results = %lld", (long long)(rec.results));
+	cr_assert_str_eq(h->result_json, "{\"exit_code\":0}", "h->result_json = \"%s\"",
+	                 h->result_json);
+	cr_assert_gt(h->finished_mono_ns, 0, "h->finished_mono_ns = %lld",
+	             (long long)(h->finished_mono_ns));
 	handler_unref(h);
 }
 
@@ -94,7 +101,9 @@ ParameterizedTest(struct transition_case *c, handler, transition_table)
 	    handler_transition(h, c->to, handler_state_final(c->to) ? strdup("{}") : NULL, NULL);
 	cr_assert_eq(rc, c->expect, "%s -> %s gave %d", dms_state_name(c->from),
 	             dms_state_name(c->to), rc);
-	cr_assert_eq(h->state, c->expect == 0 ? c->to : c->from);
+	cr_assert_eq(h->state, c->expect == 0 ? c->to : c->from,
+	             "h->state = %lld, c->expect == 0 ? c->to : c->from = %lld",
+	             (long long)(h->state), (long long)(c->expect == 0 ? c->to : c->from));
 	handler_unref(h);
 }
 
@@ -117,19 +126,20 @@ Test(handler, async_waiters_called_exactly_once)
 {
 	struct handler *h = new_handler("w");
 	struct slot a = {0}, b = {0}, late = {0};
-	cr_assert_eq(handler_add_waiter(h, waiter, &a), 0);
-	cr_assert_eq(handler_add_waiter(h, waiter, &b), 0);
-	cr_assert_eq(a.calls + b.calls, 0);
+	assert_cmp(handler_add_waiter(h, waiter, &a), ==, 0);
+	assert_cmp(handler_add_waiter(h, waiter, &b), ==, 0);
+	cr_assert_eq(a.calls + b.calls, 0, "a.calls + b.calls = %lld",
+	             (long long)(a.calls + b.calls));
 	handler_transition(h, DMS_STATE_RUNNING, NULL, NULL);
 	cr_assert_eq(a.calls, 0, "called before the end");
 	handler_transition(h, DMS_STATE_EXITED, strdup("{\"r\":1}"), NULL);
 	handler_transition(h, DMS_STATE_FAILED, NULL, NULL);
-	cr_assert_eq(a.calls, 1);
-	cr_assert_eq(b.calls, 1);
-	cr_assert_str_eq(a.result, "{\"r\":1}");
+	cr_assert_eq(a.calls, 1, "a.calls = %lld", (long long)(a.calls));
+	cr_assert_eq(b.calls, 1, "b.calls = %lld", (long long)(b.calls));
+	cr_assert_str_eq(a.result, "{\"r\":1}", "a.result = \"%s\"", a.result);
 	cr_assert_eq(handler_add_waiter(h, waiter, &late), 1, "late waiter not called at once");
-	cr_assert_eq(late.calls, 1);
-	cr_assert_str_eq(late.result, "{\"r\":1}");
+	cr_assert_eq(late.calls, 1, "late.calls = %lld", (long long)(late.calls));
+	cr_assert_str_eq(late.result, "{\"r\":1}", "late.result = \"%s\"", late.result);
 	free(a.result);
 	free(b.result);
 	free(late.result);
@@ -144,13 +154,13 @@ Test(handler, failure_reaches_waiters_as_error)
 	dms_error *e = NULL;
 	err_set(&e, DMS_ERR_IMAGE, "image x not found");
 	handler_transition(h, DMS_STATE_FAILED, NULL, e);
-	cr_assert_eq(a.calls, 1);
-	cr_assert_null(a.result);
-	cr_assert_eq(a.category, DMS_ERR_IMAGE);
+	cr_assert_eq(a.calls, 1, "a.calls = %lld", (long long)(a.calls));
+	cr_assert_null(a.result, "a.result = %p", (void *)(a.result));
+	cr_assert_eq(a.category, DMS_ERR_IMAGE, "a.category = %lld", (long long)(a.category));
 	char *res = NULL;
 	dms_error *got = NULL;
-	cr_assert_eq(handler_wait(h, NULL, &res, &got), DMS_ERR_IMAGE);
-	cr_assert_str_eq(got->message, "image x not found");
+	assert_cmp(handler_wait(h, NULL, &res, &got), ==, DMS_ERR_IMAGE);
+	cr_assert_str_eq(got->message, "image x not found", "got->message = \"%s\"", got->message);
 	err_free(got);
 	handler_unref(h);
 }
@@ -162,8 +172,8 @@ Test(handler, abandon_fails_queued_waiters)
 	handler_add_waiter(h, waiter, &a);
 	dms_error e = {.struct_size = sizeof(e), .category = DMS_ERR_CANCELLED, .message = "bye"};
 	handler_abandon_waiters(h, &e);
-	cr_assert_eq(a.calls, 1);
-	cr_assert_eq(a.category, DMS_ERR_CANCELLED);
+	cr_assert_eq(a.calls, 1, "a.calls = %lld", (long long)(a.calls));
+	cr_assert_eq(a.category, DMS_ERR_CANCELLED, "a.category = %lld", (long long)(a.category));
 	handler_transition(h, DMS_STATE_EXITED, strdup("{}"), NULL);
 	cr_assert_eq(a.calls, 1, "abandoned waiter called again");
 	handler_unref(h);
@@ -184,8 +194,8 @@ Test(handler, blocking_wait_wakes_on_the_transition)
 	pthread_create(&t, NULL, finish_later, h);
 	char *res = NULL;
 	dms_context *ctx = ctx_new(10000);
-	cr_assert_eq(handler_wait(h, ctx, &res, NULL), 0);
-	cr_assert_str_eq(res, "{\"late\":true}");
+	assert_cmp(handler_wait(h, ctx, &res, NULL), ==, 0);
+	cr_assert_str_eq(res, "{\"late\":true}", "res = \"%s\"", res);
 	pthread_join(t, NULL);
 	free(res);
 	ctx_free(ctx);
@@ -199,10 +209,10 @@ Test(handler, blocking_wait_honours_deadline)
 	char *res = NULL;
 	dms_error *err = NULL;
 	int64_t t0 = mono_now_ns();
-	cr_assert_eq(handler_wait(h, ctx, &res, &err), DMS_ERR_TIMEOUT);
+	assert_cmp(handler_wait(h, ctx, &res, &err), ==, DMS_ERR_TIMEOUT);
 	int64_t ms = (mono_now_ns() - t0) / 1000000;
 	cr_assert(ms >= 40 && ms < test_ms(1000), "waited %lld ms", (long long)ms);
-	cr_assert_null(res);
+	cr_assert_null(res, "res = %p", (void *)(res));
 	err_free(err);
 	ctx_free(ctx);
 	handler_unref(h);
@@ -218,20 +228,23 @@ Test(registry, insert_get_remove_and_duplicates)
 		cr_assert_eq(registry_insert(r, h, &old), 0, "insert %s", id);
 		handler_unref(h);
 	}
-	cr_assert_eq(registry_count(r), 1000);
+	cr_assert_eq(registry_count(r), 1000, "registry_count(r) = %lld",
+	             (long long)(registry_count(r)));
 	struct handler *dup = handler_new("exec-7", "j", "n", NULL, NULL, NULL, NULL), *old = NULL;
-	cr_assert_eq(registry_insert(r, dup, &old), 1);
-	cr_assert_str_eq(old->execution_id, "exec-7");
-	cr_assert_neq(old, dup);
+	assert_cmp(registry_insert(r, dup, &old), ==, 1);
+	cr_assert_str_eq(old->execution_id, "exec-7", "old->execution_id = \"%s\"",
+	                 old->execution_id);
+	cr_assert_neq(old, dup, "old = %lld, dup = %lld", (long long)(old), (long long)(dup));
 	handler_unref(dup);
 	registry_remove(r, old);
 	handler_unref(old);
 	cr_assert_null(registry_get(r, "exec-7"));
 	struct handler *h = registry_get(r, "exec-999");
-	cr_assert(h);
-	cr_assert_str_eq(h->execution_id, "exec-999");
+	cr_assert(h, "h is false");
+	cr_assert_str_eq(h->execution_id, "exec-999", "h->execution_id = \"%s\"", h->execution_id);
 	handler_unref(h);
-	cr_assert_eq(registry_count(r), 999);
+	cr_assert_eq(registry_count(r), 999, "registry_count(r) = %lld",
+	             (long long)(registry_count(r)));
 	registry_free(r);
 }
 
@@ -253,10 +266,11 @@ Test(registry, foreach_can_remove)
 	}
 	int visits = 0;
 	registry_foreach(r, drop_even, &visits);
-	cr_assert_eq(visits, 10);
-	cr_assert_eq(registry_count(r), 5);
+	cr_assert_eq(visits, 10, "visits = %lld", (long long)(visits));
+	cr_assert_eq(registry_count(r), 5, "registry_count(r) = %lld",
+	             (long long)(registry_count(r)));
 	struct handler *h = registry_get(r, "e-3");
-	cr_assert(h);
+	cr_assert(h, "h is false");
 	handler_unref(h);
 	cr_assert_null(registry_get(r, "e-4"));
 	registry_free(r);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "labels.h"
+#include "test_assert.h"
 
 TestSuite(labels);
 
@@ -46,7 +47,7 @@ ParameterizedTest(struct name_case *c, labels, names)
 {
 	char *n = labels_container_name(c->executor, c->execution);
 
-	cr_assert_not_null(n);
+	cr_assert_not_null(n, "n = %p", (void *)(n));
 	if (c->want[0]) {
 		cr_assert_str_eq(n, c->want, "name = %s, want %s", n, c->want);
 	} else {
@@ -167,8 +168,10 @@ Test(labels, sanitised_long_name_is_capped)
 
 Test(labels, label_names)
 {
-	cr_assert_str_eq(LABEL_EXECUTOR, "org.dms.executor");
-	cr_assert_str_eq(LABEL_JOB, "org.dms.job");
-	cr_assert_str_eq(LABEL_EXECUTION, "org.dms.execution");
-	cr_assert_eq(strncmp(LABEL_EXECUTOR, LABEL_PREFIX, strlen(LABEL_PREFIX)), 0);
+	cr_assert_str_eq(LABEL_EXECUTOR, "org.dms.executor", "LABEL_EXECUTOR = \"%s\"",
+	                 LABEL_EXECUTOR);
+	cr_assert_str_eq(LABEL_JOB, "org.dms.job", "LABEL_JOB = \"%s\"", LABEL_JOB);
+	cr_assert_str_eq(LABEL_EXECUTION, "org.dms.execution", "LABEL_EXECUTION = \"%s\"",
+	                 LABEL_EXECUTION);
+	assert_cmp(strncmp(LABEL_EXECUTOR, LABEL_PREFIX, strlen(LABEL_PREFIX)), ==, 0);
 }

@@ -16,45 +16,33 @@
 
 #include "context.h"
 #include "error.h"
+#include "exec_fixture.h"
 #include "executor.h"
 #include "fake_runtime.h"
 #include "labels.h"
 #include "test_time.h"
+#include "test_assert.h"
 
-#define IMAGE "fake/busybox:1"
+#define IMAGE EXEC_FIXTURE_IMAGE
 #define DEADLINE_MS test_ms(5000) /* scaled under valgrind: test_time.h */
 
 static struct dms_executor *ex;
-static char state_dir[] = "/tmp/dms-unit-logs-XXXXXX";
 
 static void open_executor(const char *extra)
 {
-	char *cfg = NULL;
-	cr_assert(asprintf(&cfg, "state_dir: %s\nstop_timeout: 1s\n%s", state_dir,
-	                   extra ? extra : "") > 0);
-	dms_error *err = NULL;
-	int rc = executor_new_with_runtime("unitlogs", cfg, &fake_runtime_ops, &ex, &err);
-	cr_assert_eq(rc, 0, "executor_new: %s", err ? err->message : "?");
-	free(cfg);
+	ex = exec_fixture_new("unitlogs", NULL, extra);
 	cr_assert(fake_runtime_wait_streams(1, DEADLINE_MS), "no event stream");
 }
 
 static void setup(void)
 {
-	fake_runtime_reset();
-	fake_runtime_add_image(IMAGE);
-	cr_assert(mkdtemp(state_dir));
+	exec_fixture_setup("unit-logs");
 }
 
 static void teardown(void)
 {
 	fake_runtime_fail_next("container_inspect", DMS_OK, 0);
-	executor_destroy(ex);
-	ex = NULL;
-	char cmd[80];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
-	cr_assert_eq(system(cmd), 0);
-	strcpy(state_dir, "/tmp/dms-unit-logs-XXXXXX");
+	exec_fixture_teardown(&ex);
 }
 
 TestSuite(logs, .init = setup, .fini = teardown, .timeout = 30);
@@ -62,10 +50,11 @@ TestSuite(logs, .init = setup, .fini = teardown, .timeout = 30);
 static void start_ok(const char *exec_id)
 {
 	char *r = NULL;
-	cr_assert(asprintf(&r,
-	                   "{\"job_id\":\"j\",\"execution_id\":\"%s\",\"engine_spec\":{\"type\":"
-	                   "\"docker\",\"params\":{\"image\":\"%s\"}}}",
-	                   exec_id, IMAGE) > 0);
+	assert_cmp(asprintf(&r,
+	                    "{\"job_id\":\"j\",\"execution_id\":\"%s\",\"engine_spec\":{\"type\":"
+	                    "\"docker\",\"params\":{\"image\":\"%s\"}}}",
+	                    exec_id, IMAGE),
+	           >, 0);
 	dms_error *err = NULL;
 	cr_assert_eq(executor_start(ex, NULL, r, &err), 0, "start: %s", err ? err->message : "");
 	free(r);
@@ -120,12 +109,12 @@ Test(logs, a_late_engine_follow_is_ended_by_the_harvest)
 	fake_runtime_set_follow_sticky(true);
 	start_ok("late");
 	char *n = labels_container_name("unitlogs", "late");
-	cr_assert_eq(fake_runtime_write(NULL, n, "one\n", NULL), 0);
+	assert_cmp(fake_runtime_write(NULL, n, "one\n", NULL), ==, 0);
 	int fd = open_follower("late");
-	cr_assert_eq(fake_runtime_exit(NULL, n, 0, "two\n", NULL, false), 0);
+	assert_cmp(fake_runtime_exit(NULL, n, 0, "two\n", NULL, false), ==, 0);
 	char buf[64];
 	read_to_eof(fd, buf, sizeof(buf));
-	cr_assert_str_eq(buf, "one\ntwo\n");
+	cr_assert_str_eq(buf, "one\ntwo\n", "buf = \"%s\"", buf);
 	close(fd);
 	free(n);
 }
@@ -139,16 +128,16 @@ Test(logs, a_cut_spool_leaves_the_follower_on_the_engine)
 	start_ok("cut");
 	char *n = labels_container_name("unitlogs", "cut");
 	int fd = open_follower("cut");
-	cr_assert_eq(fake_runtime_exit(NULL, n, 0, "0123456789\n", NULL, false), 0);
+	assert_cmp(fake_runtime_exit(NULL, n, 0, "0123456789\n", NULL, false), ==, 0);
 	char *json = NULL;
 	dms_context *ctx = ctx_new(DEADLINE_MS);
-	cr_assert_eq(executor_wait(ex, ctx, "cut", &json, NULL), 0);
+	assert_cmp(executor_wait(ex, ctx, "cut", &json, NULL), ==, 0);
 	ctx_free(ctx);
 	free(json);
 	fake_runtime_set_follow_sticky(false); /* the engine's follow ends now */
 	char buf[64];
 	read_to_eof(fd, buf, sizeof(buf));
-	cr_assert_str_eq(buf, "0123456789\n");
+	cr_assert_str_eq(buf, "0123456789\n", "buf = \"%s\"", buf);
 	close(fd);
 	free(n);
 }
@@ -168,7 +157,7 @@ Test(logs, follower_ends_with_the_engine_stream_not_with_the_harvest)
 	char buf[256];
 	read_to_eof(fd, buf, sizeof(buf));
 	close(fd);
-	cr_assert_str_eq(buf, "all of it\n");
+	cr_assert_str_eq(buf, "all of it\n", "buf = \"%s\"", buf);
 
 	/* And the job is indeed not harvested: no result yet. */
 	dms_context *ctx = ctx_new(test_ms(50));
@@ -217,7 +206,7 @@ static bool jbool(yajl_val v, const char *key)
 static char *lines(char c, int len)
 {
 	char *s = malloc((size_t)len + 1);
-	cr_assert(s);
+	cr_assert(s, "s is false");
 	for (int i = 0; i < len; i++)
 		s[i] = i % 4 == 3 ? '\n' : (i % 4 == 0 ? c : (char)('0' + (i / 4) % 10));
 	s[len] = '\0';
@@ -233,7 +222,7 @@ ParameterizedTest(struct harvest_case *hc, logs, harvest_keeps_exact_bytes_and_f
 	start_ok(hc->name);
 	char *out = lines('o', hc->out_len), *errs = lines('e', hc->err_len);
 	char *n = labels_container_name("unitlogs", hc->name);
-	cr_assert_eq(fake_runtime_exit(NULL, n, 0, out, errs, false), 0);
+	assert_cmp(fake_runtime_exit(NULL, n, 0, out, errs, false), ==, 0);
 	free(n);
 
 	dms_context *ctx = ctx_new(DEADLINE_MS);
@@ -262,9 +251,9 @@ ParameterizedTest(struct harvest_case *hc, logs, harvest_keeps_exact_bytes_and_f
 	int fd = -1;
 	char req[96];
 	snprintf(req, sizeof(req), "{\"execution_id\":\"%s\",\"format\":\"plain\"}", hc->name);
-	cr_assert_eq(executor_get_log_stream(ex, NULL, req, &fd, NULL), 0);
+	assert_cmp(executor_get_log_stream(ex, NULL, req, &fd, NULL), ==, 0);
 	char *buf = malloc(20000);
-	cr_assert(buf);
+	cr_assert(buf, "buf is false");
 	size_t got = read_to_eof(fd, buf, 20000);
 	close(fd);
 	size_t total = (size_t)hc->out_len + (size_t)hc->err_len;
@@ -293,12 +282,12 @@ Test(logs, removal_waits_for_a_slow_follower)
 	 * follower blocks writing while the harvest runs. */
 	size_t len = 400 * 1000;
 	char *out = malloc(len + 1);
-	cr_assert(out);
+	cr_assert(out, "out is false");
 	for (size_t i = 0; i < len; i++)
 		out[i] = i % 1000 == 999 ? '\n' : (char)('a' + (i / 1000) % 26);
 	out[len] = '\0';
 	char *n = labels_container_name("unitlogs", "slow");
-	cr_assert_eq(fake_runtime_exit(NULL, n, 0, out, NULL, false), 0);
+	assert_cmp(fake_runtime_exit(NULL, n, 0, out, NULL, false), ==, 0);
 	free(n);
 
 	dms_context *ctx = ctx_new(DEADLINE_MS);
@@ -317,7 +306,7 @@ Test(logs, removal_waits_for_a_slow_follower)
 	             "the container was removed under a follower");
 
 	char *buf = malloc(len + 64);
-	cr_assert(buf);
+	cr_assert(buf, "buf is false");
 	size_t got = read_to_eof(fd, buf, len + 64);
 	close(fd);
 	cr_assert(got == len && memcmp(buf, out, len) == 0, "the follower got %zu bytes of %zu",

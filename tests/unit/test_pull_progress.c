@@ -15,6 +15,7 @@
 #include "image_ref.h"
 #include "pull_progress.h"
 #include "registry_auth.h"
+#include "test_assert.h"
 
 /* `docker pull` of a two-layer image through /images/create, as dockerd
  * 20.10 streams it (JSON messages, one per line; progress strings cut). */
@@ -75,11 +76,15 @@ Test(pull_progress, recorded_docker_stream)
 {
 	struct pull_progress p;
 
-	cr_assert_eq(sizeof(recorded) / sizeof(recorded[0]), sizeof(expected) / sizeof(expected[0]));
+	cr_assert_eq(sizeof(recorded) / sizeof(recorded[0]), sizeof(expected) / sizeof(expected[0]),
+	             "sizeof(recorded) / sizeof(recorded[0]) = %lld, sizeof(expected) / "
+	             "sizeof(expected[0]) = %lld",
+	             (long long)(sizeof(recorded) / sizeof(recorded[0])),
+	             (long long)(sizeof(expected) / sizeof(expected[0])));
 	pull_progress_init(&p);
 	for (size_t i = 0; i < sizeof(recorded) / sizeof(recorded[0]); i++) {
 		uint64_t cur, tot;
-		cr_assert_eq(pull_progress_feed_json(&p, recorded[i]), 0);
+		assert_cmp(pull_progress_feed_json(&p, recorded[i]), ==, 0);
 		pull_progress_totals(&p, &cur, &tot);
 		cr_assert_eq(cur, expected[i].current, "after message %zu: current %llu, want %llu",
 		             i, (unsigned long long)cur, (unsigned long long)expected[i].current);
@@ -100,19 +105,20 @@ Test(pull_progress, already_exists_and_noise)
 	uint64_t cur, tot;
 
 	pull_progress_init(&p);
-	cr_assert_eq(pull_progress_feed_json(&p, "{\"status\":\"Already exists\",\"id\":\"aaa\"}"), 0);
-	cr_assert_eq(pull_progress_feed_json(&p, "not json"), 0);
-	cr_assert_eq(pull_progress_feed_json(&p, "{\"progressDetail\":{}}"), 0);
-	cr_assert_eq(pull_progress_feed_json(
-	                 &p, "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":999,"
-	                     "\"total\":10},\"id\":\"bbb\"}"),
-	             0);
+	assert_cmp(pull_progress_feed_json(&p, "{\"status\":\"Already exists\",\"id\":\"aaa\"}"),
+	           ==, 0);
+	assert_cmp(pull_progress_feed_json(&p, "not json"), ==, 0);
+	assert_cmp(pull_progress_feed_json(&p, "{\"progressDetail\":{}}"), ==, 0);
+	assert_cmp(pull_progress_feed_json(
+	               &p, "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":999,"
+	                   "\"total\":10},\"id\":\"bbb\"}"),
+	           ==, 0);
 	pull_progress_totals(&p, &cur, &tot);
 	cr_assert_eq(cur, 10, "a layer's current is capped by its total: %llu",
 	             (unsigned long long)cur);
 	cr_assert_eq(tot, 10, "total %llu", (unsigned long long)tot);
 	cr_assert_eq(p.n_layers, 2, "layers: %zu", p.n_layers);
-	cr_assert_str_eq(p.status, "bbb: Downloading");
+	cr_assert_str_eq(p.status, "bbb: Downloading", "p.status = \"%s\"", p.status);
 	pull_progress_free(&p);
 }
 
@@ -244,8 +250,8 @@ Test(registry_auth, header_for_the_image_registry_only)
 	                            "  - {server: ghcr.io, identity_token: tok}\n");
 	char *h = NULL;
 
-	cr_assert_eq(registry_auth_for(c, "localhost:5000/dms/busybox:v1", &h, NULL), 0);
-	cr_assert_not_null(h);
+	assert_cmp(registry_auth_for(c, "localhost:5000/dms/busybox:v1", &h, NULL), ==, 0);
+	cr_assert_not_null(h, "h = %p", (void *)(h));
 	char *json = b64url_decode(h);
 	yajl_val root = yajl_tree_parse(json, NULL, 0);
 	cr_assert_not_null(root, "not JSON: %s", json);
@@ -261,7 +267,7 @@ Test(registry_auth, header_for_the_image_registry_only)
 	free(json);
 	free(h);
 
-	cr_assert_eq(registry_auth_for(c, "ghcr.io/org/app:1", &h, NULL), 0);
+	assert_cmp(registry_auth_for(c, "ghcr.io/org/app:1", &h, NULL), ==, 0);
 	json = b64url_decode(h);
 	cr_assert(strstr(json, "\"identitytoken\":\"tok\""), "%s", json);
 	cr_assert_null(strstr(json, "password"), "%s", json);
@@ -273,7 +279,7 @@ Test(registry_auth, header_for_the_image_registry_only)
 		                              "localhost:5001/x", "evil.io/localhost:5000/x" };
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
 		h = (char *)1;
-		cr_assert_eq(registry_auth_for(c, others[i], &h, NULL), 0);
+		assert_cmp(registry_auth_for(c, others[i], &h, NULL), ==, 0);
 		cr_assert_null(h, "credentials sent for %s", others[i]);
 	}
 	config_free(c);

@@ -49,7 +49,7 @@ Test(result, init_defaults)
 	cr_assert_eq(r.exit_code, -1, "exit_code = %d", r.exit_code);
 	cr_assert_eq(r.out.limit, 100, "out limit = %zu", r.out.limit);
 	cr_assert_eq(r.err.limit, 100, "err limit = %zu", r.err.limit);
-	cr_assert_null(r.error_msg);
+	cr_assert_null(r.error_msg, "r.error_msg = %p", (void *)(r.error_msg));
 	cr_assert_eq(r.signal, 0, "signal = %d", r.signal);
 	cr_assert_eq(r.started_at_ns, 0, "started_at_ns = %lld", (long long)r.started_at_ns);
 	result_free(&r);
@@ -68,7 +68,7 @@ Test(result, shape_of_a_fresh_result)
 
 	result_init(&r, 16);
 	json = result_to_json(&r);
-	cr_assert_not_null(json);
+	cr_assert_not_null(json, "json = %p", (void *)(json));
 	root = parse_json(json);
 	cr_assert_eq(root->u.object.len, sizeof(keys) / sizeof(keys[0]), "%zu keys in %s",
 	             root->u.object.len, json);
@@ -340,7 +340,8 @@ ParameterizedTest(struct parse_case *pc, result, parse)
 
 Test(result, parse_null)
 {
-	cr_assert_eq(parse_rfc3339(NULL), 0);
+	cr_assert_eq(parse_rfc3339(NULL), 0, "parse_rfc3339(NULL) = %lld",
+	             (long long)(parse_rfc3339(NULL)));
 }
 
 Test(result, round_trip_now)

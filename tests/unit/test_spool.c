@@ -25,6 +25,7 @@
 #include "error.h"
 #include "spool.h"
 #include "test_time.h"
+#include "test_assert.h"
 
 /* --- fixture: a private directory ------------------------------------- */
 
@@ -78,14 +79,14 @@ static int record_sink(void *ud, int stream, const char *data, size_t len)
 	cr_assert(stream >= 0 && stream <= 2, "stream %d", stream);
 	cr_assert_gt(len, 0, "sink called with 0 bytes");
 	r->calls++;
-	cr_assert_eq(buf_append(&r->stream[stream], data, len), 0);
+	assert_cmp(buf_append(&r->stream[stream], data, len), ==, 0);
 	if (stream != r->last_stream) {
 		if (r->last_stream >= 0)
-			cr_assert_eq(buf_append(&r->transcript, "|", 1), 0);
-		cr_assert_eq(buf_appendf(&r->transcript, "%d:", stream), 0);
+			assert_cmp(buf_append(&r->transcript, "|", 1), ==, 0);
+		assert_cmp(buf_appendf(&r->transcript, "%d:", stream), ==, 0);
 		r->last_stream = stream;
 	}
-	cr_assert_eq(buf_append(&r->transcript, data, len), 0);
+	assert_cmp(buf_append(&r->transcript, data, len), ==, 0);
 	return r->stop_with;
 }
 
@@ -101,7 +102,7 @@ static struct spool *create(uint64_t limit)
 	int rc = spool_create(path, limit, &s, &e);
 
 	cr_assert_eq(rc, 0, "spool_create(%s): rc = %d: %s", path, rc, e ? e->message : "");
-	cr_assert_not_null(s);
+	cr_assert_not_null(s, "s = %p", (void *)(s));
 	return s;
 }
 
@@ -132,7 +133,7 @@ static void write_sample(void)
 	append(s, 2, "err22");
 	cr_assert_eq(s->bytes[1], 8, "bytes[1] = %llu", (unsigned long long)s->bytes[1]);
 	cr_assert_eq(s->bytes[2], 9, "bytes[2] = %llu", (unsigned long long)s->bytes[2]);
-	cr_assert_not(s->truncated);
+	cr_assert_not(s->truncated, "s->truncated is true");
 	spool_close(s);
 }
 
@@ -163,10 +164,10 @@ Test(spool, file_is_docker_framed_and_private)
 	int fd;
 
 	write_sample();
-	cr_assert_eq(stat(path, &st), 0);
+	assert_cmp(stat(path, &st), ==, 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "mode = %o", st.st_mode & 0777);
 	fd = open(path, O_RDONLY);
-	cr_assert_geq(fd, 0);
+	cr_assert_geq(fd, 0, "fd = %lld", (long long)(fd));
 	n = read(fd, got, sizeof(got));
 	close(fd);
 	cr_assert_eq(n, (ssize_t)sizeof(want) - 1, "file has %zd bytes, want %zu", n,
@@ -181,13 +182,13 @@ Test(spool, create_truncates_and_resets_mode)
 	struct stat st;
 	int fd = open(path, O_WRONLY | O_CREAT, 0644);
 
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, "old junk that is not framed", 27), 27);
+	cr_assert_geq(fd, 0, "fd = %lld", (long long)(fd));
+	assert_cmp(write(fd, "old junk that is not framed", 27), ==, 27);
 	close(fd);
 	s = create(0);
 	append(s, 1, "new");
 	spool_close(s);
-	cr_assert_eq(stat(path, &st), 0);
+	assert_cmp(stat(path, &st), ==, 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "mode = %o", st.st_mode & 0777);
 	replay(NULL, &r);
 	cr_assert_str_eq(str(&r.transcript), "1:new", "transcript = %s", str(&r.transcript));
@@ -237,7 +238,7 @@ Test(spool, limit_exactly_reached_is_not_truncated)
 	append(s, 1, "abcd");
 	append(s, 2, "efghij");
 	cr_assert_not(s->truncated, "truncated at exactly the limit");
-	cr_assert_eq(spool_append(s, 1, "", 0), 0);
+	assert_cmp(spool_append(s, 1, "", 0), ==, 0);
 	cr_assert_not(s->truncated, "an empty append past a full spool truncated it");
 	spool_close(s);
 	replay(NULL, &r);
@@ -258,7 +259,7 @@ Test(spool, limit_exceeded_by_one_byte_is_truncated)
 	             (unsigned long long)(s->bytes[1] + s->bytes[2]));
 	/* Once full, nothing more is written, and the flag stays. */
 	append(s, 1, "more");
-	cr_assert(s->truncated);
+	cr_assert(s->truncated, "s->truncated is false");
 	cr_assert_eq(s->bytes[1], 4, "bytes[1] = %llu", (unsigned long long)s->bytes[1]);
 	spool_close(s);
 	replay(NULL, &r);
@@ -273,8 +274,8 @@ Test(spool, limit_zero_is_unlimited)
 	char big[100000];
 
 	memset(big, 'q', sizeof(big));
-	cr_assert_eq(spool_append(s, 1, big, sizeof(big)), 0);
-	cr_assert_not(s->truncated);
+	assert_cmp(spool_append(s, 1, big, sizeof(big)), ==, 0);
+	cr_assert_not(s->truncated, "s->truncated is true");
 	cr_assert_eq(s->bytes[1], sizeof(big), "bytes[1] = %llu", (unsigned long long)s->bytes[1]);
 	spool_close(s);
 }
@@ -292,11 +293,11 @@ Test(spool, large_payloads_round_trip)
 		char *p = malloc(sizes[i]);
 		int stream = 1 + (int)(i % 2);
 
-		cr_assert_not_null(p);
+		cr_assert_not_null(p, "p = %p", (void *)(p));
 		for (size_t j = 0; j < sizes[i]; j++)
 			p[j] = (char)('A' + (i * 7 + j) % 26);
 		cr_assert_eq(spool_append(s, stream, p, sizes[i]), 0, "%s", strerror(errno));
-		cr_assert_eq(buf_append(stream == 1 ? &want_out : &want_err, p, sizes[i]), 0);
+		assert_cmp(buf_append(stream == 1 ? &want_out : &want_err, p, sizes[i]), ==, 0);
 		free(p);
 	}
 	spool_close(s);
@@ -333,10 +334,10 @@ Test(spool, bad_arguments)
 	struct spool *s = create(0);
 
 	errno = 0;
-	cr_assert_eq(spool_append(s, 3, "x", 1), -1);
+	assert_cmp(spool_append(s, 3, "x", 1), ==, -1);
 	cr_assert_eq(errno, EINVAL, "errno = %d", errno);
-	cr_assert_eq(spool_append(s, -1, "x", 1), -1);
-	cr_assert_eq(spool_append(NULL, 1, "x", 1), -1);
+	assert_cmp(spool_append(s, -1, "x", 1), ==, -1);
+	assert_cmp(spool_append(NULL, 1, "x", 1), ==, -1);
 	spool_close(s);
 	spool_close(NULL);
 }
@@ -350,9 +351,9 @@ Test(spool, create_failure_names_the_path)
 
 	snprintf(bad, sizeof(bad), "%s/missing-dir/spool", dir);
 	rc = spool_create(bad, 0, &s, &e);
-	cr_assert_neq(rc, 0);
-	cr_assert_null(s);
-	cr_assert_not_null(e);
+	cr_assert_neq(rc, 0, "rc = %lld", (long long)(rc));
+	cr_assert_null(s, "s = %p", (void *)(s));
+	cr_assert_not_null(e, "e = %p", (void *)(e));
 	cr_assert_eq((int)e->category, rc, "category %d, rc %d", e->category, rc);
 	cr_assert(strstr(e->message, bad) != NULL, "message = %s", e->message);
 	err_free(e);
@@ -362,8 +363,8 @@ static void write_file(const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, data, len), (ssize_t)len);
+	cr_assert_geq(fd, 0, "fd = %lld", (long long)(fd));
+	assert_cmp(write(fd, data, len), ==, (ssize_t)len);
 	close(fd);
 }
 
@@ -416,7 +417,7 @@ Test(spool, missing_file_is_an_error)
 	rc = spool_replay(path, NULL, record_sink, &r);
 	cr_assert_eq(rc, -1, "rc = %d", rc);
 	cr_assert_eq(errno, ENOENT, "errno = %d", errno);
-	cr_assert_eq(r.calls, 0);
+	cr_assert_eq(r.calls, 0, "r.calls = %lld", (long long)(r.calls));
 	record_free(&r);
 }
 
@@ -490,10 +491,10 @@ Test(spool, writes_survive_signals_and_short_writes)
 	char *payload = malloc(len);
 	int fds[2];
 
-	cr_assert_not_null(payload);
+	cr_assert_not_null(payload, "payload = %p", (void *)(payload));
 	for (size_t i = 0; i < len; i++)
 		payload[i] = (char)(i * 31 + 7);
-	cr_assert_eq(pipe(fds), 0);
+	cr_assert_eq(pipe(fds), 0, "pipe(fds) = %lld", (long long)(pipe(fds)));
 	fcntl(fds[1], F_SETPIPE_SZ, 4096);
 	close(s->fd);
 	s->fd = fds[1];
@@ -502,10 +503,10 @@ Test(spool, writes_survive_signals_and_short_writes)
 	sigemptyset(&block);
 	sigaddset(&block, SIGALRM);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
-	cr_assert_eq(pthread_create(&reader, NULL, drain_pipe, &d), 0);
+	assert_cmp(pthread_create(&reader, NULL, drain_pipe, &d), ==, 0);
 	pthread_sigmask(SIG_UNBLOCK, &block, NULL);
-	cr_assert_eq(sigaction(SIGALRM, &sa, NULL), 0);
-	cr_assert_eq(setitimer(ITIMER_REAL, &every, NULL), 0);
+	assert_cmp(sigaction(SIGALRM, &sa, NULL), ==, 0);
+	assert_cmp(setitimer(ITIMER_REAL, &every, NULL), ==, 0);
 
 	int rc = spool_append(s, 2, payload, len);
 	int e = errno;

@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "runtimes/compat.h"
+#include "test_assert.h"
 
 struct seen {
 	struct buf out; /* "<stream>|<stamp>|" per record, then its payload */
@@ -70,8 +71,9 @@ Test(stamped, every_split_point_gives_the_same_records)
 		struct compat_stamped p = {.min_stream = 1};
 		struct seen s = {.out = BUF_INIT(0)};
 
-		cr_assert_eq(compat_stamped_parse(&p, in, cut, on_record, on_payload, &s), 0);
-		cr_assert_eq(compat_stamped_parse(&p, in + cut, n - cut, on_record, on_payload, &s), 0);
+		assert_cmp(compat_stamped_parse(&p, in, cut, on_record, on_payload, &s), ==, 0);
+		assert_cmp(compat_stamped_parse(&p, in + cut, n - cut, on_record, on_payload, &s),
+		           ==, 0);
 		buf_append(&s.out, "", 1);
 		cr_assert_str_eq(s.out.data, want, "split at %zu", cut);
 		buf_free(&s.out);
@@ -86,9 +88,9 @@ Test(stamped, byte_by_byte)
 	struct seen s = {.out = BUF_INIT(0)};
 
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(compat_stamped_parse(&p, in + i, 1, on_record, on_payload, &s), 0);
+		assert_cmp(compat_stamped_parse(&p, in + i, 1, on_record, on_payload, &s), ==, 0);
 	buf_append(&s.out, "", 1);
-	cr_assert_str_eq(s.out.data, want);
+	cr_assert_str_eq(s.out.data, want, "s.out.data = \"%s\", want = \"%s\"", s.out.data, want);
 	buf_free(&s.out);
 }
 
@@ -98,16 +100,17 @@ Test(stamped, not_frames_and_streams_below_the_minimum)
 	struct seen s = {.out = BUF_INIT(0)};
 	struct compat_stamped p = {.min_stream = 1};
 
-	cr_assert_eq(compat_stamped_parse(&p, "not a frame", 11, on_record, on_payload, &s), -1);
+	assert_cmp(compat_stamped_parse(&p, "not a frame", 11, on_record, on_payload, &s), ==, -1);
 	size_t n = frame(in, 0, "2026-12-04T15:02:10Z x");
 	compat_stamped_reset(&p);
 	cr_assert_eq(p.min_stream, 1, "reset keeps min_stream");
 	cr_assert_eq(compat_stamped_parse(&p, in, n, on_record, on_payload, &s), -1,
 	             "dockerd never sends stream 0");
 	struct compat_stamped podman = {.min_stream = 0};
-	cr_assert_eq(compat_stamped_parse(&podman, in, n, on_record, on_payload, &s), 0);
+	assert_cmp(compat_stamped_parse(&podman, in, n, on_record, on_payload, &s), ==, 0);
 	buf_append(&s.out, "", 1);
-	cr_assert_str_eq(s.out.data, "<0|2026-12-04T15:02:10Z|20>x");
+	cr_assert_str_eq(s.out.data, "<0|2026-12-04T15:02:10Z|20>x", "s.out.data = \"%s\"",
+	                 s.out.data);
 	buf_free(&s.out);
 }
 
@@ -120,9 +123,9 @@ Test(stamped, an_overlong_stamp_is_reported_unusable)
 	memset(body, '9', 100);
 	strcpy(body + 100, " after");
 	size_t n = frame(in, 1, body);
-	cr_assert_eq(compat_stamped_parse(&p, in, n, on_record, on_payload, &s), 0);
+	assert_cmp(compat_stamped_parse(&p, in, n, on_record, on_payload, &s), ==, 0);
 	buf_append(&s.out, "", 1);
-	cr_assert_str_eq(s.out.data, "<1|?|100>after");
+	cr_assert_str_eq(s.out.data, "<1|?|100>after", "s.out.data = \"%s\"", s.out.data);
 	buf_free(&s.out);
 }
 
@@ -133,8 +136,9 @@ Test(stamped, payload_asking_to_stop_stops)
 	struct compat_stamped p = {.min_stream = 1};
 	struct seen s = {.out = BUF_INIT(0), .stop_after = 1};
 
-	cr_assert_eq(compat_stamped_parse(&p, in, n, on_record, on_payload, &s), 1);
+	assert_cmp(compat_stamped_parse(&p, in, n, on_record, on_payload, &s), ==, 1);
 	buf_append(&s.out, "", 1);
-	cr_assert_str_eq(s.out.data, "<1|2026-12-04T15:02:10.5Z|22>hello\n");
+	cr_assert_str_eq(s.out.data, "<1|2026-12-04T15:02:10.5Z|22>hello\n", "s.out.data = \"%s\"",
+	                 s.out.data);
 	buf_free(&s.out);
 }

@@ -15,44 +15,31 @@
 #include "config.h"
 #include "context.h"
 #include "error.h"
+#include "exec_fixture.h"
 #include "executor_internal.h"
 #include "fake_runtime.h"
 #include "test_time.h"
 #include "labels.h"
 #include "sweep.h"
+#include "test_assert.h"
 
-#define IMAGE "fake/busybox:1"
+#define IMAGE EXEC_FIXTURE_IMAGE
 #define DEADLINE_MS test_ms(5000) /* scaled under valgrind: test_time.h */
 #define S_NS 1000000000ll
 
-static char state_dir[] = "/tmp/dms-sweep-XXXXXX";
-
 static struct dms_executor *new_exec(const char *id, const char *extra)
 {
-	char *cfg = NULL;
-	cr_assert(asprintf(&cfg, "state_dir: %s\nstop_timeout: 1s\n%s", state_dir,
-	                   extra ? extra : "") > 0);
-	struct dms_executor *e = NULL;
-	dms_error *err = NULL;
-	int rc = executor_new_with_runtime(id, cfg, &fake_runtime_ops, &e, &err);
-	cr_assert_eq(rc, 0, "executor_new: %s", err ? err->message : "?");
-	free(cfg);
-	return e;
+	return exec_fixture_new(id, NULL, extra);
 }
 
 static void setup(void)
 {
-	fake_runtime_reset();
-	fake_runtime_add_image(IMAGE);
-	cr_assert(mkdtemp(state_dir));
+	exec_fixture_setup("sweep");
 }
 
 static void teardown(void)
 {
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
-	cr_assert_eq(system(cmd), 0);
-	strcpy(state_dir, "/tmp/dms-sweep-XXXXXX");
+	exec_fixture_teardown(NULL);
 }
 
 TestSuite(sweep, .init = setup, .fini = teardown, .timeout = 30);
@@ -86,10 +73,11 @@ static void object(enum runtime_object kind, const char *name, const char *owner
 static void start_job(struct dms_executor *ex, const char *exec_id)
 {
 	char *r = NULL;
-	cr_assert(asprintf(&r,
-	                   "{\"job_id\":\"j\",\"execution_id\":\"%s\",\"engine_spec\":{\"type\":"
-	                   "\"docker\",\"params\":{\"image\":\"%s\"}}}",
-	                   exec_id, IMAGE) > 0);
+	assert_cmp(asprintf(&r,
+	                    "{\"job_id\":\"j\",\"execution_id\":\"%s\",\"engine_spec\":{\"type\":"
+	                    "\"docker\",\"params\":{\"image\":\"%s\"}}}",
+	                    exec_id, IMAGE),
+	           >, 0);
 	dms_error *err = NULL;
 	cr_assert_eq(executor_start(ex, NULL, r, &err), 0, "start %s: %s", exec_id,
 	             err ? err->message : "");
@@ -217,7 +205,7 @@ Test(sweep, dry_run_removes_nothing)
 	cr_assert_eq(r.would_remove, 3, "would remove %zu, want 3", r.would_remove);
 	cr_assert_eq(r.removed, 0, "a dry run removed %zu", r.removed);
 	cr_assert(fake_runtime_exists(w.a_orphan));
-	cr_assert_eq(count(RT_OBJ_NETWORK, "a") + count(RT_OBJ_VOLUME, "a"), 3);
+	assert_cmp(count(RT_OBJ_NETWORK, "a") + count(RT_OBJ_VOLUME, "a"), ==, 3);
 	cr_assert_eq(fake_runtime_op_count("container_remove") +
 	                 fake_runtime_op_count("object_remove"), 0,
 	             "remove calls in a dry run");
@@ -233,25 +221,29 @@ Test(sweep, an_object_tracked_again_is_forgotten)
 	object(RT_OBJ_NETWORK, "a-net-x", "a", "x");
 	int64_t t0 = mono_now_ns();
 	sweep_pass(a, t0);
-	cr_assert_eq(sweep_last_report(a).untracked, 1);
+	cr_assert_eq(sweep_last_report(a).untracked, 1, "sweep_last_report(a).untracked = %lld",
+	             (long long)(sweep_last_report(a).untracked));
 	start_job(a, "x");
 	sweep_pass(a, t0 + 5 * S_NS);
 	cr_assert_eq(sweep_last_report(a).untracked, 0, "tracked network counted untracked");
 	dms_error *err = NULL;
-	cr_assert_eq(executor_cleanup(a, NULL, &err), 0);
+	assert_cmp(executor_cleanup(a, NULL, &err), ==, 0);
 	executor_destroy(a);
 }
 
 Test(sweep, off_by_default_and_periodic_when_asked)
 {
 	struct dms_executor *off = new_exec("a", NULL);
-	cr_assert_eq(off->cfg->sweep_interval_ms, 0);
-	cr_assert_eq(off->cfg->sweep_grace_ms, 5 * 60 * 1000);
-	cr_assert_not(off->cfg->sweep_dry_run);
+	cr_assert_eq(off->cfg->sweep_interval_ms, 0, "off->cfg->sweep_interval_ms = %lld",
+	             (long long)(off->cfg->sweep_interval_ms));
+	cr_assert_eq(off->cfg->sweep_grace_ms, 5 * 60 * 1000,
+	             "off->cfg->sweep_grace_ms = %lld, 5 * 60 * 1000 = %lld",
+	             (long long)(off->cfg->sweep_grace_ms), (long long)(5 * 60 * 1000));
+	cr_assert_not(off->cfg->sweep_dry_run, "off->cfg->sweep_dry_run is true");
 	int64_t next = INT64_MAX;
 	sweep_tick(off, mono_now_ns(), &next);
 	cr_assert_eq(sweep_last_report(off).passes, 0, "a pass with the sweep off");
-	cr_assert_eq(next, INT64_MAX);
+	cr_assert_eq(next, INT64_MAX, "next = %lld", (long long)(next));
 	executor_destroy(off);
 
 	/* The janitor runs the passes: an orphan goes without any call. */
@@ -297,8 +289,10 @@ Test(sweep, config_keys)
 	cr_assert_eq(config_parse("sweep_interval: 10m\nsweep_grace: 30s\nsweep_dry_run: true\n", &c,
 	                          &err),
 	             0, "%s", err ? err->message : "");
-	cr_assert_eq(c->sweep_interval_ms, 600000);
-	cr_assert_eq(c->sweep_grace_ms, 30000);
-	cr_assert(c->sweep_dry_run);
+	cr_assert_eq(c->sweep_interval_ms, 600000, "c->sweep_interval_ms = %lld",
+	             (long long)(c->sweep_interval_ms));
+	cr_assert_eq(c->sweep_grace_ms, 30000, "c->sweep_grace_ms = %lld",
+	             (long long)(c->sweep_grace_ms));
+	cr_assert(c->sweep_dry_run, "c->sweep_dry_run is false");
 	config_free(c);
 }
