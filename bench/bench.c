@@ -102,7 +102,8 @@ const char *bench_token(void)
 	static char tok[64];
 
 	if (!tok[0])
-		snprintf(tok, sizeof(tok), "b%ld-%" PRId64, (long)getpid(), bench_real_ns() / 1000000);
+		snprintf(tok, sizeof(tok), "b%ld-%" PRId64, (long)getpid(),
+		         bench_real_ns() / 1000000);
 	return tok;
 }
 
@@ -226,7 +227,8 @@ long eng_call(struct eng *e, const char *method, const char *path, const char *b
 		bbuf_reset(out);
 	CURLcode rc = curl_easy_perform(e->h);
 	if (rc != CURLE_OK) {
-		bench_log("%s %s: %s", method, path, e->errbuf[0] ? e->errbuf : curl_easy_strerror(rc));
+		bench_log("%s %s: %s", method, path,
+		          e->errbuf[0] ? e->errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
 	curl_easy_getinfo(e->h, CURLINFO_RESPONSE_CODE, &status);
@@ -257,7 +259,7 @@ static int stream_progress(void *user, curl_off_t a, curl_off_t b, curl_off_t c,
 
 long eng_stream(struct eng *e, const char *path, eng_sink_fn fn, void *user, volatile bool *stop)
 {
-	struct stream_ctx c = { fn, user, stop };
+	struct stream_ctx c = {fn, user, stop};
 	long status = -1;
 
 	eng_setup(e, "GET", path);
@@ -298,7 +300,7 @@ static int expect_status(const char *what, long got, long want1, long want2, con
 int eng_create(struct eng *e, const char *create_json, char **id_out)
 {
 	struct bbuf b;
-	static const char *const id_path[] = { "Id", NULL };
+	static const char *const id_path[] = {"Id", NULL};
 
 	bbuf_init(&b, ENG_RESPONSE_MAX);
 	long st = eng_call(e, "POST", "/containers/create", create_json, &b);
@@ -330,7 +332,7 @@ int eng_wait(struct eng *e, const char *id, long *exit_code)
 {
 	struct bbuf b;
 	char path[256];
-	static const char *const code_path[] = { "StatusCode", NULL };
+	static const char *const code_path[] = {"StatusCode", NULL};
 
 	bbuf_init(&b, ENG_RESPONSE_MAX);
 	snprintf(path, sizeof(path), "/containers/%s/wait", id);
@@ -353,7 +355,8 @@ int eng_delete(struct eng *e, const char *id)
 
 	bbuf_init(&b, ENG_RESPONSE_MAX);
 	snprintf(path, sizeof(path), "/containers/%s", id);
-	int r = expect_status("container delete", eng_call(e, "DELETE", path, NULL, &b), 204, 200, &b);
+	int r =
+	    expect_status("container delete", eng_call(e, "DELETE", path, NULL, &b), 204, 200, &b);
 	bbuf_free(&b);
 	return r;
 }
@@ -428,7 +431,7 @@ void json_add_string(struct bbuf *b, const char *s)
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\') {
-			char esc[2] = { '\\', (char)c };
+			char esc[2] = {'\\', (char)c};
 			bbuf_add(b, esc, 2);
 		} else if (c < 0x20) {
 			char esc[8];
@@ -465,10 +468,10 @@ static void evwatch_line(struct evwatch *w, const char *line)
 {
 	char err[128];
 	yajl_val v = yajl_tree_parse(line, err, sizeof(err));
-	static const char *const action_path[] = { "Action", NULL };
-	static const char *const status_path[] = { "status", NULL };
-	static const char *const id_path[] = { "id", NULL };
-	static const char *const ns_path[] = { "timeNano", NULL };
+	static const char *const action_path[] = {"Action", NULL};
+	static const char *const status_path[] = {"status", NULL};
+	static const char *const id_path[] = {"id", NULL};
+	static const char *const ns_path[] = {"timeNano", NULL};
 
 	if (!v)
 		return;
@@ -478,7 +481,7 @@ static void evwatch_line(struct evwatch *w, const char *line)
 	yajl_val ns = yajl_tree_get(v, (const char **)ns_path, yajl_t_number);
 	yajl_val key;
 	if (w->key_attr) {
-		const char *kp[] = { "Actor", "Attributes", w->key_attr, NULL };
+		const char *kp[] = {"Actor", "Attributes", w->key_attr, NULL};
 		key = yajl_tree_get(v, kp, yajl_t_string);
 	} else {
 		key = yajl_tree_get(v, (const char **)id_path, yajl_t_string);
@@ -525,7 +528,8 @@ static void *evwatch_main(void *arg)
 
 	eng_init(&e, w->host_url);
 	while (!w->stop) {
-		char *filters = bench_asprintf("{\"type\":[\"container\"],\"label\":[\"%s\"]}", w->label);
+		char *filters =
+		    bench_asprintf("{\"type\":[\"container\"],\"label\":[\"%s\"]}", w->label);
 		char *esc = eng_escape(&e, filters);
 		char *path = bench_asprintf("/events?since=%" PRId64 "&filters=%s", since, esc);
 		double t0 = bench_now_ms();
@@ -538,7 +542,7 @@ static void *evwatch_main(void *arg)
 		/* A stream that ended by itself is reopened (since= replays); one
 		 * that fails at once is retried no faster than 5 times a second. */
 		while (!w->stop && bench_now_ms() - t0 < 200) {
-			struct timespec ts = { 0, 20 * 1000000 };
+			struct timespec ts = {0, 20 * 1000000};
 			nanosleep(&ts, NULL);
 		}
 	}

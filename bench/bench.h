@@ -21,8 +21,8 @@
 #define BENCH_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 /* --- clocks and messages ------------------------------------------------ */
-double bench_now_ms(void);      /* CLOCK_MONOTONIC, milliseconds */
-int64_t bench_real_ns(void);    /* CLOCK_REALTIME, ns: comparable with engine timeNano */
+double bench_now_ms(void);   /* CLOCK_MONOTONIC, milliseconds */
+int64_t bench_real_ns(void); /* CLOCK_REALTIME, ns: comparable with engine timeNano */
 void bench_set_progname(const char *name);
 void bench_log(const char *fmt, ...) BENCH_PRINTF(1, 2);
 _Noreturn void bench_die(const char *fmt, ...) BENCH_PRINTF(1, 2);
@@ -62,8 +62,7 @@ long eng_call(struct eng *e, const char *method, const char *path, const char *b
 /* GET path, body bytes to fn until the engine ends the response or *stop
  * becomes true (checked about once a second). Returns the HTTP status or -1. */
 typedef void (*eng_sink_fn)(void *user, const char *data, size_t n);
-long eng_stream(struct eng *e, const char *path, eng_sink_fn fn, void *user,
-                volatile bool *stop);
+long eng_stream(struct eng *e, const char *path, eng_sink_fn fn, void *user, volatile bool *stop);
 /* A URL-encoded copy of s (caller frees). */
 char *eng_escape(struct eng *e, const char *s);
 
@@ -103,10 +102,10 @@ void evwatch_stop(struct evwatch *w);
 struct frame_counter {
 	unsigned char hdr[8];
 	size_t hdr_len;
-	uint64_t left;      /* payload bytes left in the current frame */
-	uint64_t payload;   /* total payload bytes */
-	uint64_t raw;       /* total bytes fed */
-	double last_ms;     /* bench_now_ms() when the last bytes were fed */
+	uint64_t left;    /* payload bytes left in the current frame */
+	uint64_t payload; /* total payload bytes */
+	uint64_t raw;     /* total bytes fed */
+	double last_ms;   /* bench_now_ms() when the last bytes were fed */
 };
 void frame_counter_feed(struct frame_counter *c, const char *p, size_t n);
 

@@ -83,7 +83,8 @@ static DBusMessage *call_block(struct bus *b, const char *path, const char *ifac
 	DBusMessage *m = new_call(path, iface, method, arg1, arg2);
 
 	dbus_error_init(&e);
-	DBusMessage *r = dbus_connection_send_with_reply_and_block(b->c, m, DBUS_TIMEOUT_INFINITE, &e);
+	DBusMessage *r =
+	    dbus_connection_send_with_reply_and_block(b->c, m, DBUS_TIMEOUT_INFINITE, &e);
 	dbus_message_unref(m);
 	if (!r) {
 		bench_log("%s: %s: %s", method, e.name, e.message);
@@ -97,7 +98,8 @@ static char *reply_string(DBusMessage *r)
 {
 	DBusMessageIter it;
 
-	if (dbus_message_iter_init(r, &it) && dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_STRING) {
+	if (dbus_message_iter_init(r, &it) &&
+	    dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_STRING) {
 		const char *s;
 		dbus_message_iter_get_basic(&it, &s);
 		return bench_xstrdup(s);
@@ -140,7 +142,7 @@ static char *next_execution_id(struct bus *b)
 
 static bool result_ok(const char *result)
 {
-	static const char *const code_path[] = { "exit_code", NULL };
+	static const char *const code_path[] = {"exit_code", NULL};
 	long long code = -1;
 
 	if (!json_get_int(result, code_path, &code) || code != 0) {
@@ -198,7 +200,7 @@ static DBusMessage *next_reply(struct bus *b, int timeout_ms)
 
 /* --- modes -------------------------------------------------------------- */
 
-static const char *const true_cmd[] = { "true", NULL };
+static const char *const true_cmd[] = {"true", NULL};
 
 static int run_true_block(struct bus *b)
 {
@@ -282,11 +284,12 @@ static int mode_tput(struct bus *b, long conc, long jobs)
 static int mode_logs(struct bus *b, unsigned long long bytes)
 {
 	char *sh = bench_log_cmd(bytes);
-	const char *cmd[] = { "sh", "-c", sh, NULL };
+	const char *cmd[] = {"sh", "-c", sh, NULL};
 	char *eid = next_execution_id(b);
 	char *req = bench_exec_request(eid, b->type, b->image, cmd, "");
-	char *log_req = bench_asprintf("{\"execution_id\":\"%s\",\"follow\":true,\"format\":\"framed\"}", eid);
-	struct frame_counter fc = { 0 };
+	char *log_req =
+	    bench_asprintf("{\"execution_id\":\"%s\",\"follow\":true,\"format\":\"framed\"}", eid);
+	struct frame_counter fc = {0};
 	static char buf[1 << 16];
 	int rc = -1, fd = -1;
 	double t0 = 0, secs = 0;
@@ -358,7 +361,7 @@ static struct evwatch *watch_executor(struct bus *b, const char *id)
 static int mode_exit(struct bus *b, const char *id, long n, const char *sleep_s)
 {
 	struct evwatch *w = watch_executor(b, id);
-	const char *cmd[] = { "sleep", sleep_s, NULL };
+	const char *cmd[] = {"sleep", sleep_s, NULL};
 	double *lat = bench_xmalloc((size_t)n * sizeof(double));
 	int rc = 0;
 
@@ -486,10 +489,10 @@ static int mode_scale(struct bus *b, const char *id, long n, const char *sleep_s
 	const char *sock = strncmp(b->host, "unix://", 7) == 0 ? b->host + 7 : b->host;
 	char *fifo = bench_asprintf("%s/fifo", gate_dir);
 	char *sh = bench_asprintf("read x </gate/fifo; sleep %s", sleep_s);
-	const char *cmd[] = { "sh", "-c", sh, NULL };
+	const char *cmd[] = {"sh", "-c", sh, NULL};
 	char *extra = NULL; /* the gate mount, appended to each request */
 	struct proc_sample idle, started, settled, done;
-	struct scale s = { .b = b, .n = n };
+	struct scale s = {.b = b, .n = n};
 	int rc = -1;
 
 	if (mkfifo(fifo, 0600) < 0 && errno != EEXIST)
@@ -525,7 +528,8 @@ static int mode_scale(struct bus *b, const char *id, long n, const char *sleep_s
 			s.n_starting++;
 			free(req);
 		}
-		if (!scale_pump(&s, 600000, 0) && s.n_starting > 0 && bench_now_ms() - t_start > 3.6e6)
+		if (!scale_pump(&s, 600000, 0) && s.n_starting > 0 &&
+		    bench_now_ms() - t_start > 3.6e6)
 			bench_die("starting %ld jobs took more than an hour", n);
 	}
 	double start_s = (bench_now_ms() - t_start) / 1e3;
@@ -625,7 +629,8 @@ static int mode_scale(struct bus *b, const char *id, long n, const char *sleep_s
 		printf(",\"after\":");
 		proc_sample_print(stdout, &done);
 		printf(",\"exit_spread_ms\":%.3f,\"last_exit_to_last_reply_ms\":%.3f,",
-		       (double)(last_exit - first_exit) / 1e6, (double)(last_reply - last_exit) / 1e6);
+		       (double)(last_exit - first_exit) / 1e6,
+		       (double)(last_reply - last_exit) / 1e6);
 		bench_print_samples(stdout, "exit_to_reply_ms", lat, (size_t)n);
 		printf("}\n");
 		rc = 0;
@@ -668,7 +673,7 @@ static int mode_wait_name(long seconds)
 			break;
 		}
 		/* Polling with a deadline: the bus has no cheap "tell me when". */
-		struct timespec ts = { 0, 50 * 1000000 };
+		struct timespec ts = {0, 50 * 1000000};
 		nanosleep(&ts, NULL);
 	}
 	dbus_connection_close(c);
@@ -688,7 +693,7 @@ int main(int argc, char **argv)
 		                "         scale N SLEEP START_CONC SETTLE_S GATE_DIR HOST_PID\n");
 		return 2;
 	}
-	struct bus b = { .image = argv[3], .type = argv[4], .host = argv[5] };
+	struct bus b = {.image = argv[3], .type = argv[4], .host = argv[5]};
 	const char *mode = argv[6];
 	int r;
 
@@ -700,7 +705,8 @@ int main(int argc, char **argv)
 		r = mode_tput(&b, bench_arg_long("CONC", argv[7], 1, 1024),
 		              bench_arg_long("JOBS", argv[8], 1, 1000000));
 	} else if (strcmp(mode, "logs") == 0) {
-		r = mode_logs(&b, (unsigned long long)bench_arg_long("BYTES", argv[7], 1, 1L << 40));
+		r = mode_logs(&b,
+		              (unsigned long long)bench_arg_long("BYTES", argv[7], 1, 1L << 40));
 	} else if (strcmp(mode, "exit") == 0 && argc >= 9) {
 		bench_arg_long("SLEEP", argv[8], 0, 3600);
 		r = mode_exit(&b, argv[1], bench_arg_long("N", argv[7], 1, 100000), argv[8]);

@@ -38,7 +38,8 @@ static void log_error(const struct inproc *p, const char *what, int status, dms_
 	if (err) {
 		bench_log("%s: %s: %s (operation: %s; resource: %s; engine: %s)", what,
 		          dms_status_name(err->category), err->message,
-		          err->operation ? err->operation : "-", err->resource ? err->resource : "-",
+		          err->operation ? err->operation : "-",
+		          err->resource ? err->resource : "-",
 		          err->engine_text ? err->engine_text : "-");
 		p->ops->error_free(err);
 	} else {
@@ -52,7 +53,7 @@ static void inproc_open(struct inproc *p, const char *plugin, const char *config
 	if (!p->dl)
 		bench_die("%s", dlerror());
 	dms_executor_plugin_entry_fn entry =
-		(dms_executor_plugin_entry_fn)dlsym(p->dl, DMS_EXECUTOR_ENTRY_SYMBOL);
+	    (dms_executor_plugin_entry_fn)dlsym(p->dl, DMS_EXECUTOR_ENTRY_SYMBOL);
 	if (!entry)
 		bench_die("%s: %s", plugin, dlerror());
 	const dms_executor_plugin *desc = entry(DMS_EXECUTOR_ABI_MAJOR);
@@ -91,7 +92,7 @@ static char *next_execution_id(struct inproc *p)
 
 static bool result_ok(const char *result)
 {
-	static const char *const code_path[] = { "exit_code", NULL };
+	static const char *const code_path[] = {"exit_code", NULL};
 	long long code = -1;
 
 	if (!json_get_int(result, code_path, &code) || code != 0) {
@@ -101,7 +102,7 @@ static bool result_ok(const char *result)
 	return true;
 }
 
-static const char *const true_cmd[] = { "true", NULL };
+static const char *const true_cmd[] = {"true", NULL};
 
 static int run_true(struct inproc *p)
 {
@@ -161,7 +162,7 @@ static void *tput_thread(void *arg)
 
 static int mode_tput(struct inproc *p, long conc, long jobs)
 {
-	struct tput t = { .p = p };
+	struct tput t = {.p = p};
 	pthread_t *th = bench_xmalloc((size_t)conc * sizeof(*th));
 
 	atomic_init(&t.left, jobs);
@@ -199,11 +200,12 @@ static int drain_fd(int fd, struct frame_counter *fc)
 static int mode_logs(struct inproc *p, unsigned long long bytes)
 {
 	char *sh = bench_log_cmd(bytes);
-	const char *cmd[] = { "sh", "-c", sh, NULL };
+	const char *cmd[] = {"sh", "-c", sh, NULL};
 	char *eid = next_execution_id(p);
 	char *req = bench_exec_request(eid, p->type, p->image, cmd, "");
-	char *log_req = bench_asprintf("{\"execution_id\":\"%s\",\"follow\":true,\"format\":\"framed\"}", eid);
-	struct frame_counter fc = { 0 };
+	char *log_req =
+	    bench_asprintf("{\"execution_id\":\"%s\",\"follow\":true,\"format\":\"framed\"}", eid);
+	struct frame_counter fc = {0};
 	dms_error *err = NULL;
 	char *result = NULL;
 	int fd = -1;
@@ -239,8 +241,7 @@ static int mode_logs(struct inproc *p, unsigned long long bytes)
 	}
 	printf("{\"bytes\":%" PRIu64 ",\"expected\":%llu,\"seconds\":%.3f,"
 	       "\"last_byte_seconds\":%.3f,\"mb_per_s\":%.2f}\n",
-	       fc.payload, bytes, secs, (fc.last_ms - t0) / 1e3,
-	       (double)fc.payload / 1e6 / secs);
+	       fc.payload, bytes, secs, (fc.last_ms - t0) / 1e3, (double)fc.payload / 1e6 / secs);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -256,7 +257,7 @@ static int mode_exit(struct inproc *p, long n, const char *sleep_s)
 {
 	char *label = bench_asprintf("org.dms.executor=%s", p->id);
 	struct evwatch *w = evwatch_start(p->host, label, "org.dms.execution");
-	const char *cmd[] = { "sleep", sleep_s, NULL };
+	const char *cmd[] = {"sleep", sleep_s, NULL};
 	double *lat = bench_xmalloc((size_t)n * sizeof(double));
 	int r = 0;
 
@@ -309,7 +310,7 @@ int main(int argc, char **argv)
 		                "latency N | tput CONC JOBS | logs BYTES | exit N SLEEP\n");
 		return 2;
 	}
-	struct inproc p = { .image = argv[3], .type = argv[4], .host = argv[5] };
+	struct inproc p = {.image = argv[3], .type = argv[4], .host = argv[5]};
 	const char *mode = argv[6];
 	int r;
 
@@ -322,7 +323,8 @@ int main(int argc, char **argv)
 		r = mode_tput(&p, bench_arg_long("CONC", argv[7], 1, 1024),
 		              bench_arg_long("JOBS", argv[8], 1, 1000000));
 	} else if (strcmp(mode, "logs") == 0) {
-		r = mode_logs(&p, (unsigned long long)bench_arg_long("BYTES", argv[7], 1, 1L << 40));
+		r = mode_logs(&p,
+		              (unsigned long long)bench_arg_long("BYTES", argv[7], 1, 1L << 40));
 	} else if (strcmp(mode, "exit") == 0 && argc >= 9) {
 		bench_arg_long("SLEEP", argv[8], 0, 3600);
 		r = mode_exit(&p, bench_arg_long("N", argv[7], 1, 100000), argv[8]);

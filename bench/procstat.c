@@ -43,7 +43,8 @@ static int read_rss_kb(pid_t pid, long *rss, long *anon, long *file)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", rss) != 1 && sscanf(line, "RssAnon: %ld kB", anon) != 1)
+		if (sscanf(line, "VmRSS: %ld kB", rss) != 1 &&
+		    sscanf(line, "RssAnon: %ld kB", anon) != 1)
 			sscanf(line, "RssFile: %ld kB", file);
 	fclose(f);
 	return *rss < 0 ? -1 : 0;
@@ -63,8 +64,8 @@ static double read_cpu_ms(pid_t pid)
 	/* Fields after the command name (which may contain spaces). */
 	char *p = strrchr(buf, ')');
 	unsigned long utime = 0, stime = 0;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-	                 &utime, &stime) != 2)
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+	                 &stime) != 2)
 		return -1;
 	return (double)(utime + stime) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }
@@ -90,10 +91,12 @@ static int dump_unix_sockets(const char *engine_sock, struct usock **out, size_t
 		struct nlmsghdr nlh;
 		struct unix_diag_req r;
 	} req = {
-		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-		         .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.r = { .sdiag_family = AF_UNIX, .udiag_states = (uint32_t)-1,
-		       .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER },
+	    .nlh = {.nlmsg_len = sizeof(req),
+	            .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+	            .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+	    .r = {.sdiag_family = AF_UNIX,
+	          .udiag_states = (uint32_t)-1,
+	          .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER},
 	};
 	struct usock *v = NULL;
 	size_t n = 0, cap = 0;
@@ -124,14 +127,15 @@ static int dump_unix_sockets(const char *engine_sock, struct usock **out, size_t
 				goto out;
 			}
 			struct unix_diag_msg *m = NLMSG_DATA(h);
-			struct usock s = { .ino = m->udiag_ino };
+			struct usock s = {.ino = m->udiag_ino};
 			long alen = (long)h->nlmsg_len - (long)NLMSG_LENGTH(sizeof(*m));
 			for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, alen);
 			     a = RTA_NEXT(a, alen)) {
 				if (a->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD(a) >= 4)
 					memcpy(&s.peer, RTA_DATA(a), 4);
 				else if (a->rta_type == UNIX_DIAG_NAME)
-					s.is_engine = name_is(RTA_DATA(a), RTA_PAYLOAD(a), engine_sock, elen);
+					s.is_engine =
+					    name_is(RTA_DATA(a), RTA_PAYLOAD(a), engine_sock, elen);
 			}
 			if (n == cap) {
 				cap = cap ? 2 * cap : 256;

@@ -60,7 +60,7 @@ static int raw_job(struct eng *e, const struct opts *o, const char *const *cmd, 
 	return r;
 }
 
-static const char *const true_cmd[] = { "true", NULL };
+static const char *const true_cmd[] = {"true", NULL};
 
 static int mode_latency(const struct opts *o, long n)
 {
@@ -85,7 +85,8 @@ static int mode_latency(const struct opts *o, long n)
 	}
 	eng_fini(&e);
 	if (r == 0) {
-		static const char *const names[4] = { "create_ms", "start_ms", "wait_ms", "delete_ms" };
+		static const char *const names[4] = {"create_ms", "start_ms", "wait_ms",
+		                                     "delete_ms"};
 		printf("{");
 		bench_print_samples(stdout, "samples_ms", total, (size_t)n);
 		for (int s = 0; s < 4; s++) {
@@ -121,7 +122,7 @@ static void *tput_thread(void *arg)
 
 static int mode_tput(const struct opts *o, long conc, long jobs)
 {
-	struct tput t = { .o = o };
+	struct tput t = {.o = o};
 	pthread_t *th = bench_xmalloc((size_t)conc * sizeof(*th));
 
 	atomic_init(&t.left, jobs);
@@ -149,10 +150,10 @@ static int mode_logs(const struct opts *o, unsigned long long bytes)
 {
 	struct eng e, logs;
 	char *sh = bench_log_cmd(bytes);
-	const char *cmd[] = { "sh", "-c", sh, NULL };
+	const char *cmd[] = {"sh", "-c", sh, NULL};
 	char *body = eng_create_body(o->image, cmd, LABEL_KEY, bench_token());
 	char *id = NULL;
-	struct frame_counter fc = { 0 };
+	struct frame_counter fc = {0};
 	long code = -1;
 	int r;
 
@@ -194,7 +195,7 @@ static int mode_exit(const struct opts *o, long n, const char *sleep_s)
 	struct eng e;
 	char *label = bench_asprintf("%s=%s", LABEL_KEY, bench_token());
 	struct evwatch *w = evwatch_start(o->host, label, NULL);
-	const char *cmd[] = { "sleep", sleep_s, NULL };
+	const char *cmd[] = {"sleep", sleep_s, NULL};
 	double *lat = bench_xmalloc((size_t)n * sizeof(double));
 	int r = 0;
 
@@ -244,7 +245,7 @@ int main(int argc, char **argv)
 		                "logs BYTES | exit N SLEEP\n");
 		return 2;
 	}
-	struct opts o = { argv[1], argv[2] };
+	struct opts o = {argv[1], argv[2]};
 	const char *mode = argv[3];
 	int r;
 
@@ -255,7 +256,8 @@ int main(int argc, char **argv)
 		r = mode_tput(&o, bench_arg_long("CONC", argv[4], 1, 1024),
 		              bench_arg_long("JOBS", argv[5], 1, 1000000));
 	} else if (strcmp(mode, "logs") == 0) {
-		r = mode_logs(&o, (unsigned long long)bench_arg_long("BYTES", argv[4], 1, 1L << 40));
+		r = mode_logs(&o,
+		              (unsigned long long)bench_arg_long("BYTES", argv[4], 1, 1L << 40));
 	} else if (strcmp(mode, "exit") == 0 && argc >= 6) {
 		bench_arg_long("SLEEP", argv[5], 0, 3600);
 		r = mode_exit(&o, bench_arg_long("N", argv[4], 1, 100000), argv[5]);

@@ -8,14 +8,14 @@
 #include "clock.h"
 
 struct exec_result {
-	int exit_code;           /* -1 when the process never ran */
-	struct capbuf out;       /* stdout, capped */
-	struct capbuf err;       /* stderr, capped */
-	char *error_msg;         /* NULL: none */
+	int exit_code;     /* -1 when the process never ran */
+	struct capbuf out; /* stdout, capped */
+	struct capbuf err; /* stderr, capped */
+	char *error_msg;   /* NULL: none */
 	bool oom_killed;
 	bool cancelled;
-	int signal;              /* 0, or the signal that ended the process */
-	int64_t started_at_ns;   /* wall clock; 0: unknown */
+	int signal;            /* 0, or the signal that ended the process */
+	int64_t started_at_ns; /* wall clock; 0: unknown */
 	int64_t finished_at_ns;
 };
 

@@ -71,8 +71,7 @@ static int open_in(const char *dir, const char *name, dms_error **err)
 	return fd;
 }
 
-int results_files_open(struct results_files *rf, const char *dir, uint64_t limit,
-                       dms_error **err)
+int results_files_open(struct results_files *rf, const char *dir, uint64_t limit, dms_error **err)
 {
 	memset(rf, 0, sizeof(*rf));
 	rf->fd[0] = rf->fd[1] = rf->fd[2] = -1;

@@ -16,15 +16,14 @@
 int results_dir_prepare(const struct exec_request *req, dms_error **err);
 
 struct results_files {
-	int fd[3];          /* [1] stdout, [2] stderr; -1 when closed */
+	int fd[3]; /* [1] stdout, [2] stderr; -1 when closed */
 	uint64_t limit;
 	uint64_t written[3];
 	bool truncated[3];
 };
 
 /* Opens (truncating) dir/stdout and dir/stderr, mode 0640. */
-int results_files_open(struct results_files *rf, const char *dir, uint64_t limit,
-                       dms_error **err);
+int results_files_open(struct results_files *rf, const char *dir, uint64_t limit, dms_error **err);
 /* Appends up to the limit; the rest is dropped and remembered. */
 void results_files_write(struct results_files *rf, int stream, const char *data, size_t len);
 void results_files_close(struct results_files *rf); /* safe on a zeroed/closed struct */

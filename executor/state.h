@@ -12,10 +12,10 @@ struct state_record {
 	const char *execution_id;
 	const char *job_id;
 	const char *container_name;
-	const char *container_id;   /* may be NULL */
+	const char *container_id; /* may be NULL */
 	dms_exec_state state;
-	const char *result_json;    /* final states; may be NULL */
-	const char *cancel_reason;  /* set once Cancel or the deadline asked; may be NULL */
+	const char *result_json;   /* final states; may be NULL */
+	const char *cancel_reason; /* set once Cancel or the deadline asked; may be NULL */
 };
 
 /* Writes (replaces) the record of r->container_name. 0 or -1 (errno). */

@@ -11,11 +11,11 @@ struct sweep;
 
 /* What the last pass found (for tests and the log line). */
 struct sweep_report {
-	size_t passes;        /* passes run so far */
-	size_t untracked;     /* ours, no handler: containers + networks + volumes */
-	size_t removed;       /* removed by the last pass */
-	size_t would_remove;  /* sweep_dry_run: what the last pass would have removed */
-	size_t failed;        /* removals the engine refused (tried again next pass) */
+	size_t passes;       /* passes run so far */
+	size_t untracked;    /* ours, no handler: containers + networks + volumes */
+	size_t removed;      /* removed by the last pass */
+	size_t would_remove; /* sweep_dry_run: what the last pass would have removed */
+	size_t failed;       /* removals the engine refused (tried again next pass) */
 };
 
 /* Runs a pass when one is due (sweep_interval > 0) and lowers *next_ns

@@ -16,9 +16,9 @@ struct demux {
 	bool raw;
 	uint8_t hdr[8];
 	size_t hdr_len;
-	uint32_t remaining;  /* payload bytes left in the current frame */
+	uint32_t remaining; /* payload bytes left in the current frame */
 	int stream;
-	bool bad;            /* an invalid header was seen; stream abandoned */
+	bool bad; /* an invalid header was seen; stream abandoned */
 };
 
 /* Called per payload chunk (a frame may arrive in several chunks). Return

@@ -15,8 +15,8 @@
 struct spool {
 	int fd;
 	char *path;
-	uint64_t limit;        /* payload bytes kept at most */
-	uint64_t bytes[3];     /* payload bytes kept, per stream (1, 2) */
+	uint64_t limit;    /* payload bytes kept at most */
+	uint64_t bytes[3]; /* payload bytes kept, per stream (1, 2) */
 	bool truncated;
 };
 

@@ -177,9 +177,10 @@ static void new_id(char id[65])
 {
 	uint64_t n = ++fk.next_id;
 
-	snprintf(id, 65, "%016llx%016llx%016llx%016llx",
-	         (unsigned long long)splitmix64(n), (unsigned long long)splitmix64(n ^ 0x1111),
-	         (unsigned long long)splitmix64(n ^ 0x2222), (unsigned long long)splitmix64(n ^ 0x3333));
+	snprintf(id, 65, "%016llx%016llx%016llx%016llx", (unsigned long long)splitmix64(n),
+	         (unsigned long long)splitmix64(n ^ 0x1111),
+	         (unsigned long long)splitmix64(n ^ 0x2222),
+	         (unsigned long long)splitmix64(n ^ 0x3333));
 }
 
 /* "k=v" matches labels containing exactly k=v; "k" any value of k. */
@@ -218,10 +219,10 @@ static const struct {
 	const char *name;
 	int num;
 } signals[] = {
-	{ "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
-	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM },
-	{ "TERM", SIGTERM }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-	{ "TSTP", SIGTSTP }, { "URG", SIGURG },   { "WINCH", SIGWINCH }, { "ABRT", SIGABRT },
+    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"KILL", SIGKILL},
+    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},
+    {"TERM", SIGTERM}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"STOP", SIGSTOP},
+    {"TSTP", SIGTSTP}, {"URG", SIGURG},   {"WINCH", SIGWINCH}, {"ABRT", SIGABRT},
 };
 
 /* "SIGTERM", "TERM", "15" -> 15; NULL -> SIGKILL; unknown -> -1. */
@@ -368,8 +369,8 @@ static void event_free(struct fake_event *e)
 
 static void stream_push(struct fake_stream *s, const struct fake_event *src)
 {
-	struct fake_event *e = event_new(src->kind, src->container_id, src->labels,
-	                                 src->exit_code, src->time_ns);
+	struct fake_event *e =
+	    event_new(src->kind, src->container_id, src->labels, src->exit_code, src->time_ns);
 
 	if (s->tail)
 		s->tail->next = e;
@@ -708,8 +709,9 @@ static void settings_apply(struct container_settings *a, const struct container_
 		                                            r->inputs[i].target,
 		                                            r->inputs[i].read_only ? "ro" : "rw"));
 	for (size_t i = 0; i < r->n_outputs; i++)
-		a->mounts = strv_plus(a->mounts, xasprintf_("%s/%s:%s:rw", r->results_dir,
-		                                            r->outputs[i].source, r->outputs[i].target));
+		a->mounts =
+		    strv_plus(a->mounts, xasprintf_("%s/%s:%s:rw", r->results_dir,
+		                                    r->outputs[i].source, r->outputs[i].target));
 	a->ports = calloc(1, sizeof(strv));
 	for (size_t i = 0; i < r->n_ports; i++) {
 		const struct port_spec *p = &r->ports[i];
@@ -717,12 +719,13 @@ static void settings_apply(struct container_settings *a, const struct container_
 
 		if (p->host_port)
 			snprintf(hp, sizeof(hp), "%lld", (long long)p->host_port);
-		a->ports = strv_plus(a->ports, xasprintf_("%lld/%s=%s:%s", (long long)p->container_port,
-		                                          p->protocol, p->host_ip ? p->host_ip : "",
-		                                          hp));
+		a->ports =
+		    strv_plus(a->ports, xasprintf_("%lld/%s=%s:%s", (long long)p->container_port,
+		                                   p->protocol, p->host_ip ? p->host_ip : "", hp));
 	}
-	a->network_mode = xstrdup(spec->network ? spec->network
-	                          : r->network_mode ? r->network_mode : "default");
+	a->network_mode = xstrdup(spec->network     ? spec->network
+	                          : r->network_mode ? r->network_mode
+	                                            : "default");
 	a->networks = calloc(1, sizeof(strv));
 	a->devices = calloc(1, sizeof(strv));
 	a->device_requests = calloc(1, sizeof(strv));
@@ -740,9 +743,10 @@ static void settings_apply(struct container_settings *a, const struct container_
 			size_t o = 0;
 
 			for (size_t j = 0; g->ids[j]; j++)
-				o += (size_t)snprintf(ids + o, sizeof(ids) - o, "%s%s", j ? "," : "",
-				                      g->ids[j]);
-			a->device_requests = strv_plus(a->device_requests, xasprintf_("nvidia:%s", ids));
+				o += (size_t)snprintf(ids + o, sizeof(ids) - o, "%s%s",
+				                      j ? "," : "", g->ids[j]);
+			a->device_requests =
+			    strv_plus(a->device_requests, xasprintf_("nvidia:%s", ids));
 		} else {
 			a->device_requests = strv_plus(
 			    a->device_requests,
@@ -823,8 +827,7 @@ void fake_runtime_drop_setting(const char *setting)
 }
 
 static int fake_container_create(struct runtime *rt, dms_context *ctx,
-                                 const struct container_spec *spec, char **id_out,
-                                 dms_error **err)
+                                 const struct container_spec *spec, char **id_out, dms_error **err)
 {
 	const struct exec_request *req = spec->req;
 	const char *image = req ? req->image : NULL;
@@ -839,8 +842,8 @@ static int fake_container_create(struct runtime *rt, dms_context *ctx,
 		goto out;
 	img = image ? find_image(image) : NULL;
 	if (!img || !img->local) {
-		rc = err_engine(err, DMS_ERR_IMAGE, "container create", image,
-		                "No such image", "image %s is not present", image ? image : "(none)");
+		rc = err_engine(err, DMS_ERR_IMAGE, "container create", image, "No such image",
+		                "image %s is not present", image ? image : "(none)");
 		goto out;
 	}
 	if (spec->name && (c = find_ctr(spec->name)) && strcmp(c->name, spec->name) == 0) {
@@ -920,8 +923,8 @@ out:
 	return rc;
 }
 
-static int fake_container_stop(struct runtime *rt, dms_context *ctx, const char *id,
-                               int timeout_s, dms_error **err)
+static int fake_container_stop(struct runtime *rt, dms_context *ctx, const char *id, int timeout_s,
+                               dms_error **err)
 {
 	struct fake_ctr *c;
 	int rc, sig;
@@ -973,8 +976,8 @@ static int fake_container_kill(struct runtime *rt, dms_context *ctx, const char 
 	if (c->status != CS_RUNNING) {
 		char text[256];
 
-		snprintf(text, sizeof(text), "Cannot kill container: %s: container %s is not running",
-		         id, c->id);
+		snprintf(text, sizeof(text),
+		         "Cannot kill container: %s: container %s is not running", id, c->id);
 		rc = err_engine(err, DMS_ERR_CONTAINER, "container kill", id, text,
 		                "container %s is not running", id);
 		goto out;
@@ -989,8 +992,8 @@ out:
 	return rc;
 }
 
-static int fake_container_remove(struct runtime *rt, dms_context *ctx, const char *id,
-                                 bool force, dms_error **err)
+static int fake_container_remove(struct runtime *rt, dms_context *ctx, const char *id, bool force,
+                                 dms_error **err)
 {
 	struct fake_ctr *c;
 	int rc;
@@ -1295,14 +1298,16 @@ static int fake_events(struct runtime *rt, dms_context *ctx, const char *label, 
 
 		if (s->dropped) {
 			rc = err_engine(err, DMS_ERR_RUNTIME_UNAVAILABLE, "events", label,
-			                "unexpected EOF", "the fake engine dropped the event stream");
+			                "unexpected EOF",
+			                "the fake engine dropped the event stream");
 			break;
 		}
 		if (!s->head) {
 			rc = ctx_cond_wait(ctx, &cond, &mu, INT64_MAX);
 			if (rc != 0) {
 				rc = err_set(err, rc, "event stream: %s",
-				             rc == DMS_ERR_TIMEOUT ? "deadline exceeded" : "cancelled");
+				             rc == DMS_ERR_TIMEOUT ? "deadline exceeded"
+				                                   : "cancelled");
 				break;
 			}
 			continue;
@@ -1312,11 +1317,11 @@ static int fake_events(struct runtime *rt, dms_context *ctx, const char *label, 
 		if (!s->head)
 			s->tail = NULL;
 		unlock();
-		rc = fn(ud, &(struct runtime_event){ .kind = e->kind,
-		                                     .container_id = e->container_id,
-		                                     .execution_id = e->execution_id,
-		                                     .exit_code = e->exit_code,
-		                                     .time_ns = e->time_ns });
+		rc = fn(ud, &(struct runtime_event){.kind = e->kind,
+		                                    .container_id = e->container_id,
+		                                    .execution_id = e->execution_id,
+		                                    .exit_code = e->exit_code,
+		                                    .time_ns = e->time_ns});
 		event_free(e);
 		lock();
 		if (rc != 0) {
@@ -1455,27 +1460,27 @@ out:
 }
 
 const struct runtime_ops fake_runtime_ops = {
-	.struct_size = sizeof(struct runtime_ops),
-	.kind = "fake",
-	.open = fake_open,
-	.close = fake_close,
-	.ping = fake_ping,
-	.image_present = fake_image_present,
-	.image_pull = fake_image_pull,
-	.image_import = fake_image_import,
-	.container_create = fake_container_create,
-	.container_start = fake_container_start,
-	.container_stop = fake_container_stop,
-	.container_kill = fake_container_kill,
-	.container_remove = fake_container_remove,
-	.container_inspect = fake_container_inspect,
-	.container_list = fake_container_list,
-	.container_logs = fake_container_logs,
-	.events = fake_events,
-	.network_create = fake_network_create,
-	.volume_create = fake_volume_create,
-	.object_list = fake_object_list,
-	.object_remove = fake_object_remove,
+    .struct_size = sizeof(struct runtime_ops),
+    .kind = "fake",
+    .open = fake_open,
+    .close = fake_close,
+    .ping = fake_ping,
+    .image_present = fake_image_present,
+    .image_pull = fake_image_pull,
+    .image_import = fake_image_import,
+    .container_create = fake_container_create,
+    .container_start = fake_container_start,
+    .container_stop = fake_container_stop,
+    .container_kill = fake_container_kill,
+    .container_remove = fake_container_remove,
+    .container_inspect = fake_container_inspect,
+    .container_list = fake_container_list,
+    .container_logs = fake_container_logs,
+    .events = fake_events,
+    .network_create = fake_network_create,
+    .volume_create = fake_volume_create,
+    .object_list = fake_object_list,
+    .object_remove = fake_object_remove,
 };
 
 /* ---- test controls -------------------------------------------------------- */
@@ -1605,15 +1610,14 @@ int fake_runtime_exit_bytes(struct runtime *rt, const char *name_or_id, int exit
 	return rc;
 }
 
-int fake_runtime_exit(struct runtime *rt, const char *name_or_id, int exit_code,
-                      const char *out, const char *err, bool oom)
+int fake_runtime_exit(struct runtime *rt, const char *name_or_id, int exit_code, const char *out,
+                      const char *err, bool oom)
 {
 	return fake_runtime_exit_bytes(rt, name_or_id, exit_code, out, out ? strlen(out) : 0, err,
 	                               err ? strlen(err) : 0, oom);
 }
 
-int fake_runtime_write(struct runtime *rt, const char *name_or_id, const char *out,
-                       const char *err)
+int fake_runtime_write(struct runtime *rt, const char *name_or_id, const char *out, const char *err)
 {
 	struct fake_ctr *c;
 	int rc = 0;
@@ -1901,7 +1905,7 @@ static bool status_reached(const void *arg)
 bool fake_runtime_wait_status(const char *name_or_id, enum container_status status,
                               int64_t timeout_ms)
 {
-	struct status_arg a = { name_or_id, status };
+	struct status_arg a = {name_or_id, status};
 
 	return wait_until(status_reached, &a, timeout_ms);
 }

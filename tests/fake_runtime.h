@@ -66,8 +66,8 @@ bool fake_runtime_has_image(const char *ref);
 /* Ends a running container: exit code, output (NUL-terminated strings,
  * either may be NULL), OOM flag. Returns 0, DMS_ERR_NOT_FOUND, or
  * DMS_ERR_CONTAINER when it is not running. */
-int fake_runtime_exit(struct runtime *rt, const char *name_or_id, int exit_code,
-                      const char *out, const char *err, bool oom);
+int fake_runtime_exit(struct runtime *rt, const char *name_or_id, int exit_code, const char *out,
+                      const char *err, bool oom);
 /* The same with explicit lengths (binary output, NUL bytes). */
 int fake_runtime_exit_bytes(struct runtime *rt, const char *name_or_id, int exit_code,
                             const void *out, size_t out_len, const void *err, size_t err_len,

@@ -75,7 +75,7 @@ static bool expect(const char **p, const char *chars)
 
 int64_t parse_rfc3339(const char *s)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	int year, mon, day, hour, min, sec, oh = 0, om = 0, sign = 0;
 	int64_t frac = 0, scale = 100000000LL, t;
 
@@ -104,8 +104,8 @@ int64_t parse_rfc3339(const char *s)
 	} else {
 		return 0;
 	}
-	if (*s || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
-	    sec > 60 || oh > 23 || om > 59)
+	if (*s || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60 ||
+	    oh > 23 || om > 59)
 		return 0;
 	/* Go's zero time.Time: what engines report for "never". */
 	if (year == 1 && mon == 1 && day == 1 && hour == 0 && min == 0 && sec == 0 && frac == 0)

@@ -71,8 +71,8 @@ int err_set(dms_error **err, dms_status category, const char *fmt, ...)
 	return category;
 }
 
-int err_engine(dms_error **err, dms_status category, const char *operation,
-               const char *resource, const char *engine_text, const char *fmt, ...)
+int err_engine(dms_error **err, dms_status category, const char *operation, const char *resource,
+               const char *engine_text, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -156,7 +156,7 @@ void err_free(dms_error *e)
 
 char *err_describe(const dms_error *e)
 {
-	static const char *const names[] = { "operation", "resource", "engine" };
+	static const char *const names[] = {"operation", "resource", "engine"};
 	const char *fields[3];
 	char *out = NULL;
 	size_t len = 0;

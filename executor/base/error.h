@@ -25,9 +25,8 @@ int err_set(dms_error **err, dms_status category, const char *fmt, ...) DMS_PRIN
 
 /* Like err_set, also recording the engine operation, resource id and the
  * engine's own error text (each may be NULL). */
-int err_engine(dms_error **err, dms_status category, const char *operation,
-               const char *resource, const char *engine_text, const char *fmt, ...)
-	DMS_PRINTF(6, 7);
+int err_engine(dms_error **err, dms_status category, const char *operation, const char *resource,
+               const char *engine_text, const char *fmt, ...) DMS_PRINTF(6, 7);
 
 /* Prefixes the message of *err with "<formatted>: " and returns rc. If *err
  * is NULL (the callee had no error object) creates one with category rc. */

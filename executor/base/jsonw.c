@@ -117,10 +117,10 @@ static void jw_check(struct jw *w, yajl_gen_status st)
 		w->failed = true;
 }
 
-#define JW_DO(w, call)                      \
-	do {                                \
-		if (!(w)->failed)           \
-			jw_check((w), (call)); \
+#define JW_DO(w, call)                                                                             \
+	do {                                                                                       \
+		if (!(w)->failed)                                                                  \
+			jw_check((w), (call));                                                     \
 	} while (0)
 
 void jw_map_open(struct jw *w)

@@ -35,7 +35,7 @@ void jw_map_close(struct jw *w);
 void jw_array_open(struct jw *w);
 void jw_array_close(struct jw *w);
 
-void jw_str(struct jw *w, const char *s);            /* NULL: null */
+void jw_str(struct jw *w, const char *s); /* NULL: null */
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_text(struct jw *w, const char *data, size_t n); /* bytes, invalid UTF-8 -> U+FFFD */
 void jw_null(struct jw *w);

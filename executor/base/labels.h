@@ -3,10 +3,10 @@
 #ifndef DMS_LABELS_H
 #define DMS_LABELS_H
 
-#define LABEL_EXECUTOR  "org.dms.executor"
-#define LABEL_JOB       "org.dms.job"
+#define LABEL_EXECUTOR "org.dms.executor"
+#define LABEL_JOB "org.dms.job"
 #define LABEL_EXECUTION "org.dms.execution"
-#define LABEL_PREFIX    "org.dms."
+#define LABEL_PREFIX "org.dms."
 
 #include <stddef.h>
 

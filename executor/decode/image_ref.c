@@ -29,7 +29,8 @@ static bool first_is_domain(const char *name, size_t len)
 
 	if (!slash)
 		return false;
-	if (memchr(name, '.', n) || memchr(name, ':', n) || (n == 9 && !strncmp(name, "localhost", 9)))
+	if (memchr(name, '.', n) || memchr(name, ':', n) ||
+	    (n == 9 && !strncmp(name, "localhost", 9)))
 		return true;
 	for (size_t i = 0; i < n; i++)
 		if (isupper((unsigned char)name[i]))
@@ -134,7 +135,8 @@ int image_ref_check(const char *ref, bool allow_digest, const char **why)
 		const char *t = colon + 1;
 		if (tag_len == 0 || tag_len > TAG_MAX_LEN ||
 		    !(isalnum((unsigned char)t[0]) || t[0] == '_')) {
-			*why = "has an invalid tag (1-128 of [A-Za-z0-9_.-], not starting with . or -)";
+			*why = "has an invalid tag (1-128 of [A-Za-z0-9_.-], not starting with . "
+			       "or -)";
 			return -1;
 		}
 		for (size_t i = 0; i < tag_len; i++)

@@ -13,9 +13,8 @@
 #include <dms/executor.h>
 #include "strv.h"
 
-
 struct mount_spec {
-	char *type;    /* "bind" (inputs) or "volume" */
+	char *type; /* "bind" (inputs) or "volume" */
 	char *source;
 	char *target;
 	bool read_only;
@@ -40,19 +39,19 @@ struct port_spec {
 struct exec_request {
 	char *job_id;
 	char *execution_id;
-	char *engine_type;        /* engine_spec.type: "docker" (also "podman") */
+	char *engine_type; /* engine_spec.type: "docker" (also "podman") */
 	/* engine_spec.params */
 	char *image;
 	strv entrypoint;
 	strv cmd;
-	strv environment;         /* "K=V" */
+	strv environment; /* "K=V" */
 	char *working_directory;
 	char *user;
-	strv labels;              /* extra "k=v" labels; org.dms.* are refused */
-	char *network_mode;       /* none | bridge | host | isolated | NULL (engine default) */
-	char *stop_signal;        /* e.g. "SIGTERM"; NULL: config default */
-	int64_t stop_timeout_ms;  /* -1: config default */
-	char *pull_policy;        /* if-not-present (default) | always | never */
+	strv labels;             /* extra "k=v" labels; org.dms.* are refused */
+	char *network_mode;      /* none | bridge | host | isolated | NULL (engine default) */
+	char *stop_signal;       /* e.g. "SIGTERM"; NULL: config default */
+	int64_t stop_timeout_ms; /* -1: config default */
+	char *pull_policy;       /* if-not-present (default) | always | never */
 	bool tty;
 	/* security (engine_spec.params) */
 	bool read_only_rootfs;
@@ -61,12 +60,12 @@ struct exec_request {
 	bool no_new_privileges; /* default true */
 	struct port_spec *ports;
 	size_t n_ports;
-	int64_t timeout_ms;       /* job deadline; 0: none. Exceeded -> cancelled */
+	int64_t timeout_ms; /* job deadline; 0: none. Exceeded -> cancelled */
 	/* resources */
-	double cpu_cores;         /* 0: unlimited */
-	int64_t memory_bytes;     /* 0: unlimited */
-	int64_t pids_limit;       /* 0: unlimited */
-	char *cpuset_cpus;        /* resources.cpu.cpuset, e.g. "0-1,3"; NULL: any */
+	double cpu_cores;     /* 0: unlimited */
+	int64_t memory_bytes; /* 0: unlimited */
+	int64_t pids_limit;   /* 0: unlimited */
+	char *cpuset_cpus;    /* resources.cpu.cpuset, e.g. "0-1,3"; NULL: any */
 	struct gpu_spec *gpus;
 	size_t n_gpus;
 	/* mounts and results */
@@ -90,9 +89,9 @@ enum log_format { LOG_FORMAT_FRAMED = 0, LOG_FORMAT_PLAIN = 1 };
 
 struct log_request {
 	char *execution_id;
-	bool tail;       /* only output produced from now on */
-	bool follow;     /* stay open until the job ends */
-	int64_t lines;   /* last N lines only; -1: all */
+	bool tail;     /* only output produced from now on */
+	bool follow;   /* stay open until the job ends */
+	int64_t lines; /* last N lines only; -1: all */
 	enum log_format format;
 };
 

@@ -38,11 +38,15 @@ static enum layer_phase phase_of(const char *status)
 		const char *prefix;
 		enum layer_phase phase;
 	} table[] = {
-		{ "Pulling fs layer", PHASE_ANNOUNCED },   { "Waiting", PHASE_ANNOUNCED },
-		{ "Retrying", PHASE_ANNOUNCED },           { "Downloading", PHASE_DOWNLOADING },
-		{ "Verifying Checksum", PHASE_DOWNLOADED }, { "Download complete", PHASE_DOWNLOADED },
-		{ "Extracting", PHASE_DOWNLOADED },        { "Pull complete", PHASE_DOWNLOADED },
-		{ "Already exists", PHASE_LOCAL },
+	    {"Pulling fs layer", PHASE_ANNOUNCED},
+	    {"Waiting", PHASE_ANNOUNCED},
+	    {"Retrying", PHASE_ANNOUNCED},
+	    {"Downloading", PHASE_DOWNLOADING},
+	    {"Verifying Checksum", PHASE_DOWNLOADED},
+	    {"Download complete", PHASE_DOWNLOADED},
+	    {"Extracting", PHASE_DOWNLOADED},
+	    {"Pull complete", PHASE_DOWNLOADED},
+	    {"Already exists", PHASE_LOCAL},
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (strncmp(status, table[i].prefix, strlen(table[i].prefix)) == 0)
@@ -104,10 +108,10 @@ int pull_progress_update(struct pull_progress *p, const char *id, const char *st
 
 int pull_progress_feed_json(struct pull_progress *p, const char *line)
 {
-	static const char *status_path[] = { "status", NULL };
-	static const char *id_path[] = { "id", NULL };
-	static const char *current_path[] = { "progressDetail", "current", NULL };
-	static const char *total_path[] = { "progressDetail", "total", NULL };
+	static const char *status_path[] = {"status", NULL};
+	static const char *id_path[] = {"id", NULL};
+	static const char *current_path[] = {"progressDetail", "current", NULL};
+	static const char *total_path[] = {"progressDetail", "total", NULL};
 	yajl_val root = yajl_tree_parse(line, NULL, 0);
 	yajl_val v;
 	int64_t current = -1, total = -1;

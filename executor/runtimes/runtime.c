@@ -97,9 +97,8 @@ int runtime_select(const char *name, const char *host, const struct runtime_ops 
 	else
 		ops = runtime_by_name(name);
 	if (!ops)
-		return err_set(err, DMS_ERR_CONFIG,
-		               "'%s' is not available (have: %s)", name ? name : "(null)",
-		               runtime_names_list());
+		return err_set(err, DMS_ERR_CONFIG, "'%s' is not available (have: %s)",
+		               name ? name : "(null)", runtime_names_list());
 	*out = ops;
 	return 0;
 }

@@ -20,21 +20,21 @@
 
 #include "demux.h"
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "fuzz_demux: contract broken: %s: ", #cond);      \
-			fprintf(stderr, __VA_ARGS__);                                      \
-			fputc('\n', stderr);                                               \
-			abort();                                                           \
-		}                                                                          \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_demux: contract broken: %s: ", #cond);               \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 struct out {
 	char *data[3];
 	size_t len[3];
-	size_t total;        /* payload bytes accepted so far, all streams */
-	size_t stop_at;      /* stop (return 7) once total reaches this; 0: never */
+	size_t total;   /* payload bytes accepted so far, all streams */
+	size_t stop_at; /* stop (return 7) once total reaches this; 0: never */
 	bool stopped;
 	const char *last_end; /* one past the last chunk accepted */
 };
@@ -190,7 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int sid = (int)(data[0] >> 2) % 3;
 	demux_frame_header(h, sid, n);
 	CHECK(h[0] == sid && !h[1] && !h[2] && !h[3] &&
-	              ((uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7]) == n,
+	          ((uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7]) == n,
 	      "frame header for (%d, %u)", sid, n);
 
 	out_free(&want);

@@ -18,14 +18,14 @@
 #include "compat_fuzz.h"
 #include "split.h"
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "fuzz_engine_json: contract broken: %s: ", #cond); \
-			fprintf(stderr, __VA_ARGS__);                                      \
-			fputc('\n', stderr);                                               \
-			abort();                                                           \
-		}                                                                          \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_engine_json: contract broken: %s: ", #cond);         \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static void check_labels(strv labels)
@@ -62,7 +62,8 @@ static void check_list(const char *text)
 	int rc = compat_fuzz_list(text, &v, &n, &err);
 
 	if (rc != 0) {
-		CHECK(err && err->message && *err->message, "list failed (%d) without a message", rc);
+		CHECK(err && err->message && *err->message, "list failed (%d) without a message",
+		      rc);
 	} else {
 		CHECK(!err, "list succeeded with an error: %s", err->message);
 		for (size_t i = 0; i < n; i++) {
@@ -117,8 +118,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct reports a = {0}, b = {0};
 	char *err_a = NULL, *err_b = NULL;
 	int rc_a = compat_fuzz_pull_stream(one, one_len, 1, progress, &a, &err_a);
-	int rc_b = compat_fuzz_pull_stream((const char *const *)ps.p, ps.len, ps.n, progress, &b,
-	                                   &err_b);
+	int rc_b =
+	    compat_fuzz_pull_stream((const char *const *)ps.p, ps.len, ps.n, progress, &b, &err_b);
 
 	CHECK(rc_a == rc_b, "whole %d, in %zu pieces %d", rc_a, ps.n, rc_b);
 	CHECK((rc_a != 0) == (err_a != NULL), "rc %d, error %s", rc_a, err_a ? err_a : "(none)");

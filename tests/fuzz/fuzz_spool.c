@@ -28,14 +28,14 @@
 #include "error.h"
 #include "spool.h"
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "fuzz_spool: contract broken: %s: ", #cond);      \
-			fprintf(stderr, __VA_ARGS__);                                      \
-			fputc('\n', stderr);                                               \
-			abort();                                                           \
-		}                                                                          \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_spool: contract broken: %s: ", #cond);               \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 struct out {
@@ -141,7 +141,8 @@ static void check_replay(const uint8_t *file, size_t n, const uint64_t skip[3])
 		size_t cut = skip[s] < want.len[s] ? skip[s] : want.len[s];
 		size_t expect = want.len[s] - cut;
 
-		CHECK(got.len[s] == expect, "stream %d: %zu bytes, want %zu", s, got.len[s], expect);
+		CHECK(got.len[s] == expect, "stream %d: %zu bytes, want %zu", s, got.len[s],
+		      expect);
 		CHECK(expect == 0 || memcmp(got.data[s], want.data[s] + cut, expect) == 0,
 		      "stream %d differs", s);
 	}

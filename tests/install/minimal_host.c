@@ -19,7 +19,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	dms_executor_plugin_entry_fn entry =
-		(dms_executor_plugin_entry_fn)dlsym(dl, DMS_EXECUTOR_ENTRY_SYMBOL);
+	    (dms_executor_plugin_entry_fn)dlsym(dl, DMS_EXECUTOR_ENTRY_SYMBOL);
 	const dms_executor_plugin *p = entry ? entry(DMS_EXECUTOR_ABI_MAJOR) : NULL;
 	if (!p || p->abi_major != DMS_EXECUTOR_ABI_MAJOR) {
 		fprintf(stderr, "%s: no compatible entry point\n", argv[1]);

@@ -76,8 +76,7 @@ static size_t containers_left(const char *executor_id)
 	return n;
 }
 
-static char *run_ok(const char *exec_id, const char *script, const char *params,
-                    const char *top)
+static char *run_ok(const char *exec_id, const char *script, const char *params, const char *top)
 {
 	char *req = itest_request(exec_id, script, params, top), *res = NULL;
 	dms_error *err = NULL;
@@ -87,8 +86,7 @@ static char *run_ok(const char *exec_id, const char *script, const char *params,
 	return res;
 }
 
-static void start_ok(const char *exec_id, const char *script, const char *params,
-                     const char *top)
+static void start_ok(const char *exec_id, const char *script, const char *params, const char *top)
 {
 	itest_start_ok(&P, ex, exec_id, script, params, top);
 }
@@ -123,7 +121,7 @@ Test(executor, exports_only_the_entry_symbol)
 Test(executor, refuses_an_unknown_abi_major)
 {
 	dms_executor_plugin_entry_fn entry =
-		(dms_executor_plugin_entry_fn)dlsym(P.dl, DMS_EXECUTOR_ENTRY_SYMBOL);
+	    (dms_executor_plugin_entry_fn)dlsym(P.dl, DMS_EXECUTOR_ENTRY_SYMBOL);
 	cr_assert_null(entry(DMS_EXECUTOR_ABI_MAJOR + 1));
 	cr_assert(DMS_OP_AVAILABLE(P.ops, list));
 }
@@ -389,8 +387,9 @@ Test(executor, cancel_running_job)
 
 Test(executor, cancel_honours_sigterm_quickly)
 {
-	start_ok("term", "trap 'echo term; exit 7' TERM; echo ready; while true; do sleep 0.05; done",
-	         NULL, NULL);
+	start_ok("term",
+	         "trap 'echo term; exit 7' TERM; echo ready; while true; do sleep 0.05; done", NULL,
+	         NULL);
 	/* Wait until the trap is installed: the log shows "ready". */
 	const char *lr = "{\"execution_id\":\"term\",\"follow\":true,\"format\":\"plain\"}";
 	int fd = -1;
@@ -424,7 +423,8 @@ Test(executor, cancel_honours_sigterm_quickly)
 
 Test(executor, cancel_ignoring_sigterm_is_killed_after_grace)
 {
-	start_ok("stubborn", "trap '' TERM; echo ready; while true; do sleep 0.05; done", NULL, NULL);
+	start_ok("stubborn", "trap '' TERM; echo ready; while true; do sleep 0.05; done", NULL,
+	         NULL);
 	int64_t t0 = itest_now_ms();
 	assert_cmp(P.ops->cancel(ex, NULL, "stubborn", NULL), ==, 0);
 	char *res = wait_ok("stubborn");
@@ -479,7 +479,8 @@ Test(executor, output_limit_flags_are_exact)
 	ex = new_executor(ex_id, "output_limit: 16\n");
 	/* 16 bytes exactly: not truncated; 17: truncated, first 16 kept. */
 	char *a = run_ok("at", "printf 0123456789abcdef", NULL, NULL);
-	char *b = run_ok("over", "printf 0123456789abcdefX; printf 0123456789abcdefY >&2", NULL, NULL);
+	char *b =
+	    run_ok("over", "printf 0123456789abcdefX; printf 0123456789abcdefY >&2", NULL, NULL);
 	yajl_val va = itest_json(a), vb = itest_json(b);
 	cr_assert_str_eq(itest_str(va, "stdout"), "0123456789abcdef",
 	                 "itest_str(va, \"stdout\") = \"%s\"", itest_str(va, "stdout"));
@@ -538,8 +539,9 @@ Test(executor, log_stream_follow_and_tail_while_running)
 	char top[300];
 	snprintf(top, sizeof(top),
 	         "\"inputs\":[{\"type\":\"bind\",\"source\":\"%s\",\"target\":\"/in\"}]", dir);
-	start_ok("follow", "echo before; while [ ! -e /in/go ]; do sleep 0.05; done; echo after; "
-	                   "echo late >&2",
+	start_ok("follow",
+	         "echo before; while [ ! -e /in/go ]; do sleep 0.05; done; echo after; "
+	         "echo late >&2",
 	         NULL, top);
 	(void)params;
 	/* Poll (with a deadline) until "before" is in the log. */
@@ -601,8 +603,9 @@ Test(executor, big_output_arrives_complete_in_order)
 	/* 10 MB of numbered 1 KB lines through a follow stream, checked in
 	 * order. (Engines spend ~15 us per log line, so many short lines
 	 * would measure the engine's log driver, not us.) */
-	start_ok("burst", "awk 'BEGIN { s = sprintf(\"%1000s\", \"\"); "
-	                  "for (i = 1; i <= 10000; i++) printf \"%d%s\\n\", i, s }'",
+	start_ok("burst",
+	         "awk 'BEGIN { s = sprintf(\"%1000s\", \"\"); "
+	         "for (i = 1; i <= 10000; i++) printf \"%d%s\\n\", i, s }'",
 	         NULL, NULL);
 	int fd;
 	assert_cmp(P.ops->get_log_stream(
@@ -638,10 +641,11 @@ Test(executor, cleanup_removes_ours_and_nothing_else)
 	char *req = itest_request("foreign-job", "sleep 60", NULL, NULL);
 	assert_cmp(P.ops->start(other, NULL, req, NULL), ==, 0);
 	free(req);
-	struct exec_request r = {.image = (char *)itest_image(), .cmd = (char *[]){"sleep", "60", NULL}};
+	struct exec_request r = {.image = (char *)itest_image(),
+	                         .cmd = (char *[]){"sleep", "60", NULL}};
 	char *plain_name = itest_unique_id("unlabelled");
-	struct container_spec spec = {.name = plain_name, .req = &r,
-	                              .labels = (char *[]){"purpose=test", NULL}};
+	struct container_spec spec = {
+	    .name = plain_name, .req = &r, .labels = (char *[]){"purpose=test", NULL}};
 	char *plain_id = NULL;
 	assert_cmp(rt_ops->container_create(rt, NULL, &spec, &plain_id, NULL), ==, 0);
 	/* Our own: a running job, a named volume and a network; foreign ones too. */
@@ -710,7 +714,8 @@ Test(executor, cleanup_removes_ours_and_nothing_else)
 
 Test(executor, recovery_reattaches_running_keeps_results_reports_lost)
 {
-	start_ok("rec-running", "echo a; while [ ! -e /tmp/never ]; do sleep 0.05; done", NULL, NULL);
+	start_ok("rec-running", "echo a; while [ ! -e /tmp/never ]; do sleep 0.05; done", NULL,
+	         NULL);
 	start_ok("rec-exited", "echo gone; exit 5", NULL, NULL);
 	P.ops->string_free(wait_ok("rec-exited"));
 	start_ok("rec-exits-later", "sleep 1; echo late; exit 4", NULL, NULL);

@@ -463,7 +463,8 @@ Test(spec, results_dir_and_flags_after_oom_and_cancel)
 	snprintf(dir, sizeof(dir), "%s/oom", results);
 	snprintf(top, sizeof(top),
 	         "\"results_dir\":\"%s\",\"resources\":{\"memory\":{\"size\":\"8MiB\"}}", dir);
-	char *res = run_ok("rd-oom", "echo before; x=$(yes | head -c 50000000); echo after", NULL, top);
+	char *res =
+	    run_ok("rd-oom", "echo before; x=$(yes | head -c 50000000); echo after", NULL, top);
 	yajl_val v = itest_json(res);
 	cr_assert_eq(itest_int(v, "exit_code"), 137, "%s", res);
 	cr_assert_str_eq(itest_str(v, "stdout"), "before\n", "%s", res);
@@ -543,9 +544,10 @@ Test(spec, verify_catches_what_the_engine_really_dropped)
 	if (is_docker()) {
 		cr_assert_eq(rc, 0, "dockerd kept the bindings: %s", err ? err->message : "");
 	} else {
-		cr_assert_eq(rc, DMS_ERR_CONTAINER, "Podman dropped the bindings; verify said %d", rc);
-		cr_assert(strstr(err->message, "HostConfig.PortBindings: asked 80/tcp=:18080"), "%s",
-		          err->message);
+		cr_assert_eq(rc, DMS_ERR_CONTAINER, "Podman dropped the bindings; verify said %d",
+		             rc);
+		cr_assert(strstr(err->message, "HostConfig.PortBindings: asked 80/tcp=:18080"),
+		          "%s", err->message);
 		err_free(err);
 	}
 	container_state_free(&st);
@@ -561,7 +563,8 @@ Test(spec, verify_catches_what_the_engine_really_dropped)
 Test(spec, ports_on_the_default_bridge_podman)
 {
 	if (is_docker())
-		cr_skip_test("dockerd runs with --bridge=none here: no default bridge to publish on");
+		cr_skip_test(
+		    "dockerd runs with --bridge=none here: no default bridge to publish on");
 	char *res = run_ok("ports-bridge", IFACES_SCRIPT,
 	                   "\"network_mode\":\"bridge\",\"ports\":[{\"container_port\":80,"
 	                   "\"host_ip\":\"127.0.0.1\"}]",

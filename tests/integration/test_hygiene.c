@@ -235,8 +235,7 @@ static void wait_retired(dms_executor *ex, const char *id)
 /* Polls until the process is back to `want` in fds and threads (exactly,
  * or fds within +-fd_slack: idle pooled connections come and go), the
  * deadline being SETTLE_MS. */
-static void wait_usage(struct usage *now, const struct usage *want, int fd_slack,
-                       const char *when)
+static void wait_usage(struct usage *now, const struct usage *want, int fd_slack, const char *when)
 {
 	int64_t end = itest_now_ms() + SETTLE_MS;
 
@@ -371,8 +370,10 @@ Test(hygiene, sequential_jobs_leave_nothing_behind)
 		}
 	}
 	int64_t elapsed = itest_now_ms() - t0;
-	fprintf(stderr, "hygiene: %d sequential jobs in %.1f s (%.2f jobs/s); peak %d threads, "
-	        "%d fds\n", SEQUENTIAL_JOBS, (double)elapsed / 1000, SEQUENTIAL_JOBS * 1000.0 / (double)elapsed,
+	fprintf(stderr,
+	        "hygiene: %d sequential jobs in %.1f s (%.2f jobs/s); peak %d threads, "
+	        "%d fds\n",
+	        SEQUENTIAL_JOBS, (double)elapsed / 1000, SEQUENTIAL_JOBS * 1000.0 / (double)elapsed,
 	        max_threads, max_fds);
 	cr_expect_eq(max_threads, created.threads, "threads grew to %d during the jobs (from %d)",
 	             max_threads, created.threads);
@@ -425,7 +426,9 @@ static void on_done(void *user_data, const char *execution_id, const char *resul
 		w->ok++;
 	} else if (w->failed++ == 0) {
 		snprintf(w->first_failure, sizeof(w->first_failure), "%s: %s", execution_id,
-		         error ? error->message : result_json ? result_json : "(no result)");
+		         error         ? error->message
+		         : result_json ? result_json
+		                       : "(no result)");
 	}
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->mu);
@@ -494,8 +497,7 @@ Test(hygiene, concurrent_jobs_leave_nothing_behind)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += SETTLE_MS / 1000 + CONCURRENT_JOBS; /* ~1 s per harvest, at worst */
 	pthread_mutex_lock(&w.mu);
-	while (w.done < CONCURRENT_JOBS &&
-	       pthread_cond_timedwait(&w.cond, &w.mu, &deadline) == 0)
+	while (w.done < CONCURRENT_JOBS && pthread_cond_timedwait(&w.cond, &w.mu, &deadline) == 0)
 		;
 	int done = w.done, ok = w.ok;
 	pthread_mutex_unlock(&w.mu);

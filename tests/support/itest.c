@@ -16,7 +16,7 @@ void itest_plugin_load(struct itest_plugin *p)
 	p->dl = dlopen(DMS_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
 	cr_assert(p->dl, "dlopen %s: %s", DMS_PLUGIN_PATH, dlerror());
 	dms_executor_plugin_entry_fn entry =
-		(dms_executor_plugin_entry_fn)dlsym(p->dl, DMS_EXECUTOR_ENTRY_SYMBOL);
+	    (dms_executor_plugin_entry_fn)dlsym(p->dl, DMS_EXECUTOR_ENTRY_SYMBOL);
 	cr_assert(entry, "dlsym %s: %s", DMS_EXECUTOR_ENTRY_SYMBOL, dlerror());
 	p->desc = entry(DMS_EXECUTOR_ABI_MAJOR);
 	cr_assert(p->desc, "the plugin refused ABI major %u", DMS_EXECUTOR_ABI_MAJOR);
@@ -105,9 +105,9 @@ char *itest_request(const char *execution_id, const char *script, const char *ex
 	                   "{\"job_id\":\"job-%s\",\"execution_id\":\"%s\","
 	                   "\"engine_spec\":{\"type\":\"docker\",\"params\":{\"image\":\"%s\","
 	                   "\"entrypoint\":[\"/bin/sh\",\"-c\"],\"cmd\":[%s]%s%s}}%s%s}",
-	                   execution_id, execution_id, itest_image(), q,
-	                   extra_params ? "," : "", extra_params ? extra_params : "",
-	                   extra_top ? "," : "", extra_top ? extra_top : "") > 0);
+	                   execution_id, execution_id, itest_image(), q, extra_params ? "," : "",
+	                   extra_params ? extra_params : "", extra_top ? "," : "",
+	                   extra_top ? extra_top : "") > 0);
 	free(q);
 	return req;
 }
@@ -191,7 +191,8 @@ void itest_unframe(const char *data, long len, char **out, char **err)
 	*err = calloc(1, (size_t)len + 1);
 	for (long i = 0; i + 8 <= len;) {
 		const unsigned char *h = (const unsigned char *)data + i;
-		uint32_t n = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+		uint32_t n =
+		    (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
 		cr_assert(i + 8 + n <= len, "truncated frame at %ld", i);
 		cr_assert(h[0] == 1 || h[0] == 2, "bad stream id %u at %ld", h[0], i);
 		memcpy(h[0] == 1 ? *out + olen : *err + elen, data + i + 8, n);

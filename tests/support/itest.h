@@ -20,9 +20,9 @@ struct itest_plugin {
 void itest_plugin_load(struct itest_plugin *p);
 void itest_plugin_unload(struct itest_plugin *p);
 
-const char *itest_engine(void);       /* "docker" | "podman" */
-const char *itest_engine_host(void);  /* unix:///tmp/dms-run/docker.sock ... */
-const char *itest_image(void);        /* dms-test/busybox:latest */
+const char *itest_engine(void);      /* "docker" | "podman" */
+const char *itest_engine_host(void); /* unix:///tmp/dms-run/docker.sock ... */
+const char *itest_image(void);       /* dms-test/busybox:latest */
 
 /* A fresh executor id unique to this process and call. Caller frees. */
 char *itest_unique_id(const char *prefix);

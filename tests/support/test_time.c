@@ -33,11 +33,13 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
 	int scale = test_time_scale();
 	if (scale == 1)
 		return;
-	FOREACH_SET(struct criterion_suite_set *s, set->suites) {
+	FOREACH_SET(struct criterion_suite_set * s, set->suites)
+	{
 		if (s->suite.data)
 			s->suite.data->timeout *= scale;
 		if (s->tests) {
-			FOREACH_SET(struct criterion_test *t, s->tests) {
+			FOREACH_SET(struct criterion_test * t, s->tests)
+			{
 				if (t->data)
 					t->data->timeout *= scale;
 			}

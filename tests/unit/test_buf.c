@@ -130,16 +130,16 @@ struct cap_case {
 ParameterizedTestParameters(capbuf, edges)
 {
 	static struct cap_case cases[] = {
-		{ 10, { 10 }, 10, false },         /* exactly the limit */
-		{ 10, { 11 }, 10, true },          /* limit + 1 */
-		{ 10, { 9 }, 9, false },           /* under */
-		{ 10, { 5, 5 }, 10, false },       /* reaching it in pieces */
-		{ 10, { 5, 5, 1 }, 10, true },     /* one more byte after */
-		{ 10, { 7, 7 }, 10, true },        /* straddling chunk keeps what fits */
-		{ 10, { 4, 3, 2, 1 }, 10, false }, /* many pieces */
-		{ 0, { 1 }, 0, true },             /* nothing fits */
-		{ 1, { 1 }, 1, false },
-		{ 1, { 2 }, 1, true },
+	    {10, {10}, 10, false},         /* exactly the limit */
+	    {10, {11}, 10, true},          /* limit + 1 */
+	    {10, {9}, 9, false},           /* under */
+	    {10, {5, 5}, 10, false},       /* reaching it in pieces */
+	    {10, {5, 5, 1}, 10, true},     /* one more byte after */
+	    {10, {7, 7}, 10, true},        /* straddling chunk keeps what fits */
+	    {10, {4, 3, 2, 1}, 10, false}, /* many pieces */
+	    {0, {1}, 0, true},             /* nothing fits */
+	    {1, {1}, 1, false},
+	    {1, {2}, 1, true},
 	};
 	return cr_make_param_array(struct cap_case, cases, sizeof(cases) / sizeof(cases[0]));
 }

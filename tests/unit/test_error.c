@@ -79,8 +79,8 @@ Test(error, wrap_prefixes_and_keeps_category)
 	cr_assert_str_eq(e->message, "starting e1: image busybox not found", "message = %s",
 	                 e->message);
 	rc = err_wrap(&e, rc, "run");
-	cr_assert_str_eq(e->message, "run: starting e1: image busybox not found",
-	                 "message = %s", e->message);
+	cr_assert_str_eq(e->message, "run: starting e1: image busybox not found", "message = %s",
+	                 e->message);
 	err_free(e);
 }
 
@@ -165,12 +165,12 @@ static const char *nz(const char *s)
 ParameterizedTestParameters(error, describe)
 {
 	static struct describe_case cases[] = {
-		{ "", "", "", "boom" },
-		{ "container create", "", "", "boom (operation: container create)" },
-		{ "", "c1", "", "boom (resource: c1)" },
-		{ "", "", "No such image", "boom (engine: No such image)" },
-		{ "image pull", "busybox", "denied",
-		  "boom (operation: image pull, resource: busybox, engine: denied)" },
+	    {"", "", "", "boom"},
+	    {"container create", "", "", "boom (operation: container create)"},
+	    {"", "c1", "", "boom (resource: c1)"},
+	    {"", "", "No such image", "boom (engine: No such image)"},
+	    {"image pull", "busybox", "denied",
+	     "boom (operation: image pull, resource: busybox, engine: denied)"},
 	};
 	return cr_make_param_array(struct describe_case, cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -109,7 +109,7 @@ Test(executor, exit_while_the_stream_was_down_is_found_by_the_relist)
 {
 	start_ok("e2");
 	char *n = cname("e2");
-	fake_runtime_set_down(true);  /* drops the stream: the die is never sent */
+	fake_runtime_set_down(true); /* drops the stream: the die is never sent */
 	fake_runtime_set_down(false);
 	/* The container exits while nobody listens... */
 	fake_runtime_drop_streams();
@@ -171,8 +171,9 @@ Test(executor, engine_down_at_start_is_runtime_unavailable)
 
 Test(executor, pull_policy)
 {
-	const char *never = "{\"job_id\":\"j\",\"execution_id\":\"n1\",\"engine_spec\":{\"type\":"
-	                    "\"docker\",\"params\":{\"image\":\"fake/remote:1\",\"pull_policy\":\"never\"}}}";
+	const char *never =
+	    "{\"job_id\":\"j\",\"execution_id\":\"n1\",\"engine_spec\":{\"type\":"
+	    "\"docker\",\"params\":{\"image\":\"fake/remote:1\",\"pull_policy\":\"never\"}}}";
 	dms_error *err = NULL;
 	assert_cmp(executor_start(ex, NULL, never, &err), ==, DMS_ERR_IMAGE);
 	cr_assert(strstr(err->message, "fake/remote:1"), "%s", err->message);
@@ -347,8 +348,8 @@ Test(executor, concurrent_starts_share_one_pull)
 {
 	fake_runtime_add_registry_image("fake/shared:1");
 	fake_runtime_set_pull_gate(true, false);
-	struct bg_start b[4] = {{.exec_id = "s0"}, {.exec_id = "s1"}, {.exec_id = "s2"},
-	                        {.exec_id = "s3"}};
+	struct bg_start b[4] = {
+	    {.exec_id = "s0"}, {.exec_id = "s1"}, {.exec_id = "s2"}, {.exec_id = "s3"}};
 	for (int i = 0; i < 4; i++)
 		pthread_create(&b[i].t, NULL, start_thread, &b[i]);
 	/* Wait (deadline) until the first pull is in, then let it finish. */
@@ -401,8 +402,8 @@ Test(executor, idle_follower_ends_when_its_reader_closes)
 	int64_t deadline;
 
 	start_ok("idle");
-	cr_assert_eq(executor_get_log_stream(ex, NULL, "{\"execution_id\":\"idle\",\"follow\":true}",
-	                                     &fd, &err),
+	cr_assert_eq(executor_get_log_stream(
+	                 ex, NULL, "{\"execution_id\":\"idle\",\"follow\":true}", &fd, &err),
 	             0, "log stream: %s", err ? err->message : "");
 	pthread_mutex_lock(&ex->mu);
 	cr_assert_eq(ex->log_threads, 1, "log threads %d", ex->log_threads);

@@ -123,9 +123,9 @@ Test(exit_watch, reports_an_exit_the_events_do_not)
 	/* Exits before its start returns: the starter reports it. */
 	char *r = request("quick", QUICK), *json = NULL;
 	dms_error *err = NULL;
-	cr_assert_eq(executor_run(ex, NULL, r, &json, &err), 0, "run: %s",
-	             err ? err->message : "");
-	cr_assert(strstr(json, "\"exit_code\":3") && strstr(json, "\"stdout\":\"hi\\n\""), "%s", json);
+	cr_assert_eq(executor_run(ex, NULL, r, &json, &err), 0, "run: %s", err ? err->message : "");
+	cr_assert(strstr(json, "\"exit_code\":3") && strstr(json, "\"stdout\":\"hi\\n\""), "%s",
+	          json);
 	free(json);
 	free(r);
 	/* Exits later: the watcher does. */

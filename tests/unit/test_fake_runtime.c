@@ -50,9 +50,9 @@ static char *create(const char *name, const char *execution_id, const char *imag
                     dms_error **err)
 {
 	static char l_run[64];
-	char *labels[] = { lbl_exec, l_run, NULL };
-	struct exec_request req = { 0 };
-	struct container_spec spec = { 0 };
+	char *labels[] = {lbl_exec, l_run, NULL};
+	struct exec_request req = {0};
+	struct container_spec spec = {0};
 	char *id = NULL;
 
 	snprintf(l_run, sizeof(l_run), LABEL_EXECUTION "=%s", execution_id);
@@ -118,7 +118,7 @@ struct collector {
 	int n;
 	bool ready;
 	bool ready_before_event;
-	int stop_after;   /* fn returns 1 after this many events; 0 never */
+	int stop_after; /* fn returns 1 after this many events; 0 never */
 	bool done;
 	int rc;
 	dms_error *err;
@@ -231,8 +231,8 @@ static int collect_log(void *ud, const char *data, size_t len)
 	return 0;
 }
 
-static const struct log_options all_logs = { .follow = false, .stdout_ = true, .stderr_ = true,
-	                                     .tail = -1, .since_ns = 0 };
+static const struct log_options all_logs = {
+    .follow = false, .stdout_ = true, .stderr_ = true, .tail = -1, .since_ns = 0};
 
 /* ---- lifecycle ------------------------------------------------------------- */
 
@@ -292,12 +292,19 @@ Test(fake_runtime, create_name_conflict)
 
 Test(fake_runtime, create_records_spec)
 {
-	char *labels[] = { "org.dms.executor=ex1", "team=a", NULL };
-	char *cmd[] = { "echo hello", NULL }, *env[] = { "A=1", NULL };
-	struct exec_request req = { .image = IMAGE, .cmd = cmd, .environment = env,
-		                    .memory_bytes = 64 << 20, .cpu_cores = 0.5, .tty = true };
-	struct container_spec spec = { .name = "c1", .req = &req, .labels = labels,
-		                       .stop_signal = "SIGINT", .stop_timeout_s = 3 };
+	char *labels[] = {"org.dms.executor=ex1", "team=a", NULL};
+	char *cmd[] = {"echo hello", NULL}, *env[] = {"A=1", NULL};
+	struct exec_request req = {.image = IMAGE,
+	                           .cmd = cmd,
+	                           .environment = env,
+	                           .memory_bytes = 64 << 20,
+	                           .cpu_cores = 0.5,
+	                           .tty = true};
+	struct container_spec spec = {.name = "c1",
+	                              .req = &req,
+	                              .labels = labels,
+	                              .stop_signal = "SIGINT",
+	                              .stop_timeout_s = 3};
 	struct fake_container_info info;
 	char *id = NULL;
 
@@ -341,9 +348,10 @@ Test(fake_runtime, start_exit_inspect_logs)
 	char *id = run_ok("c1", "e1");
 	int code;
 	bool oom;
-	struct logbuf lb = { .len = 0 };
+	struct logbuf lb = {.len = 0};
 	const char want[] = "\x01\0\0\0\0\0\0\x06hello\n"
-	                    "\x01\0\0\0\0\0\0\x03" "bye"
+	                    "\x01\0\0\0\0\0\0\x03"
+	                    "bye"
 	                    "\x02\0\0\0\0\0\0\x04oops";
 
 	assert_cmp(inspect_status(id, NULL, NULL), ==, CS_RUNNING);
@@ -365,7 +373,7 @@ Test(fake_runtime, logs_filter_streams_and_tail)
 {
 	char *id = run_ok("c1", "e1");
 	struct log_options o = all_logs;
-	struct logbuf lb = { .len = 0 };
+	struct logbuf lb = {.len = 0};
 
 	fake_runtime_exit(NULL, id, 0, "1\n2\n3\n", "E\n", false);
 	o.stderr_ = false;
@@ -378,10 +386,10 @@ Test(fake_runtime, logs_filter_streams_and_tail)
 
 Test(fake_runtime, tty_logs_are_raw)
 {
-	char *labels[] = { NULL };
-	struct exec_request req = { .image = IMAGE, .tty = true };
-	struct container_spec spec = { .name = "t", .req = &req, .labels = labels };
-	struct logbuf lb = { .len = 0 };
+	char *labels[] = {NULL};
+	struct exec_request req = {.image = IMAGE, .tty = true};
+	struct container_spec spec = {.name = "t", .req = &req, .labels = labels};
+	struct logbuf lb = {.len = 0};
 	char *id = NULL;
 
 	ops->container_create(rt, NULL, &spec, &id, NULL);
@@ -421,7 +429,7 @@ static void *follow_main(void *arg)
 Test(fake_runtime, logs_follow_until_exit)
 {
 	char *id = run_ok("c1", "e1");
-	struct follower f = { .id = id };
+	struct follower f = {.id = id};
 	int64_t deadline = mono_now_ns() + DEADLINE_MS * MS;
 	pthread_t t;
 
@@ -447,7 +455,7 @@ Test(fake_runtime, logs_follow_observes_cancel)
 	char *id = run_ok("c1", "e1");
 	dms_context *ctx = ctx_new(150);
 	struct log_options o = all_logs;
-	struct logbuf lb = { .len = 0 };
+	struct logbuf lb = {.len = 0};
 	int rc;
 
 	o.follow = true;
@@ -460,7 +468,7 @@ Test(fake_runtime, logs_follow_observes_cancel)
 Test(fake_runtime, binary_output)
 {
 	char *id = run_ok("c1", "e1");
-	struct logbuf lb = { .len = 0 };
+	struct logbuf lb = {.len = 0};
 
 	fake_runtime_exit_bytes(NULL, id, 0, "a\0b\xff", 4, NULL, 0, false);
 	ops->container_logs(rt, NULL, id, &all_logs, collect_log, &lb, NULL);
@@ -657,8 +665,8 @@ struct kill_case {
 Test(fake_runtime, kill_signals)
 {
 	static const struct kill_case cases[] = {
-		{ "SIGKILL", 137 }, { "KILL", 137 }, { "9", 137 }, { "SIGINT", 130 },
-		{ "SIGTERM", 143 }, { "SIGWINCH", -1 }, { "SIGCHLD", -1 },
+	    {"SIGKILL", 137}, {"KILL", 137},    {"9", 137},      {"SIGINT", 130},
+	    {"SIGTERM", 143}, {"SIGWINCH", -1}, {"SIGCHLD", -1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char name[16];
@@ -668,8 +676,8 @@ Test(fake_runtime, kill_signals)
 
 		snprintf(name, sizeof(name), "k%zu", i);
 		id = run_ok(name, name);
-		cr_assert_eq(ops->container_kill(rt, NULL, id, cases[i].signal, NULL), 0,
-		             "kill %s", cases[i].signal);
+		cr_assert_eq(ops->container_kill(rt, NULL, id, cases[i].signal, NULL), 0, "kill %s",
+		             cases[i].signal);
 		s = inspect_status(id, &code, NULL);
 		if (cases[i].want_exit < 0) {
 			cr_assert_eq(s, CS_RUNNING, "%s stopped it", cases[i].signal);
@@ -715,7 +723,7 @@ Test(fake_runtime, remove_rules)
 	             (long long)(c.ev[0].exit_code));
 	cr_assert_eq(c.ev[1].kind, RT_EV_DESTROY, "c.ev[1].kind = %lld", (long long)(c.ev[1].kind));
 	cr_assert_eq(ops->container_remove(rt, NULL, id, false, NULL), 0, "gone is OK");
-	rc = ops->container_inspect(rt, NULL, id, &(struct container_state){ 0 }, NULL);
+	rc = ops->container_inspect(rt, NULL, id, &(struct container_state){0}, NULL);
 	cr_assert_eq(rc, DMS_ERR_NOT_FOUND, "inspect after remove: %d", rc);
 	collector_stop(&c);
 	free(id);
@@ -728,7 +736,7 @@ Test(fake_runtime, list_by_label)
 	struct container_summary *v = NULL;
 	size_t n = 0;
 	char *a = create_ok("a", "e1"), *b = create_ok("b", "e2"), *f;
-	const char *foreign[] = { "org.dms.executor=someone-else", NULL };
+	const char *foreign[] = {"org.dms.executor=someone-else", NULL};
 
 	f = fake_runtime_add_container("f", IMAGE, foreign, CS_RUNNING, 0);
 	cr_assert_not_null(f, "f = %p", (void *)(f));
@@ -777,7 +785,7 @@ Test(fake_runtime, images_pull_and_import)
 
 Test(fake_runtime, autoexit_image)
 {
-	struct logbuf lb = { .len = 0 };
+	struct logbuf lb = {.len = 0};
 	int code, rc;
 	char *id;
 
@@ -793,7 +801,7 @@ Test(fake_runtime, autoexit_image)
 
 Test(fake_runtime, networks_and_volumes)
 {
-	char *labels[] = { "org.dms.executor=ex1", NULL };
+	char *labels[] = {"org.dms.executor=ex1", NULL};
 	char *nid = NULL;
 	strv list = NULL;
 	int rc;
@@ -889,7 +897,7 @@ static void *exit_later(void *arg)
 
 Test(fake_runtime, wait_helpers)
 {
-	struct exiter x = { "c1" };
+	struct exiter x = {"c1"};
 	pthread_t t;
 	char *id;
 

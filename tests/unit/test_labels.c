@@ -17,7 +17,8 @@ static bool engine_safe(const char *s)
 	      (s[0] >= '0' && s[0] <= '9')))
 		return false;
 	for (; *s; s++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *s))
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
+		            *s))
 			return false;
 	return true;
 }
@@ -32,13 +33,13 @@ struct name_case {
 ParameterizedTestParameters(labels, names)
 {
 	static struct name_case cases[] = {
-		{ "ex1", "e1", "", "dms-ex1-e1-" },
-		{ "node-7", "job_1.run-2", "", "dms-node-7-job_1.run-2-" },
-		{ "ex1", "a/b", "", "dms-ex1-a_b-" },
-		{ "ex1", "a:b", "", "dms-ex1-a_b-" },
-		{ "ex 1", "e1", "", "dms-ex_1-e1-" },
-		{ "ex1", "é", "", "dms-ex1-__-" },
-		{ "", "", "", "dms---" },
+	    {"ex1", "e1", "", "dms-ex1-e1-"},
+	    {"node-7", "job_1.run-2", "", "dms-node-7-job_1.run-2-"},
+	    {"ex1", "a/b", "", "dms-ex1-a_b-"},
+	    {"ex1", "a:b", "", "dms-ex1-a_b-"},
+	    {"ex 1", "e1", "", "dms-ex_1-e1-"},
+	    {"ex1", "é", "", "dms-ex1-__-"},
+	    {"", "", "", "dms---"},
 	};
 	return cr_make_param_array(struct name_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -76,7 +77,7 @@ Test(labels, deterministic)
 
 Test(labels, no_collision_after_sanitising)
 {
-	const char *ids[] = { "a/b", "a_b", "a:b", "a b", "a\\b" };
+	const char *ids[] = {"a/b", "a_b", "a:b", "a b", "a\\b"};
 	char *names[5];
 
 	for (int i = 0; i < 5; i++)

@@ -20,29 +20,30 @@
 /* `docker pull` of a two-layer image through /images/create, as dockerd
  * 20.10 streams it (JSON messages, one per line; progress strings cut). */
 static const char *const recorded[] = {
-	"{\"status\":\"Pulling from library/python\",\"id\":\"3.12-alpine\"}",
-	"{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"c6a83fedfae6\"}",
-	"{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"1a4f7a3c0a8e\"}",
-	"{\"status\":\"Waiting\",\"progressDetail\":{},\"id\":\"1a4f7a3c0a8e\"}",
-	"{\"status\":\"Downloading\",\"progressDetail\":{\"current\":32768,\"total\":3623807},"
-	"\"progress\":\"[>   ]  32.77kB/3.624MB\",\"id\":\"c6a83fedfae6\"}",
-	"{\"status\":\"Downloading\",\"progressDetail\":{\"current\":1048576,\"total\":3623807},"
-	"\"progress\":\"[==>  ]  1.049MB/3.624MB\",\"id\":\"c6a83fedfae6\"}",
-	"{\"status\":\"Downloading\",\"progressDetail\":{\"current\":4096,\"total\":460000},"
-	"\"progress\":\"[>   ]  4.096kB/460kB\",\"id\":\"1a4f7a3c0a8e\"}",
-	"{\"status\":\"Verifying Checksum\",\"progressDetail\":{},\"id\":\"c6a83fedfae6\"}",
-	"{\"status\":\"Download complete\",\"progressDetail\":{},\"id\":\"c6a83fedfae6\"}",
-	"{\"status\":\"Extracting\",\"progressDetail\":{\"current\":65536,\"total\":3623807},"
-	"\"progress\":\"[>   ]  65.54kB/3.624MB\",\"id\":\"c6a83fedfae6\"}",
-	"{\"status\":\"Downloading\",\"progressDetail\":{\"current\":200000,\"total\":460000},"
-	"\"progress\":\"[=====>  ]  200kB/460kB\",\"id\":\"1a4f7a3c0a8e\"}",
-	"{\"status\":\"Pull complete\",\"progressDetail\":{},\"id\":\"c6a83fedfae6\"}",
-	"{\"status\":\"Download complete\",\"progressDetail\":{},\"id\":\"1a4f7a3c0a8e\"}",
-	"{\"status\":\"Extracting\",\"progressDetail\":{\"current\":460000,\"total\":460000},"
-	"\"progress\":\"[======>]  460kB/460kB\",\"id\":\"1a4f7a3c0a8e\"}",
-	"{\"status\":\"Pull complete\",\"progressDetail\":{},\"id\":\"1a4f7a3c0a8e\"}",
-	"{\"status\":\"Digest: sha256:4b2f1e4bd4d7a0d3e8c8cb6d7c8b0e6e2b09f7d2c8d5d2a8c3b3d2e1f0a9b8c7\"}",
-	"{\"status\":\"Status: Downloaded newer image for python:3.12-alpine\"}",
+    "{\"status\":\"Pulling from library/python\",\"id\":\"3.12-alpine\"}",
+    "{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"c6a83fedfae6\"}",
+    "{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"1a4f7a3c0a8e\"}",
+    "{\"status\":\"Waiting\",\"progressDetail\":{},\"id\":\"1a4f7a3c0a8e\"}",
+    "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":32768,\"total\":3623807},"
+    "\"progress\":\"[>   ]  32.77kB/3.624MB\",\"id\":\"c6a83fedfae6\"}",
+    "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":1048576,\"total\":3623807},"
+    "\"progress\":\"[==>  ]  1.049MB/3.624MB\",\"id\":\"c6a83fedfae6\"}",
+    "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":4096,\"total\":460000},"
+    "\"progress\":\"[>   ]  4.096kB/460kB\",\"id\":\"1a4f7a3c0a8e\"}",
+    "{\"status\":\"Verifying Checksum\",\"progressDetail\":{},\"id\":\"c6a83fedfae6\"}",
+    "{\"status\":\"Download complete\",\"progressDetail\":{},\"id\":\"c6a83fedfae6\"}",
+    "{\"status\":\"Extracting\",\"progressDetail\":{\"current\":65536,\"total\":3623807},"
+    "\"progress\":\"[>   ]  65.54kB/3.624MB\",\"id\":\"c6a83fedfae6\"}",
+    "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":200000,\"total\":460000},"
+    "\"progress\":\"[=====>  ]  200kB/460kB\",\"id\":\"1a4f7a3c0a8e\"}",
+    "{\"status\":\"Pull complete\",\"progressDetail\":{},\"id\":\"c6a83fedfae6\"}",
+    "{\"status\":\"Download complete\",\"progressDetail\":{},\"id\":\"1a4f7a3c0a8e\"}",
+    "{\"status\":\"Extracting\",\"progressDetail\":{\"current\":460000,\"total\":460000},"
+    "\"progress\":\"[======>]  460kB/460kB\",\"id\":\"1a4f7a3c0a8e\"}",
+    "{\"status\":\"Pull complete\",\"progressDetail\":{},\"id\":\"1a4f7a3c0a8e\"}",
+    "{\"status\":\"Digest: "
+    "sha256:4b2f1e4bd4d7a0d3e8c8cb6d7c8b0e6e2b09f7d2c8d5d2a8c3b3d2e1f0a9b8c7\"}",
+    "{\"status\":\"Status: Downloaded newer image for python:3.12-alpine\"}",
 };
 
 /* What the totals and the status are after each message above. */
@@ -50,26 +51,25 @@ static const struct {
 	uint64_t current, total;
 	const char *status;
 } expected[] = {
-	{ 0, 0, "Pulling from library/python" },
-	{ 0, 0, "c6a83fedfae6: Pulling fs layer" },
-	{ 0, 0, "1a4f7a3c0a8e: Pulling fs layer" },
-	{ 0, 0, "1a4f7a3c0a8e: Waiting" },
-	{ 32768, 3623807, "c6a83fedfae6: Downloading" },
-	{ 1048576, 3623807, "c6a83fedfae6: Downloading" },
-	{ 1048576 + 4096, 3623807 + 460000, "1a4f7a3c0a8e: Downloading" },
-	{ 3623807 + 4096, 3623807 + 460000, "c6a83fedfae6: Verifying Checksum" },
-	{ 3623807 + 4096, 3623807 + 460000, "c6a83fedfae6: Download complete" },
-	/* extraction progress is not more download */
-	{ 3623807 + 4096, 3623807 + 460000, "c6a83fedfae6: Extracting" },
-	{ 3623807 + 200000, 3623807 + 460000, "1a4f7a3c0a8e: Downloading" },
-	{ 3623807 + 200000, 3623807 + 460000, "c6a83fedfae6: Pull complete" },
-	{ 3623807 + 460000, 3623807 + 460000, "1a4f7a3c0a8e: Download complete" },
-	{ 3623807 + 460000, 3623807 + 460000, "1a4f7a3c0a8e: Extracting" },
-	{ 3623807 + 460000, 3623807 + 460000, "1a4f7a3c0a8e: Pull complete" },
-	{ 3623807 + 460000, 3623807 + 460000,
-	  "Digest: sha256:4b2f1e4bd4d7a0d3e8c8cb6d7c8b0e6e2b09f7d2c8d5d2a8c3b3d2e1f0a9b8c7" },
-	{ 3623807 + 460000, 3623807 + 460000,
-	  "Status: Downloaded newer image for python:3.12-alpine" },
+    {0, 0, "Pulling from library/python"},
+    {0, 0, "c6a83fedfae6: Pulling fs layer"},
+    {0, 0, "1a4f7a3c0a8e: Pulling fs layer"},
+    {0, 0, "1a4f7a3c0a8e: Waiting"},
+    {32768, 3623807, "c6a83fedfae6: Downloading"},
+    {1048576, 3623807, "c6a83fedfae6: Downloading"},
+    {1048576 + 4096, 3623807 + 460000, "1a4f7a3c0a8e: Downloading"},
+    {3623807 + 4096, 3623807 + 460000, "c6a83fedfae6: Verifying Checksum"},
+    {3623807 + 4096, 3623807 + 460000, "c6a83fedfae6: Download complete"},
+    /* extraction progress is not more download */
+    {3623807 + 4096, 3623807 + 460000, "c6a83fedfae6: Extracting"},
+    {3623807 + 200000, 3623807 + 460000, "1a4f7a3c0a8e: Downloading"},
+    {3623807 + 200000, 3623807 + 460000, "c6a83fedfae6: Pull complete"},
+    {3623807 + 460000, 3623807 + 460000, "1a4f7a3c0a8e: Download complete"},
+    {3623807 + 460000, 3623807 + 460000, "1a4f7a3c0a8e: Extracting"},
+    {3623807 + 460000, 3623807 + 460000, "1a4f7a3c0a8e: Pull complete"},
+    {3623807 + 460000, 3623807 + 460000,
+     "Digest: sha256:4b2f1e4bd4d7a0d3e8c8cb6d7c8b0e6e2b09f7d2c8d5d2a8c3b3d2e1f0a9b8c7"},
+    {3623807 + 460000, 3623807 + 460000, "Status: Downloaded newer image for python:3.12-alpine"},
 };
 
 Test(pull_progress, recorded_docker_stream)
@@ -90,8 +90,8 @@ Test(pull_progress, recorded_docker_stream)
 		             i, (unsigned long long)cur, (unsigned long long)expected[i].current);
 		cr_assert_eq(tot, expected[i].total, "after message %zu: total %llu, want %llu", i,
 		             (unsigned long long)tot, (unsigned long long)expected[i].total);
-		cr_assert_str_eq(p.status, expected[i].status, "after message %zu: status \"%s\"", i,
-		                 p.status);
+		cr_assert_str_eq(p.status, expected[i].status, "after message %zu: status \"%s\"",
+		                 i, p.status);
 	}
 	cr_assert_eq(p.n_layers, 2, "layers: %zu", p.n_layers);
 	pull_progress_free(&p);
@@ -150,32 +150,32 @@ struct ref_case {
 ParameterizedTestParameters(image_ref, check)
 {
 	static struct ref_case cases[] = {
-		{ "busybox", false, true, "docker.io" },
-		{ "busybox:1.36", false, true, "docker.io" },
-		{ "dms-test/busybox:latest", false, true, "docker.io" },
-		{ "localhost:5000/dms/busybox:v1", false, true, "localhost:5000" },
-		{ "localhost/x", false, true, "localhost" },
-		{ "Registry.Example.com/a/b__c.d-e:Tag_1.0-x", false, true, "Registry.Example.com" },
-		{ "127.0.0.1:5000/x", false, true, "127.0.0.1:5000" },
-		{ "a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true,
-		  true, "docker.io" },
-		{ "a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", false,
-		  false, "" },
-		{ "a@sha256:0123", true, false, "" },
-		{ "", false, false, "" },
-		{ "Busybox", false, false, "" },
-		{ "a:b:c", false, false, "" },
-		{ "a/", false, false, "" },
-		{ "/a", false, false, "" },
-		{ "a//b", false, false, "" },
-		{ "a:", false, false, "" },
-		{ "a:.x", false, false, "" },
-		{ "a:t@g", false, false, "" },
-		{ "a..b", false, false, "" },
-		{ "a-", false, false, "" },
-		{ "host:port/x", false, false, "" },
-		{ "-host.io/x", false, false, "" },
-		{ "a b", false, false, "" },
+	    {"busybox", false, true, "docker.io"},
+	    {"busybox:1.36", false, true, "docker.io"},
+	    {"dms-test/busybox:latest", false, true, "docker.io"},
+	    {"localhost:5000/dms/busybox:v1", false, true, "localhost:5000"},
+	    {"localhost/x", false, true, "localhost"},
+	    {"Registry.Example.com/a/b__c.d-e:Tag_1.0-x", false, true, "Registry.Example.com"},
+	    {"127.0.0.1:5000/x", false, true, "127.0.0.1:5000"},
+	    {"a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true,
+	     true, "docker.io"},
+	    {"a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", false,
+	     false, ""},
+	    {"a@sha256:0123", true, false, ""},
+	    {"", false, false, ""},
+	    {"Busybox", false, false, ""},
+	    {"a:b:c", false, false, ""},
+	    {"a/", false, false, ""},
+	    {"/a", false, false, ""},
+	    {"a//b", false, false, ""},
+	    {"a:", false, false, ""},
+	    {"a:.x", false, false, ""},
+	    {"a:t@g", false, false, ""},
+	    {"a..b", false, false, ""},
+	    {"a-", false, false, ""},
+	    {"host:port/x", false, false, ""},
+	    {"-host.io/x", false, false, ""},
+	    {"a b", false, false, ""},
 	};
 	return cr_make_param_array(struct ref_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -199,11 +199,11 @@ ParameterizedTest(struct ref_case *rc, image_ref, check)
 Test(image_ref, normalize_registry)
 {
 	static const char *const cases[][2] = {
-		{ "https://index.docker.io/v1/", "docker.io" },
-		{ "registry-1.docker.io", "docker.io" },
-		{ "docker.io", "docker.io" },
-		{ "http://LocalHost:5000/", "localhost:5000" },
-		{ "ghcr.io", "ghcr.io" },
+	    {"https://index.docker.io/v1/", "docker.io"},
+	    {"registry-1.docker.io", "docker.io"},
+	    {"docker.io", "docker.io"},
+	    {"http://LocalHost:5000/", "localhost:5000"},
+	    {"ghcr.io", "ghcr.io"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *n = image_ref_normalize_registry(cases[i][0]);
@@ -255,8 +255,8 @@ Test(registry_auth, header_for_the_image_registry_only)
 	char *json = b64url_decode(h);
 	yajl_val root = yajl_tree_parse(json, NULL, 0);
 	cr_assert_not_null(root, "not JSON: %s", json);
-	const char *u[] = { "username", NULL }, *p[] = { "password", NULL },
-	           *s[] = { "serveraddress", NULL };
+	const char *u[] = {"username", NULL}, *p[] = {"password", NULL},
+	           *s[] = {"serveraddress", NULL};
 	cr_assert_str_eq(YAJL_GET_STRING(yajl_tree_get(root, u, yajl_t_string)), "alice", "%s",
 	                 json);
 	cr_assert_str_eq(YAJL_GET_STRING(yajl_tree_get(root, p, yajl_t_string)), "p\"w/+?", "%s",
@@ -275,8 +275,8 @@ Test(registry_auth, header_for_the_image_registry_only)
 	free(h);
 
 	/* Other registries, Docker Hub included, get no header at all. */
-	static const char *const others[] = { "busybox", "dms-test/busybox:latest",
-		                              "localhost:5001/x", "evil.io/localhost:5000/x" };
+	static const char *const others[] = {"busybox", "dms-test/busybox:latest",
+	                                     "localhost:5001/x", "evil.io/localhost:5000/x"};
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
 		h = (char *)1;
 		assert_cmp(registry_auth_for(c, others[i], &h, NULL), ==, 0);
@@ -288,8 +288,7 @@ Test(registry_auth, header_for_the_image_registry_only)
 Test(registry_auth, base64url)
 {
 	static const char *const cases[][2] = {
-		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
-		{ "\xfb\xff", "-_8=" },
+	    {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"\xfb\xff", "-_8="},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *e = registry_auth_base64url((const unsigned char *)cases[i][0],

@@ -26,7 +26,7 @@ static yajl_val parse_json(const char *json)
 
 static yajl_val field(yajl_val root, const char *key)
 {
-	const char *path[] = { key, NULL };
+	const char *path[] = {key, NULL};
 	yajl_val v = yajl_tree_get(root, path, yajl_t_any);
 
 	cr_assert_not_null(v, "key %s missing", key);
@@ -60,9 +60,9 @@ Test(result, init_defaults)
 Test(result, shape_of_a_fresh_result)
 {
 	struct exec_result r;
-	const char *keys[] = { "exit_code",  "stdout",    "stderr", "stdout_truncated",
-		               "stderr_truncated", "error_msg", "oom_killed", "cancelled",
-		               "signal",     "started_at", "finished_at" };
+	const char *keys[] = {"exit_code",        "stdout",     "stderr",     "stdout_truncated",
+	                      "stderr_truncated", "error_msg",  "oom_killed", "cancelled",
+	                      "signal",           "started_at", "finished_at"};
 	char *json;
 	yajl_val root;
 
@@ -114,15 +114,14 @@ Test(result, full_result)
 	cr_assert_eq(YAJL_GET_INTEGER(field(root, "exit_code")), 137, "%s", json);
 	cr_assert_str_eq(str_field(root, "stdout"), "hello \"world\"\n", "%s", json);
 	cr_assert_str_eq(str_field(root, "stderr"), "oops\t\\\n", "%s", json);
-	cr_assert_str_eq(str_field(root, "error_msg"), "killed: out of memory", "%s",
-	                 json);
+	cr_assert_str_eq(str_field(root, "error_msg"), "killed: out of memory", "%s", json);
 	cr_assert(YAJL_IS_TRUE(field(root, "oom_killed")), "%s", json);
 	cr_assert(YAJL_IS_TRUE(field(root, "cancelled")), "%s", json);
 	cr_assert_eq(YAJL_GET_INTEGER(field(root, "signal")), 9, "%s", json);
-	cr_assert_str_eq(str_field(root, "started_at"),
-	                 "2026-11-23T12:51:00.123456789Z", "%s", json);
-	cr_assert_str_eq(str_field(root, "finished_at"),
-	                 "2026-11-23T12:51:02.123456789Z", "%s", json);
+	cr_assert_str_eq(str_field(root, "started_at"), "2026-11-23T12:51:00.123456789Z", "%s",
+	                 json);
+	cr_assert_str_eq(str_field(root, "finished_at"), "2026-11-23T12:51:02.123456789Z", "%s",
+	                 json);
 	cr_assert_eq(parse_rfc3339(str_field(root, "started_at")), started,
 	             "started_at does not round-trip");
 	yajl_tree_free(root);
@@ -138,11 +137,8 @@ struct trunc_case {
 ParameterizedTestParameters(result, truncation_flags)
 {
 	static struct trunc_case cases[] = {
-		{ 8, 8, 0, false, false },
-		{ 8, 9, 0, true, false },
-		{ 8, 0, 9, false, true },
-		{ 8, 7, 8, false, false },
-		{ 8, 100, 100, true, true },
+	    {8, 8, 0, false, false}, {8, 9, 0, true, false},    {8, 0, 9, false, true},
+	    {8, 7, 8, false, false}, {8, 100, 100, true, true},
 	};
 	return cr_make_param_array(struct trunc_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -182,20 +178,20 @@ struct utf8_case {
 ParameterizedTestParameters(result, utf8)
 {
 	static struct utf8_case cases[] = {
-		{ "plain", 5, "plain" },
-		{ "\xE2\x82\xAC", 3, "\xE2\x82\xAC" },                 /* € */
-		{ "\xF0\x9F\x98\x80", 4, "\xF0\x9F\x98\x80" },         /* U+1F600 */
-		{ "\xFF", 1, R },
-		{ "a\xC3", 2, "a" R },                                 /* truncated */
-		{ "\xC3(", 2, R "(" },
-		{ "\xC0\xAF", 2, R R },                                /* overlong */
-		{ "\xE0\x80\xAF", 3, R R R },                          /* overlong */
-		{ "\xED\xA0\x80", 3, R R R },                          /* surrogate */
-		{ "\xF4\x90\x80\x80", 4, R R R R },                    /* > U+10FFFF */
-		{ "\xF0\x9F\x98", 3, R },                              /* one maximal subpart */
-		{ "\xF0\x9F\x98x", 4, R "x" },
-		{ "x\x80y", 3, "x" R "y" },                            /* stray continuation */
-		{ "\xE2\x82\xAC\xFF\xE2\x82\xAC", 7, "\xE2\x82\xAC" R "\xE2\x82\xAC" },
+	    {"plain", 5, "plain"},
+	    {"\xE2\x82\xAC", 3, "\xE2\x82\xAC"},         /* € */
+	    {"\xF0\x9F\x98\x80", 4, "\xF0\x9F\x98\x80"}, /* U+1F600 */
+	    {"\xFF", 1, R},
+	    {"a\xC3", 2, "a" R}, /* truncated */
+	    {"\xC3(", 2, R "("},
+	    {"\xC0\xAF", 2, R R},             /* overlong */
+	    {"\xE0\x80\xAF", 3, R R R},       /* overlong */
+	    {"\xED\xA0\x80", 3, R R R},       /* surrogate */
+	    {"\xF4\x90\x80\x80", 4, R R R R}, /* > U+10FFFF */
+	    {"\xF0\x9F\x98", 3, R},           /* one maximal subpart */
+	    {"\xF0\x9F\x98x", 4, R "x"},
+	    {"x\x80y", 3, "x" R "y"}, /* stray continuation */
+	    {"\xE2\x82\xAC\xFF\xE2\x82\xAC", 7, "\xE2\x82\xAC" R "\xE2\x82\xAC"},
 	};
 	return cr_make_param_array(struct utf8_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -281,11 +277,11 @@ struct fmt_case {
 ParameterizedTestParameters(result, format)
 {
 	static struct fmt_case cases[] = {
-		{ 0, "1970-01-01T00:00:00.000000000Z" },
-		{ 1, "1970-01-01T00:00:00.000000001Z" },
-		{ 1795438260LL * NS + 123456789, "2026-11-23T12:51:00.123456789Z" },
-		{ 951868799LL * NS + 999999999, "2000-02-29T23:59:59.999999999Z" },
-		{ -1, "1969-12-31T23:59:59.999999999Z" },
+	    {0, "1970-01-01T00:00:00.000000000Z"},
+	    {1, "1970-01-01T00:00:00.000000001Z"},
+	    {1795438260LL * NS + 123456789, "2026-11-23T12:51:00.123456789Z"},
+	    {951868799LL * NS + 999999999, "2000-02-29T23:59:59.999999999Z"},
+	    {-1, "1969-12-31T23:59:59.999999999Z"},
 	};
 	return cr_make_param_array(struct fmt_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -310,22 +306,22 @@ struct parse_case {
 ParameterizedTestParameters(result, parse)
 {
 	static struct parse_case cases[] = {
-		{ "2026-11-23T12:51:00.123456789Z", 1795438260LL * NS + 123456789 },
-		{ "2026-11-23T12:51:00Z", 1795438260LL * NS },
-		{ "2026-11-23T12:51:00.5Z", 1795438260LL * NS + 500000000 },
-		{ "2026-11-23T12:51:00.1234567891234Z", 1795438260LL * NS + 123456789 },
-		{ "2026-11-23T14:51:00.123456789+02:00", 1795438260LL * NS + 123456789 },
-		{ "2026-11-23T07:21:00-05:30", 1795438260LL * NS },
-		{ "2026-11-23t12:51:00z", 1795438260LL * NS },
-		{ "2026-11-23 12:51:00Z", 1795438260LL * NS },
-		{ "0001-01-01T00:00:00Z", 0 },
-		{ "", 0 },
-		{ "garbage", 0 },
-		{ "2026-13-01T00:00:00Z", 0 },
-		{ "2026-11-23T12:51:00", 0 },
-		{ "2026-11-23T12:51:00.Z", 0 },
-		{ "2026-11-23T12:51:00Zjunk", 0 },
-		{ "2026-11-23T12:51:00+0200", 0 },
+	    {"2026-11-23T12:51:00.123456789Z", 1795438260LL * NS + 123456789},
+	    {"2026-11-23T12:51:00Z", 1795438260LL * NS},
+	    {"2026-11-23T12:51:00.5Z", 1795438260LL * NS + 500000000},
+	    {"2026-11-23T12:51:00.1234567891234Z", 1795438260LL * NS + 123456789},
+	    {"2026-11-23T14:51:00.123456789+02:00", 1795438260LL * NS + 123456789},
+	    {"2026-11-23T07:21:00-05:30", 1795438260LL * NS},
+	    {"2026-11-23t12:51:00z", 1795438260LL * NS},
+	    {"2026-11-23 12:51:00Z", 1795438260LL * NS},
+	    {"0001-01-01T00:00:00Z", 0},
+	    {"", 0},
+	    {"garbage", 0},
+	    {"2026-13-01T00:00:00Z", 0},
+	    {"2026-11-23T12:51:00", 0},
+	    {"2026-11-23T12:51:00.Z", 0},
+	    {"2026-11-23T12:51:00Zjunk", 0},
+	    {"2026-11-23T12:51:00+0200", 0},
 	};
 	return cr_make_param_array(struct parse_case, cases, sizeof(cases) / sizeof(cases[0]));
 }

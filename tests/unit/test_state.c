@@ -38,14 +38,18 @@ static void collect(void *ud, const struct state_record *r)
 {
 	struct seen *s = ud;
 	snprintf(s->exec[s->n], sizeof(s->exec[0]), "%s", r->execution_id);
-	snprintf(s->result[s->n], sizeof(s->result[0]), "%s", r->result_json ? r->result_json : "-");
+	snprintf(s->result[s->n], sizeof(s->result[0]), "%s",
+	         r->result_json ? r->result_json : "-");
 	s->state[s->n++] = r->state;
 }
 
 Test(state, round_trip_replace_remove)
 {
-	struct state_record r = {.execution_id = "e1", .job_id = "j", .container_name = "dms-x-e1-0",
-	                         .container_id = "abc", .state = DMS_STATE_RUNNING};
+	struct state_record r = {.execution_id = "e1",
+	                         .job_id = "j",
+	                         .container_name = "dms-x-e1-0",
+	                         .container_id = "abc",
+	                         .state = DMS_STATE_RUNNING};
 	assert_cmp(state_save(dir, &r), ==, 0);
 	r.state = DMS_STATE_EXITED;
 	r.result_json = "{\"exit_code\":3,\"stdout\":\"a\\\"b\\n\"}";

@@ -57,16 +57,15 @@ static char *orphan(const char *name, const char *owner, const char *exec)
 	return id;
 }
 
-static void object(enum runtime_object kind, const char *name, const char *owner,
-                   const char *exec)
+static void object(enum runtime_object kind, const char *name, const char *owner, const char *exec)
 {
 	char l1[128], l2[128];
 	snprintf(l1, sizeof(l1), "%s=%s", LABEL_EXECUTOR, owner);
 	snprintf(l2, sizeof(l2), "%s=%s", LABEL_EXECUTION, exec);
 	char *labels[] = {l1, l2, NULL};
 	int rc = kind == RT_OBJ_NETWORK
-	                 ? fake_runtime_ops.network_create(NULL, NULL, name, labels, false, NULL, NULL)
-	                 : fake_runtime_ops.volume_create(NULL, NULL, name, labels, NULL);
+	             ? fake_runtime_ops.network_create(NULL, NULL, name, labels, false, NULL, NULL)
+	             : fake_runtime_ops.volume_create(NULL, NULL, name, labels, NULL);
 	cr_assert_eq(rc, 0, "create %s", name);
 }
 
@@ -157,8 +156,8 @@ Test(sweep, removes_only_its_own_untracked_objects_after_the_grace)
 	             fake_runtime_status(live));
 	cr_assert(fake_runtime_exists(w.b_orphan), "b's container was removed by a");
 	cr_assert_eq(count(RT_OBJ_NETWORK, "b") + count(RT_OBJ_VOLUME, "b"), 2,
-	             "b's network and volume: %zu left", count(RT_OBJ_NETWORK, "b") +
-	                                                     count(RT_OBJ_VOLUME, "b"));
+	             "b's network and volume: %zu left",
+	             count(RT_OBJ_NETWORK, "b") + count(RT_OBJ_VOLUME, "b"));
 	cr_assert(fake_runtime_exists(w.plain), "the unlabelled container was removed");
 
 	/* Nothing left of a's: the next pass finds nothing untracked. */
@@ -207,8 +206,8 @@ Test(sweep, dry_run_removes_nothing)
 	cr_assert(fake_runtime_exists(w.a_orphan));
 	assert_cmp(count(RT_OBJ_NETWORK, "a") + count(RT_OBJ_VOLUME, "a"), ==, 3);
 	cr_assert_eq(fake_runtime_op_count("container_remove") +
-	                 fake_runtime_op_count("object_remove"), 0,
-	             "remove calls in a dry run");
+	                 fake_runtime_op_count("object_remove"),
+	             0, "remove calls in a dry run");
 	free_world(&w);
 	executor_destroy(a);
 }
@@ -286,9 +285,9 @@ Test(sweep, config_keys)
 {
 	struct exec_config *c = NULL;
 	dms_error *err = NULL;
-	cr_assert_eq(config_parse("sweep_interval: 10m\nsweep_grace: 30s\nsweep_dry_run: true\n", &c,
-	                          &err),
-	             0, "%s", err ? err->message : "");
+	cr_assert_eq(
+	    config_parse("sweep_interval: 10m\nsweep_grace: 30s\nsweep_dry_run: true\n", &c, &err),
+	    0, "%s", err ? err->message : "");
 	cr_assert_eq(c->sweep_interval_ms, 600000, "c->sweep_interval_ms = %lld",
 	             (long long)(c->sweep_interval_ms));
 	cr_assert_eq(c->sweep_grace_ms, 30000, "c->sweep_grace_ms = %lld",

@@ -99,15 +99,15 @@ typedef enum dms_exec_state {
  * exactly once per successful wait_async, either before wait_async returns
  * (the execution already finished) or later on an executor thread. It must
  * not call destroy(). */
-typedef void (*dms_wait_fn)(void *user_data, const char *execution_id,
-                            const char *result_json, const dms_error *error);
+typedef void (*dms_wait_fn)(void *user_data, const char *execution_id, const char *result_json,
+                            const dms_error *error);
 
 /* State-change notification. Called on executor threads, in order for any
  * one execution; result_json is non-NULL only for final states (EXITED,
  * CANCELLED, and FAILED after the container ran) and is borrowed. Must not
  * block for long and must not call destroy(). */
-typedef void (*dms_event_fn)(void *user_data, const char *execution_id,
-                             dms_exec_state state, const char *result_json);
+typedef void (*dms_event_fn)(void *user_data, const char *execution_id, dms_exec_state state,
+                             const char *result_json);
 
 /* Image pull progress (appended in 1.1). Called on the thread that runs the
  * pull, for every execution waiting on that pull (concurrent Starts of one
@@ -118,9 +118,9 @@ typedef void (*dms_event_fn)(void *user_data, const char *execution_id,
  * prefixed with the layer id when there is one ("3f4d90098f5b:
  * Downloading"). All strings are borrowed for the call. Must not block for
  * long and must not call destroy(). */
-typedef void (*dms_pull_progress_fn)(void *user_data, const char *execution_id,
-                                     const char *image, uint64_t current_bytes,
-                                     uint64_t total_bytes, const char *status);
+typedef void (*dms_pull_progress_fn)(void *user_data, const char *execution_id, const char *image,
+                                     uint64_t current_bytes, uint64_t total_bytes,
+                                     const char *status);
 
 typedef struct dms_executor_ops {
 	uint32_t struct_size;
@@ -141,8 +141,8 @@ typedef struct dms_executor_ops {
 	 * may be NULL or empty for defaults. Creating an executor with the id
 	 * of one that died re-attaches its running jobs and harvests exited
 	 * ones. On success *out is owned by the caller (destroy()). */
-	int (*new_executor)(const char *id, const char *config_yaml,
-	                    dms_executor **out, dms_error **err);
+	int (*new_executor)(const char *id, const char *config_yaml, dms_executor **out,
+	                    dms_error **err);
 	/* Stops every executor thread, fails pending waiters with
 	 * DMS_ERR_CANCELLED, frees everything. Leaves containers running: a
 	 * new executor with the same id picks them up. */
@@ -154,20 +154,19 @@ typedef struct dms_executor_ops {
 	/* true when the engine answers. info_json (may be NULL) receives a
 	 * fingerprint: {"runtime","version","api_version","os","rootless",...}.
 	 * An unreachable engine is not an error: installed=false, status 0. */
-	int (*is_installed)(dms_executor *ex, dms_context *ctx, bool *installed,
-	                    char **info_json, dms_error **err);
+	int (*is_installed)(dms_executor *ex, dms_context *ctx, bool *installed, char **info_json,
+	                    dms_error **err);
 	/* Starts the execution described by request_json (JSON or YAML).
 	 * Returns when the container runs. */
-	int (*start)(dms_executor *ex, dms_context *ctx, const char *request_json,
-	             dms_error **err);
+	int (*start)(dms_executor *ex, dms_context *ctx, const char *request_json, dms_error **err);
 	/* Blocks until the execution ends (or ctx ends), then hands out the
 	 * result JSON. Giving up does not cancel the job. */
 	int (*wait)(dms_executor *ex, dms_context *ctx, const char *execution_id,
 	            char **result_json, dms_error **err);
 	/* Non-blocking form: fn is called exactly once when the execution
 	 * ends. Fails (and fn is never called) for an unknown execution. */
-	int (*wait_async)(dms_executor *ex, const char *execution_id,
-	                  dms_wait_fn fn, void *user_data, dms_error **err);
+	int (*wait_async)(dms_executor *ex, const char *execution_id, dms_wait_fn fn,
+	                  void *user_data, dms_error **err);
 	/* Stops the execution: the stop signal, then SIGKILL after the grace
 	 * period. Returns when the container stopped. Harmless on a finished
 	 * execution (its result stays as it was). */
@@ -175,11 +174,11 @@ typedef struct dms_executor_ops {
 	              dms_error **err);
 	/* A readable fd streaming the execution's output as the log request
 	 * asks (docs/schema.md). EOF ends the stream. */
-	int (*get_log_stream)(dms_executor *ex, dms_context *ctx,
-	                      const char *request_json, int *fd_out, dms_error **err);
+	int (*get_log_stream)(dms_executor *ex, dms_context *ctx, const char *request_json,
+	                      int *fd_out, dms_error **err);
 	/* Start + Wait as one call with no race in between. */
-	int (*run)(dms_executor *ex, dms_context *ctx, const char *request_json,
-	           char **result_json, dms_error **err);
+	int (*run)(dms_executor *ex, dms_context *ctx, const char *request_json, char **result_json,
+	           dms_error **err);
 	/* Removes every container, network and volume labelled with this
 	 * executor's id, and nothing else. */
 	int (*cleanup)(dms_executor *ex, dms_context *ctx, dms_error **err);
@@ -229,19 +228,30 @@ typedef const dms_executor_plugin *(*dms_executor_plugin_entry_fn)(uint32_t host
 const dms_executor_plugin *dms_executor_plugin_entry(uint32_t host_abi_major);
 
 /* True when ops has the (possibly optional) operation `field`. */
-#define DMS_OP_AVAILABLE(ops, field)                                          \
-	((ops) != NULL &&                                                         \
-	 (ops)->struct_size >= offsetof(dms_executor_ops, field) + sizeof((ops)->field) && \
+#define DMS_OP_AVAILABLE(ops, field)                                                               \
+	((ops) != NULL &&                                                                          \
+	 (ops)->struct_size >= offsetof(dms_executor_ops, field) + sizeof((ops)->field) &&         \
 	 (ops)->field != NULL)
 
 /* Name of a category as used in D-Bus error names (org.dms.Error.<Name>). */
 static inline const char *dms_status_name(dms_status s)
 {
 	static const char *const names[] = {
-		"OK", "NotFound", "AlreadyStarted", "AlreadyFinished",
-		"InvalidArgument", "RuntimeUnavailable", "Image", "Container",
-		"Network", "Volume", "Config", "Resource", "Cancelled", "Timeout",
-		"Internal",
+	    "OK",
+	    "NotFound",
+	    "AlreadyStarted",
+	    "AlreadyFinished",
+	    "InvalidArgument",
+	    "RuntimeUnavailable",
+	    "Image",
+	    "Container",
+	    "Network",
+	    "Volume",
+	    "Config",
+	    "Resource",
+	    "Cancelled",
+	    "Timeout",
+	    "Internal",
 	};
 	return ((unsigned)s < sizeof(names) / sizeof(names[0])) ? names[s] : "Internal";
 }
@@ -251,7 +261,7 @@ static inline const char *dms_status_name(dms_status s)
 static inline const char *dms_state_name(dms_exec_state s)
 {
 	static const char *const names[] = {
-		"pending", "created", "running", "exited", "failed", "cancelled",
+	    "pending", "created", "running", "exited", "failed", "cancelled",
 	};
 	return ((unsigned)s < sizeof(names) / sizeof(names[0])) ? names[s] : "unknown";
 }
