@@ -22,9 +22,10 @@
 #   scripts/test.sh -L unit    only ctest tests with that label (no engines needed
 #                              for unit, but they are started anyway); no behave,
 #                              no fuzzing, no valgrind
-#   DMS_TEST_FORMAT=1          first, the format check: clang-format --dry-run
-#                              --Werror over every tracked .c/.h file (default 0
-#                              until the tree is formatted)
+#   DMS_TEST_FORMAT=0          no format check (by default the first step of
+#                              both lanes: clang-format --dry-run --Werror over
+#                              every tracked .c/.h file, then clang-tidy with
+#                              the checks of .clang-tidy, scripts/tidy.sh)
 #   DMS_TEST_BEHAVE_PARALLEL=0 the two behave runs one after the other
 #   DMS_TEST_FUZZ=0            no fuzz smoke run
 #   DMS_TEST_VALGRIND=0        no valgrind stage
@@ -41,8 +42,10 @@ format_check() {
 
 bash scripts/install-deps.sh
 
-if [ "${DMS_TEST_FORMAT:-0}" != 0 ]; then
+if [ "${DMS_TEST_FORMAT:-1}" != 0 ]; then
 	format_check
+	echo "== clang-tidy (.clang-tidy)"
+	bash scripts/tidy.sh "${DMS_TIDY_BUILD_DIR:-$root/build-tidy}"
 fi
 
 if [ "${1:-}" = --quick ]; then
