@@ -38,6 +38,22 @@ struct host_pool {
 	struct worker *ended; /* threads that returned, not joined yet */
 };
 
+/* Takes the first queued task and runs it. Called with p->lock held;
+ * releases it while the task runs and holds it again on return. */
+static void run_head(struct host_pool *p)
+{
+	struct task *t = p->head;
+
+	p->head = t->next;
+	if (!p->head)
+		p->tail = NULL;
+	p->n_queued--;
+	pthread_mutex_unlock(&p->lock);
+	t->fn(t->arg);
+	free(t);
+	pthread_mutex_lock(&p->lock);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -57,15 +73,7 @@ static void *worker_main(void *arg)
 		}
 		if (!p->head)
 			break; /* stopping and nothing left */
-		struct task *t = p->head;
-		p->head = t->next;
-		if (!p->head)
-			p->tail = NULL;
-		p->n_queued--;
-		pthread_mutex_unlock(&p->lock);
-		t->fn(t->arg);
-		free(t);
-		pthread_mutex_lock(&p->lock);
+		run_head(p);
 	}
 out:
 	/* Joined later, not detached: a detached thread could still be
@@ -150,15 +158,7 @@ void host_pool_drain_and_free(struct host_pool *p)
 	 * unref queues its destroy), so wait for the queue and the threads. */
 	while (p->n_threads > 0 || p->head) {
 		if (p->head && p->n_threads == 0) {
-			struct task *t = p->head;
-			p->head = t->next;
-			if (!p->head)
-				p->tail = NULL;
-			p->n_queued--;
-			pthread_mutex_unlock(&p->lock);
-			t->fn(t->arg);
-			free(t);
-			pthread_mutex_lock(&p->lock);
+			run_head(p);
 			continue;
 		}
 		pthread_cond_wait(&p->gone, &p->lock);
