@@ -14,38 +14,30 @@
 
 #include "context.h"
 #include "error.h"
+#include "exec_fixture.h"
 #include "executor_internal.h"
 #include "fake_runtime.h"
 #include "labels.h"
 #include "test_time.h"
 
-#define IMAGE "fake/busybox:1"
+#define IMAGE EXEC_FIXTURE_IMAGE
 #define QUICK "fake/quick:1" /* exits 5 right after start */
 #define DEADLINE_MS test_ms(5000)
 
 static struct dms_executor *ex;
-static char state_dir[] = "/tmp/dms-unit-XXXXXX";
 
 /* (Re)makes ex with extra config lines. */
 static void open_executor(const char *extra)
 {
 	executor_destroy(ex);
-	char *cfg = NULL;
-	cr_assert(asprintf(&cfg, "state_dir: %s\nstop_timeout: 1s\n%s", state_dir,
-	                   extra ? extra : "") > 0);
-	dms_error *err = NULL;
-	int rc = executor_new_with_runtime("unit", cfg, &fake_runtime_ops, &ex, &err);
-	cr_assert_eq(rc, 0, "executor_new: %s", err ? err->message : "?");
-	free(cfg);
+	ex = exec_fixture_new("unit", NULL, extra);
 	cr_assert(fake_runtime_wait_streams(1, DEADLINE_MS), "no event stream");
 }
 
 static void setup(void)
 {
-	fake_runtime_reset();
-	fake_runtime_add_image(IMAGE);
+	exec_fixture_setup("unit");
 	fake_runtime_add_image_autoexit(QUICK, 5, "quick\n", NULL);
-	cr_assert(mkdtemp(state_dir));
 	ex = NULL;
 	open_executor(NULL);
 }
@@ -53,12 +45,7 @@ static void setup(void)
 static void teardown(void)
 {
 	executor_test_failing_work_allocs = 0;
-	executor_destroy(ex);
-	ex = NULL;
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
-	cr_assert_eq(system(cmd), 0);
-	strcpy(state_dir, "/tmp/dms-unit-XXXXXX");
+	exec_fixture_teardown(&ex);
 }
 
 TestSuite(start_job, .init = setup, .fini = teardown, .timeout = 30);
