@@ -102,6 +102,14 @@ class HostCrash(unittest.TestCase):
         except FileNotFoundError:
             return 0
 
+    def lines_logged(self, eid):
+        """How many 'line N' records the engine has of eid's stdout."""
+        c = self.container_of(eid)
+        if not c:
+            return 0
+        status, body = self.engine.api.request('GET', '/containers/%s/logs?stdout=1' % c['Id'])
+        return body.count(b'line ') if status == 200 else 0
+
     def release(self, eid):
         open(os.path.join(self.ctl, eid + '.go'), 'w').close()
 
@@ -130,6 +138,8 @@ class HostCrash(unittest.TestCase):
         ex.Start(req, timeout=CALL_TIMEOUT)
         poll_until(lambda: all(self.runs(e) == 1 for e in (rid, xid, lid)), 60,
                    'the three jobs to run')
+        # R's log must reach across the crash: some lines before it.
+        poll_until(lambda: self.lines_logged(rid) > 10, 60, 'R to log more than 10 lines')
 
         self.kill_host(host, conn)
 
