@@ -270,7 +270,7 @@ int field_size_of(struct doc_ctx *c, const struct node *n, int64_t min, int64_t 
 
 int field_size(struct doc_ctx *c, const struct node *n, void *dst, const struct field *f)
 {
-	int64_t bytes;
+	int64_t bytes = 0;
 	int rc;
 
 	(void)f;
