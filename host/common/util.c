@@ -67,17 +67,24 @@ char *host_strndup(const char *s, size_t n)
 	return d;
 }
 
+/* vasprintf that never fails (oom() ends the process). */
+static char *host_vasprintf(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		oom();
+	return s;
+}
+
 char *host_asprintf(const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
-	int r;
+	char *s;
 
 	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
+	s = host_vasprintf(fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		oom();
 	return s;
 }
 
@@ -152,15 +159,13 @@ int host_buf_puts(struct host_buf *b, const char *s)
 int host_buf_printf(struct host_buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
+	char *s;
 	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
+	s = host_vasprintf(fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		oom();
-	r = host_buf_append(b, s, (size_t)r);
+	r = host_buf_append(b, s, strlen(s));
 	free(s);
 	return r;
 }
