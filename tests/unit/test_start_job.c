@@ -120,6 +120,24 @@ Test(start_job, a_request_without_id_gets_one_and_can_be_waited_for)
 	free(r);
 }
 
+/* Each request without an id is a new execution: two start_jobs of the
+ * same request run two jobs under two ids, never "already started". */
+Test(start_job, two_requests_without_id_are_two_executions)
+{
+	char *r = request(NULL, QUICK), *a = NULL, *b = NULL;
+	dms_error *err = NULL;
+	int rc = executor_start_job(ex, NULL, r, &a, &err);
+	cr_assert_eq(rc, 0, "first start_job: rc %d (%s)", rc, err ? err->message : "");
+	rc = executor_start_job(ex, NULL, r, &b, &err);
+	cr_assert_eq(rc, 0, "second start_job: rc %d (%s)", rc, err ? err->message : "");
+	cr_assert_str_neq(a, b, "both executions got the id %s", a);
+	cr_assert_eq(wait_exit(a), 5, "exit of %s", a);
+	cr_assert_eq(wait_exit(b), 5, "exit of %s", b);
+	free(a);
+	free(b);
+	free(r);
+}
+
 Test(start_job, the_requests_own_id_is_kept)
 {
 	char *r = request("mine-1", QUICK), *id = NULL;
