@@ -104,7 +104,7 @@ static const char *get_str(yajl_val root, const char *key)
 
 static int parse_state(const char *s)
 {
-	for (int i = DMS_STATE_PENDING; s && i <= DMS_STATE_CANCELLED; i++)
+	for (int i = DMS_STATE_PENDING; s && i <= DMS_STATE_PAUSED; i++)
 		if (strcmp(s, dms_state_name((dms_exec_state)i)) == 0)
 			return i;
 	return -1;

@@ -7,7 +7,7 @@
 
 #include <dms/executor.h>
 
-#define N_STATUSES (DMS_ERR_INTERNAL + 1)
+#define N_STATUSES (DMS_ERR_PERMISSION_DENIED + 1)
 
 /* Built once from dms_status_name(), so the names cannot disagree with
  * the ABI header's. */

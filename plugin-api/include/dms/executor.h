@@ -67,6 +67,10 @@ typedef enum dms_status {
 	DMS_ERR_CANCELLED = 12,
 	DMS_ERR_TIMEOUT = 13,
 	DMS_ERR_INTERNAL = 14,
+	/* appended in 1.2: an operation or request field the runtime cannot
+	 * honour; the operator's policy (or the caller's rights) refused it */
+	DMS_ERR_NOT_SUPPORTED = 15,
+	DMS_ERR_PERMISSION_DENIED = 16,
 } dms_status;
 
 /* An error, owned by whoever received it; free with ops->error_free().
@@ -92,6 +96,8 @@ typedef enum dms_exec_state {
 	DMS_STATE_EXITED = 3,    /* the job's process ended; result available */
 	DMS_STATE_FAILED = 4,    /* the executor could not run or harvest it */
 	DMS_STATE_CANCELLED = 5, /* ended by Cancel or by its deadline */
+	/* appended in 1.2 */
+	DMS_STATE_PAUSED = 6, /* frozen by pause; resume returns it to RUNNING */
 } dms_exec_state;
 
 /* Completion callback of wait_async. Exactly one of result_json / error is
@@ -252,6 +258,8 @@ static inline const char *dms_status_name(dms_status s)
 	    "Cancelled",
 	    "Timeout",
 	    "Internal",
+	    "NotSupported",
+	    "PermissionDenied",
 	};
 	return ((unsigned)s < sizeof(names) / sizeof(names[0])) ? names[s] : "Internal";
 }
@@ -261,7 +269,7 @@ static inline const char *dms_status_name(dms_status s)
 static inline const char *dms_state_name(dms_exec_state s)
 {
 	static const char *const names[] = {
-	    "pending", "created", "running", "exited", "failed", "cancelled",
+	    "pending", "created", "running", "exited", "failed", "cancelled", "paused",
 	};
 	return ((unsigned)s < sizeof(names) / sizeof(names[0])) ? names[s] : "unknown";
 }
