@@ -216,6 +216,48 @@ typedef struct dms_executor_ops {
 	 * request to learn or to insert its id. */
 	int (*start_job)(dms_executor *ex, dms_context *ctx, const char *request_json,
 	                 char **execution_id, dms_error **err);
+
+	/* Live operations on a running execution (1.2, optional). Each fails
+	 * with DMS_ERR_NOT_FOUND for an unknown execution id,
+	 * DMS_ERR_ALREADY_FINISHED for one that ended, and
+	 * DMS_ERR_NOT_SUPPORTED (the message says why) where the runtime cannot
+	 * do it. docs/schema.md describes the JSON documents. */
+
+	/* Sends `signal` ("USR1", "SIGUSR1" or a number) to the job's main
+	 * process. */
+	int (*signal)(dms_executor *ex, dms_context *ctx, const char *execution_id,
+	              const char *signal, dms_error **err);
+	/* Freezes (cgroup freezer) and thaws the job: state PAUSED, then
+	 * RUNNING again. Waiters keep waiting; the job's timeout keeps running;
+	 * cancel of a paused job thaws it first. */
+	int (*pause)(dms_executor *ex, dms_context *ctx, const char *execution_id, dms_error **err);
+	int (*resume)(dms_executor *ex, dms_context *ctx, const char *execution_id,
+	              dms_error **err);
+	/* One resource sample as JSON; *stats_json is the caller's. */
+	int (*stats)(dms_executor *ex, dms_context *ctx, const char *execution_id,
+	             char **stats_json, dms_error **err);
+	/* A readable fd of JSON lines, one sample per line about once a
+	 * second, EOF when the job ends. Closing it ends the stream. */
+	int (*stats_stream)(dms_executor *ex, dms_context *ctx, const char *execution_id,
+	                    int *fd_out, dms_error **err);
+	/* The execution's current view as JSON (state, container, image,
+	 * times, ports, addresses, exit code); *inspect_json is the caller's. */
+	int (*inspect)(dms_executor *ex, dms_context *ctx, const char *execution_id,
+	               char **inspect_json, dms_error **err);
+
+	/* exec (1.2, optional): runs a command inside a running execution as
+	 * exec_request_json says (cmd, env, user, working_dir, tty, stdin).
+	 * *fd_out is a socket carrying the exec's stdin (written by the caller)
+	 * and its output (framed like the log stream, raw with a tty); closing
+	 * it ends the exec. *exec_id names it for exec_resize and exec_wait. */
+	int (*exec)(dms_executor *ex, dms_context *ctx, const char *execution_id,
+	            const char *exec_request_json, int *fd_out, char **exec_id, dms_error **err);
+	/* Resizes the tty of an exec started with tty. */
+	int (*exec_resize)(dms_executor *ex, dms_context *ctx, const char *exec_id, uint32_t rows,
+	                   uint32_t cols, dms_error **err);
+	/* Blocks until the exec ends, then gives its exit code. */
+	int (*exec_wait)(dms_executor *ex, dms_context *ctx, const char *exec_id, int *exit_code,
+	                 dms_error **err);
 } dms_executor_ops;
 
 /* What the entry symbol returns. Static storage, never freed. */
