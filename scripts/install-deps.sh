@@ -10,6 +10,7 @@ PKGS=(
   docker.io containerd runc podman busybox-static
   curl iproute2 valgrind
   docker-registry apache2-utils
+  golang-go golang-dbus-dev
 )
 
 missing=()

@@ -27,6 +27,7 @@
 #                              every tracked .c/.h file, then clang-tidy with
 #                              the checks of .clang-tidy, scripts/tidy.sh)
 #   DMS_TEST_BEHAVE_PARALLEL=0 the two behave runs one after the other
+#   DMS_TEST_GO=0              no Go client tests (scripts/test-go.sh)
 #   DMS_TEST_FUZZ=0            no fuzz smoke run
 #   DMS_TEST_VALGRIND=0        no valgrind stage
 set -euo pipefail
@@ -118,6 +119,13 @@ if [ $# -eq 0 ] && [ -d features ] && ls features/*.feature >/dev/null 2>&1; the
 	done
 	echo "== behave: $((SECONDS - behave_start)) s in all"
 	rm -rf "$behave_dir"
+fi
+
+if [ $# -eq 0 ] && [ "${DMS_TEST_GO:-1}" != 0 ]; then
+	echo "== go client: go test against dms-host (scripts/test-go.sh)"
+	go_start=$SECONDS
+	bash scripts/test-go.sh "$build" || status=1
+	echo "== go client: $((SECONDS - go_start)) s"
 fi
 
 if [ $# -eq 0 ] && [ "${DMS_TEST_FUZZ:-1}" != 0 ]; then
