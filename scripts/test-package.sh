@@ -35,6 +35,13 @@ if getent group dms >/dev/null && ! installed dms-executor; then
 	echo "test-package.sh: a group dms exists without the package; not touching it" >&2
 	exit 1
 fi
+# The purge removes /var/lib/dms-executor: refuse when it holds state
+# (execution records, log spools) that is not ours. Empty directories left
+# by a test run without DMS_STATE_DIR hold nothing and are removed with it.
+if ! installed dms-executor && [ -n "$(find /var/lib/dms-executor -type f 2>/dev/null | head -1)" ]; then
+	echo "test-package.sh: /var/lib/dms-executor holds state not made by the package; not touching it" >&2
+	exit 1
+fi
 if installed dms-executor || installed libdms-executor-dev; then
 	echo "test-package.sh: dms-executor is installed (left by an earlier run?): purging it first"
 	dpkg --purge "${pkgs[@]}" >/dev/null
