@@ -204,7 +204,7 @@ check "$testuser is an unprivileged member of dms" \
 	test "$(id -u "$testuser")" != 0 -a "$(id -nG "$testuser" | tr ' ' '\n' | grep -cx dms)" = 1
 
 rc=0
-(cd / && runuser -u "$testuser" -- env DBUS_SYSTEM_BUS_ADDRESS="$addr" /usr/bin/dmsctl --system -v \
+(cd / && runuser -u "$testuser" -- env -i PATH=/usr/bin:/bin DBUS_SYSTEM_BUS_ADDRESS="$addr" /usr/bin/dmsctl --system -v \
 	run --name "$xid" "$image" -- sh -c 'echo "hello from the package"; exit 7') \
 	>"$work/run.out" 2>"$work/run.err" || rc=$?
 cat "$work/run.out" "$work/run.err"
@@ -215,7 +215,7 @@ no_job_containers() { [ -z "$(job_containers)" ]; }
 check "the job's container was removed" wait_for 30 no_job_containers
 
 rc=0
-(cd / && runuser -u nobody -- env DBUS_SYSTEM_BUS_ADDRESS="$addr" /usr/bin/dmsctl --system \
+(cd / && runuser -u nobody -- env -i PATH=/usr/bin:/bin DBUS_SYSTEM_BUS_ADDRESS="$addr" /usr/bin/dmsctl --system \
 	run "$image" -- true) >"$work/nobody.out" 2>&1 || rc=$?
 cat "$work/nobody.out"
 check "a user outside dms is refused (exit $rc)" test $rc != 0

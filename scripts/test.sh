@@ -28,6 +28,7 @@
 #                              the checks of .clang-tidy, scripts/tidy.sh)
 #   DMS_TEST_BEHAVE_PARALLEL=0 the two behave runs one after the other
 #   DMS_TEST_GO=0              no Go client tests (scripts/test-go.sh)
+#   DMS_TEST_PACKAGE=0         no Debian package test (scripts/test-package.sh)
 #   DMS_TEST_FUZZ=0            no fuzz smoke run
 #   DMS_TEST_VALGRIND=0        no valgrind stage
 set -euo pipefail
@@ -126,6 +127,13 @@ if [ $# -eq 0 ] && [ "${DMS_TEST_GO:-1}" != 0 ]; then
 	go_start=$SECONDS
 	bash scripts/test-go.sh "$build" || status=1
 	echo "== go client: $((SECONDS - go_start)) s"
+fi
+
+# The Debian package: build, lintian, dpkg -i, a job through the installed
+# binaries on a system bus, purge (scripts/test-package.sh, about 30 s).
+if [ $# -eq 0 ] && [ "${DMS_TEST_PACKAGE:-1}" != 0 ]; then
+	echo "== package: build, lintian, install, a job as a member of dms, purge"
+	bash scripts/test-package.sh || status=1
 fi
 
 if [ $# -eq 0 ] && [ "${DMS_TEST_FUZZ:-1}" != 0 ]; then
