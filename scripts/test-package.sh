@@ -143,6 +143,8 @@ check "/etc/dms/executor.yaml is a conffile" \
 	grep -q '^ /etc/dms/executor.yaml ' <<<"$(dpkg-query -W -f='${Conffiles}\n' dms-executor)"
 unit=$(grep -m1 '/systemd/system/dms-host.service$' "$work/files")
 check "the unit is installed ($unit)" test -f "$unit"
+check "the unit is enabled (dh_installsystemd)" \
+	test -L /etc/systemd/system/multi-user.target.wants/dms-host.service
 plugin=$(grep -m1 '/dms-executor.so$' "$work/files")
 check "dms-host looks for the installed plugin ($plugin)" \
 	grep -qF "$plugin" <<<"$(/usr/bin/dms-host --help)"
