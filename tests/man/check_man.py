@@ -58,7 +58,8 @@ def dmsctl_commands(text):
             if m:
                 globals_.update(FLAG.findall(m.group(1)))
         elif section == 'commands':
-            commands.append(line.split()[0])
+            # "ls", "ls|ps" or "ls, ps": each name is a command
+            commands += [c for c in re.split(r'[|,/]', line.split()[0]) if c]
     return commands, globals_
 
 
