@@ -12,10 +12,11 @@ _dmsctl_commands="run start wait logs cancel kill pause resume exec stats inspec
 _dmsctl_command_opts() {
 	case $1 in
 	run)
-		echo "-e --env -w --workdir --cpus -m --memory --name --rm -v --volume -p --publish" \
-			"--network -u --user --entrypoint --read-only --cap-add --cap-drop --pids-limit" \
-			"--cpuset-cpus --gpus --stop-signal --stop-timeout -l --label --pull -t --tty" \
-			"-d --detach --timeout --results-dir --help" ;;
+		echo "-v --volume --mount -p --publish --network --net -u --user --entrypoint" \
+			"-e --env --env-file -w --workdir -l --label --label-file --read-only --cap-add" \
+			"--cap-drop --stop-signal --stop-timeout --pull -t --tty --cpus --cpuset-cpus" \
+			"-m --memory --pids-limit --gpus --name -d --detach -q --quiet --rm --timeout" \
+			"--results-dir --help" ;;
 	start) echo "-f --file --help" ;;
 	logs) echo "-f --follow --tail -n --lines --timestamps --help" ;;
 	kill) echo "-s --signal --help" ;;
@@ -62,7 +63,7 @@ _dmsctl() {
 
 	# Values of options.
 	case $prev in
-	--config | --plugin | --file | --results-dir)
+	--config | --plugin | --file | --results-dir | --env-file | --label-file)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
 	-f) # start -f FILE; logs -f is --follow
@@ -78,16 +79,16 @@ _dmsctl() {
 		fi ;;
 	--executor | --name | -n | --lines | --cpus | -m | --memory | -w | --workdir | -u | --user | \
 		--entrypoint | --cap-add | --cap-drop | --pids-limit | --cpuset-cpus | -l | --label | \
-		--stop-timeout | --timeout | -r | --ref | -p | --publish)
+		--stop-timeout | --timeout | -r | --ref | -p | --publish | --mount)
 		return ;; # free-form values
-	--network)
-		mapfile -t COMPREPLY < <(compgen -W "none bridge host isolated" -- "$cur")
+	--network | --net)
+		mapfile -t COMPREPLY < <(compgen -W "none bridge host isolated default" -- "$cur")
 		return ;;
 	--pull)
 		mapfile -t COMPREPLY < <(compgen -W "always missing never" -- "$cur")
 		return ;;
 	--gpus)
-		mapfile -t COMPREPLY < <(compgen -W "all device=" -- "$cur")
+		mapfile -t COMPREPLY < <(compgen -W "all device= count= driver=" -- "$cur")
 		return ;;
 	-s | --signal | --stop-signal)
 		mapfile -t COMPREPLY < <(compgen -W "SIGTERM SIGKILL SIGINT SIGHUP SIGQUIT SIGUSR1 SIGUSR2 SIGSTOP SIGCONT" -- "$cur")

@@ -5,12 +5,14 @@ Reads what the built programs say about themselves and checks the sources
 of the pages (man/*.scd) and of the completion (host/dist/dmsctl.bash):
 
 - every command of `dmsctl --help` has a section (`## COMMAND`) in
-  dmsctl(1), and every flag of `dmsctl COMMAND --help` appears in it;
+  dmsctl(1), and every flag of `dmsctl COMMAND --help` appears in it,
+  the docker flags it lists as refused too;
 - every global option of `dmsctl --help` appears in its GLOBAL OPTIONS;
 - every option of `dms-host --help` appears in dms-host(8);
 - every key of the tables under "## Keys" in docs/config.md appears in
   dms-executor.yaml(5);
-- the completion offers every command, global option and command flag.
+- the completion offers every command, global option and command flag,
+  and none of the refused ones.
 
 Usage: check_man.py DMSCTL DMS_HOST SOURCE_DIR
 Exits 1 listing every item missing, after "N passed, M failed".
@@ -29,17 +31,22 @@ def run_help(argv):
 
 
 def option_flags(text):
-    """Flags from option lines ("  -e, --env K=V   text": the part before the
-    description) and from the usage line's brackets."""
-    flags = set()
+    """(accepted, refused) flags of a --help text: from option lines
+    ("  -e, --env K=V   text": the part before the description) and from the
+    usage line's brackets; those under a heading that says "refused" (docker
+    flags dmsctl refuses by name) are the refused ones."""
+    flags, refused = set(), set()
+    into = flags
     for line in text.splitlines():
+        if line and not line[0].isspace() and line.rstrip().endswith(':'):
+            into = refused if 'refused' in line else flags
         m = re.match(r'^\s+(-\S.*?)(\s{2,}|$)', line)
         if m:
-            flags.update(FLAG.findall(m.group(1)))
+            into.update(FLAG.findall(m.group(1)))
         if line.startswith('Usage:'):
             flags.update(FLAG.findall(' '.join(re.findall(r'\[([^\]]*)\]', line))))
     flags.discard('--')
-    return flags
+    return flags - refused, refused
 
 
 def dmsctl_commands(text):
@@ -136,13 +143,19 @@ def main():
         need(body is not None, 'dmsctl(1): no section for the command %s' % cmd)
         need(cmd in comp_commands, 'completion: no command %s' % cmd)
         comp_flags = completion(src, '_dmsctl_command_opts ' + cmd)
-        for flag in sorted(option_flags(run_help([dmsctl, cmd, '--help']))):
+        flags, refused = option_flags(run_help([dmsctl, cmd, '--help']))
+        for flag in sorted(flags | refused):
             need(body is not None and has(body, flag),
                  'dmsctl(1) section %s: no %s' % (cmd, flag))
+        # The completion offers what works, not what is refused.
+        for flag in sorted(flags):
             need(flag in comp_flags, 'completion: dmsctl %s has no %s' % (cmd, flag))
+        for flag in sorted(refused):
+            need(flag not in comp_flags, 'completion: dmsctl %s offers the refused %s' %
+                 (cmd, flag))
 
     host = page_text(src, 'dms-host.8')
-    host_flags = option_flags(run_help([dms_host, '--help']))
+    host_flags = set().union(*option_flags(run_help([dms_host, '--help'])))
     need(len(host_flags) >= 5, 'dms-host --help: could not read its options')
     for flag in sorted(host_flags):
         need(has(host, flag), 'dms-host(8): no %s' % flag)
