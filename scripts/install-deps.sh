@@ -11,7 +11,7 @@ PKGS=(
   curl iproute2 valgrind
   docker-registry apache2-utils
   golang-go golang-dbus-dev
-  debhelper scdoc lintian
+  debhelper scdoc lintian adduser man-db
 )
 
 missing=()
