@@ -19,7 +19,6 @@
 # started. Ends with "N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 
 [ "$(id -u)" = 0 ] || { echo "test-package.sh: needs root (dpkg -i)" >&2; exit 1; }
 engine=${DMS_DOCKER_HOST:-unix://${DMS_RUN:-/tmp/dms-run}/docker.sock}
@@ -182,7 +181,7 @@ export DBUS_SYSTEM_BUS_ADDRESS=$addr
 # As systemd would: its StateDirectory=, then ExecStart= in a clean
 # environment (the bus address is what systemd's would be).
 state=$(sed -n 's/^StateDirectory=//p' "$unit")
-mkdir -p -m 0755 "/var/lib/$state"
+install -d -m 0755 "/var/lib/$state"
 execstart=$(sed -n 's/^ExecStart=//p' "$unit")
 echo "ExecStart: $execstart"
 # shellcheck disable=SC2086 # the unit's command line, split as systemd does (no quoting in it)
