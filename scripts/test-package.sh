@@ -142,6 +142,12 @@ check "/etc/dms/executor.yaml is a conffile" \
 	grep -q '^ /etc/dms/executor.yaml ' <<<"$(dpkg-query -W -f='${Conffiles}\n' dms-executor)"
 unit=$(grep -m1 '/systemd/system/dms-host.service$' "$work/files")
 check "the unit is installed ($unit)" test -f "$unit"
+# (also checks that ExecStart's binary and the man pages of Documentation= exist)
+if command -v systemd-analyze >/dev/null; then
+	check "systemd-analyze verify $unit" timeout 60 systemd-analyze verify "$unit"
+else
+	echo "skip: systemd-analyze verify (no systemd package on this machine)"
+fi
 check "the unit is enabled (dh_installsystemd)" \
 	test -L /etc/systemd/system/multi-user.target.wants/dms-host.service
 plugin=$(grep -m1 '/dms-executor.so$' "$work/files")
