@@ -400,17 +400,19 @@ static bool get_runtime(void *object, DBusMessageIter *it)
 	return ok;
 }
 
+/* BUS_ACCESS_OWNER: only the uid that created the executor and root may
+ * call it (docs/dbus.md, "Who may touch whose jobs"). */
 static const struct bus_method executor_methods[] = {
-    {"IsInstalled", "", "", "b", "installed", is_installed},
-    {"GetEngineInfo", "", "", "bs", "installed info_json", engine_info},
-    {"Start", "s", "request_json", "s", "execution_id", start},
-    {"Wait", "s", "execution_id", "s", "result_json", wait_method},
-    {"Cancel", "s", "execution_id", "", "", cancel},
-    {"GetLogStream", "s", "request_json", "h", "fd", log_stream},
-    {"Run", "s", "request_json", "s", "result_json", run},
-    {"Cleanup", "", "", "", "", cleanup},
-    {"List", "", "", "s", "executions_json", list},
-    {"ImportImage", "hs", "tarball reference", "s", "image_id", import_image},
+    {"IsInstalled", "", "", "b", "installed", is_installed, BUS_ACCESS_ANY},
+    {"GetEngineInfo", "", "", "bs", "installed info_json", engine_info, BUS_ACCESS_ANY},
+    {"Start", "s", "request_json", "s", "execution_id", start, BUS_ACCESS_OWNER},
+    {"Wait", "s", "execution_id", "s", "result_json", wait_method, BUS_ACCESS_OWNER},
+    {"Cancel", "s", "execution_id", "", "", cancel, BUS_ACCESS_OWNER},
+    {"GetLogStream", "s", "request_json", "h", "fd", log_stream, BUS_ACCESS_OWNER},
+    {"Run", "s", "request_json", "s", "result_json", run, BUS_ACCESS_OWNER},
+    {"Cleanup", "", "", "", "", cleanup, BUS_ACCESS_OWNER},
+    {"List", "", "", "s", "executions_json", list, BUS_ACCESS_OWNER},
+    {"ImportImage", "hs", "tarball reference", "s", "image_id", import_image, BUS_ACCESS_OWNER},
     {.name = NULL},
 };
 
@@ -442,4 +444,16 @@ static const struct bus_interface *const executor_ifaces[] = {
     NULL,
 };
 
-const struct bus_object_class bus_executor_class = {.interfaces = executor_ifaces};
+static bool executor_owner_of(const struct bus_call *c, uint32_t *owner_uid, char **what)
+{
+	const struct bus_executor *e = c->object;
+
+	*owner_uid = e->owner_uid;
+	*what = host_asprintf("executor \"%s\"", e->id);
+	return true;
+}
+
+const struct bus_object_class bus_executor_class = {
+    .interfaces = executor_ifaces,
+    .owner_of = executor_owner_of,
+};

@@ -56,6 +56,7 @@ struct bus_executor {
 	char *id;
 	char *path;
 	char *config;
+	uint32_t owner_uid;   /* the uid that created it; BUS_OWNER_NONE: --config's */
 	pthread_mutex_t lock; /* runtime, active, cancelling, remove_msg */
 	char *runtime;
 	struct job *active; /* jobs blocked in the plugin with a context */
@@ -120,9 +121,14 @@ void bus_executor_on_pull_progress(void *user_data, const char *execution_id, co
 
 extern const struct bus_interface bus_manager_interface;
 extern const struct bus_object_class bus_manager_class;
-/* Creates and registers an executor. On failure returns the status and
- * sets *why (caller frees). On success *path_out (caller frees). */
+/* bus_manager_create_executor's answer when the executor exists and
+ * belongs to another uid (org.freedesktop.DBus.Error.AccessDenied). */
+#define BUS_CREATE_DENIED (-1)
+/* Creates and registers an executor owned by owner_uid (BUS_OWNER_NONE:
+ * anyone the bus policy lets in). On failure returns the status (or
+ * BUS_CREATE_DENIED) and sets *why (caller frees). On success *path_out
+ * (caller frees). */
 int bus_manager_create_executor(struct bus_host *h, const char *id, const char *config,
-                                char **path_out, char **why);
+                                uint32_t owner_uid, char **path_out, char **why);
 
 #endif

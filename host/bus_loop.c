@@ -241,7 +241,7 @@ int bus_host_run(const struct bus_host_config *cfg)
 		char *path = NULL, *why = NULL;
 		int rc = bus_manager_create_executor(&h, cfg->initial_id,
 		                                     cfg->initial_config ? cfg->initial_config : "",
-		                                     &path, &why);
+		                                     BUS_OWNER_NONE, &path, &why);
 		if (rc != DMS_OK) {
 			host_log("cannot create executor \"%s\": %s: %s", cfg->initial_id,
 			         bus_error_name(rc), why);

@@ -80,7 +80,7 @@ static void exe_probe_runtime_task(void *arg)
 }
 
 int bus_manager_create_executor(struct bus_host *h, const char *id, const char *config,
-                                char **path_out, char **why)
+                                uint32_t owner_uid, char **path_out, char **why)
 {
 	struct bus_executor *e;
 	struct host_plugin *plugin;
@@ -92,6 +92,17 @@ int bus_manager_create_executor(struct bus_host *h, const char *id, const char *
 	pthread_mutex_lock(&h->create_lock);
 	e = bus_exe_lookup(h, id, NULL);
 	if (e) {
+		/* The first creator stays the owner: another uid may not take an
+		 * existing executor (nor learn its config) by creating it again. */
+		if (e->owner_uid != BUS_OWNER_NONE && owner_uid != 0 && owner_uid != e->owner_uid) {
+			*why =
+			    host_asprintf("executor \"%s\" already exists and belongs to uid %u: "
+			                  "only its creator and root may use it (caller uid %u)",
+			                  id, e->owner_uid, owner_uid);
+			bus_exe_unref(e);
+			rc = BUS_CREATE_DENIED;
+			goto out;
+		}
 		/* Idempotent for the same config: racing clients both succeed. */
 		rc = strcmp(e->config, config) == 0 ? DMS_OK : DMS_ERR_INVALID_ARGUMENT;
 		if (rc == DMS_OK)
@@ -124,6 +135,7 @@ int bus_manager_create_executor(struct bus_host *h, const char *id, const char *
 	e->ex = ex;
 	e->id = host_strdup(id);
 	e->config = host_strdup(config);
+	e->owner_uid = owner_uid;
 	el = host_escape_path_element(id);
 	e->path = host_asprintf("%s/%s", BUS_MANAGER_PATH, el);
 	free(el);
@@ -160,12 +172,21 @@ static void new_executor_worker(struct job *j)
 {
 	const char *id = "", *config = "";
 	char *path = NULL, *why = NULL;
+	uint32_t caller;
 	int rc;
 
 	dbus_message_get_args(j->msg, NULL, DBUS_TYPE_STRING, &id, DBUS_TYPE_STRING, &config,
 	                      DBUS_TYPE_INVALID);
-	rc = bus_manager_create_executor(j->host, id, config, &path, &why);
-	if (rc != DMS_OK) {
+	if (bus_caller_uid(j->host->conn, j->msg, &caller, &why) < 0) {
+		bus_reply_error(j->host->conn, j->msg, DBUS_ERROR_ACCESS_DENIED,
+		                "NewExecutor needs the caller's uid to record the owner: %s", why);
+		free(why);
+		return;
+	}
+	rc = bus_manager_create_executor(j->host, id, config, caller, &path, &why);
+	if (rc == BUS_CREATE_DENIED) {
+		bus_reply_error(j->host->conn, j->msg, DBUS_ERROR_ACCESS_DENIED, "%s", why);
+	} else if (rc != DMS_OK) {
 		bus_reply_error(j->host->conn, j->msg, bus_error_name(rc), "%s", why);
 	} else {
 		DBusMessage *r = dbus_message_new_method_return(j->msg);
@@ -229,6 +250,22 @@ static void list_executors(const struct bus_call *c)
 	dbus_message_unref(r);
 }
 
+/* RemoveExecutor(s id): the executor it names (signature checked). */
+static bool manager_owner_of(const struct bus_call *c, uint32_t *owner_uid, char **what)
+{
+	const char *id = "";
+	struct bus_executor *e;
+
+	dbus_message_get_args(c->msg, NULL, DBUS_TYPE_STRING, &id, DBUS_TYPE_INVALID);
+	e = bus_exe_lookup(c->object, id, NULL);
+	if (!e)
+		return false;
+	*owner_uid = e->owner_uid;
+	*what = host_asprintf("executor \"%s\"", e->id);
+	bus_exe_unref(e);
+	return true;
+}
+
 static char **manager_children(void *object)
 {
 	struct bus_host *h = object;
@@ -256,9 +293,9 @@ static void remove_executor_bus(const struct bus_call *c)
 }
 
 static const struct bus_method manager_methods[] = {
-    {"NewExecutor", "ss", "id config_yaml", "o", "executor", new_executor_bus},
-    {"ListExecutors", "", "", "ao", "executors", list_executors},
-    {"RemoveExecutor", "s", "id", "", "", remove_executor_bus},
+    {"NewExecutor", "ss", "id config_yaml", "o", "executor", new_executor_bus, BUS_ACCESS_ANY},
+    {"ListExecutors", "", "", "ao", "executors", list_executors, BUS_ACCESS_ANY},
+    {"RemoveExecutor", "s", "id", "", "", remove_executor_bus, BUS_ACCESS_OWNER},
     {.name = NULL},
 };
 
@@ -278,4 +315,5 @@ static const struct bus_interface *const manager_ifaces[] = {
 const struct bus_object_class bus_manager_class = {
     .interfaces = manager_ifaces,
     .children = manager_children,
+    .owner_of = manager_owner_of,
 };

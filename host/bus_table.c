@@ -2,6 +2,7 @@
  * (errors named by bus_names.h) and introspection XML (see bus_table.h). */
 #include "bus_table.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,7 +192,7 @@ static void introspect(const struct bus_call *c)
 }
 
 static const struct bus_method introspectable_methods[] = {
-    {"Introspect", "", "", "s", "xml_data", introspect},
+    {"Introspect", "", "", "s", "xml_data", introspect, BUS_ACCESS_ANY},
     {.name = NULL},
 };
 
@@ -315,9 +316,9 @@ static void properties_set(const struct bus_call *c)
 }
 
 static const struct bus_method properties_methods[] = {
-    {"Get", "ss", "interface_name property_name", "v", "value", properties_get},
-    {"GetAll", "s", "interface_name", "a{sv}", "properties", properties_get_all},
-    {"Set", "ssv", "interface_name property_name value", "", "", properties_set},
+    {"Get", "ss", "interface_name property_name", "v", "value", properties_get, BUS_ACCESS_ANY},
+    {"GetAll", "s", "interface_name", "a{sv}", "properties", properties_get_all, BUS_ACCESS_ANY},
+    {"Set", "ssv", "interface_name property_name value", "", "", properties_set, BUS_ACCESS_ANY},
     {.name = NULL},
 };
 
@@ -354,8 +355,8 @@ static void peer_machine_id(const struct bus_call *c)
 }
 
 static const struct bus_method peer_methods[] = {
-    {"Ping", "", "", "", "", peer_ping},
-    {"GetMachineId", "", "", "s", "machine_uuid", peer_machine_id},
+    {"Ping", "", "", "", "", peer_ping, BUS_ACCESS_ANY},
+    {"GetMachineId", "", "", "s", "machine_uuid", peer_machine_id, BUS_ACCESS_ANY},
     {.name = NULL},
 };
 
@@ -363,6 +364,103 @@ const struct bus_interface bus_peer_interface = {
     .name = DBUS_INTERFACE_PEER,
     .methods = peer_methods,
 };
+
+/* --- callers -------------------------------------------------------- */
+
+/* A small cache of unique name -> uid: the first call of a connection costs
+ * one round trip to the bus daemon, later ones none. Entries are replaced
+ * round-robin; a stale one is still right (unique names are not reused). */
+#define CALLER_CACHE_SIZE 64
+
+static struct {
+	pthread_mutex_t mu;
+	char *name[CALLER_CACHE_SIZE];
+	uint32_t uid[CALLER_CACHE_SIZE];
+	size_t next;
+} callers = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static bool caller_cached(const char *sender, uint32_t *uid)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&callers.mu);
+	for (size_t i = 0; i < CALLER_CACHE_SIZE && !found; i++) {
+		if (callers.name[i] && strcmp(callers.name[i], sender) == 0) {
+			*uid = callers.uid[i];
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&callers.mu);
+	return found;
+}
+
+static void caller_remember(const char *sender, uint32_t uid)
+{
+	pthread_mutex_lock(&callers.mu);
+	free(callers.name[callers.next]);
+	callers.name[callers.next] = host_strdup(sender);
+	callers.uid[callers.next] = uid;
+	callers.next = (callers.next + 1) % CALLER_CACHE_SIZE;
+	pthread_mutex_unlock(&callers.mu);
+}
+
+int bus_caller_uid(DBusConnection *conn, DBusMessage *msg, uint32_t *uid, char **why)
+{
+	const char *sender = dbus_message_get_sender(msg);
+	DBusError err;
+	unsigned long u;
+
+	if (!sender) {
+		*why = host_strdup("the call has no sender");
+		return -1;
+	}
+	if (caller_cached(sender, uid))
+		return 0;
+	dbus_error_init(&err);
+	u = dbus_bus_get_unix_user(conn, sender, &err);
+	if (dbus_error_is_set(&err) || u == (unsigned long)-1 || u >= BUS_OWNER_NONE) {
+		*why = host_asprintf("cannot learn the uid of %s: %s", sender,
+		                     dbus_error_is_set(&err) ? err.message : "no unix user");
+		dbus_error_free(&err);
+		return -1;
+	}
+	*uid = (uint32_t)u;
+	caller_remember(sender, *uid);
+	return 0;
+}
+
+/* BUS_ACCESS_OWNER: the target's owner and root pass; anyone else is
+ * answered AccessDenied here. */
+static bool access_allowed(const struct bus_call *c, const struct bus_method *m)
+{
+	uint32_t owner = BUS_OWNER_NONE, caller = 0;
+	char *what = NULL, *why = NULL;
+	bool ok;
+
+	if (m->access == BUS_ACCESS_ANY || !c->cls->owner_of || !c->cls->owner_of(c, &owner, &what))
+		return true;
+	if (owner == BUS_OWNER_NONE) {
+		free(what);
+		return true;
+	}
+	if (bus_caller_uid(c->conn, c->msg, &caller, &why) < 0) {
+		bus_reply_error(c->conn, c->msg, DBUS_ERROR_ACCESS_DENIED,
+		                "%s belongs to uid %u; %s, so it may not call %s", what, owner, why,
+		                m->name);
+		ok = false;
+	} else if (caller == 0 || caller == owner) {
+		ok = true;
+	} else {
+		bus_reply_error(c->conn, c->msg, DBUS_ERROR_ACCESS_DENIED,
+		                "%s belongs to uid %u: only its creator and root may call %s on it "
+		                "(caller uid %u)",
+		                what, owner, m->name, caller);
+		ok = false;
+	}
+	free(what);
+	free(why);
+	return ok;
+}
 
 /* --- dispatch ------------------------------------------------------- */
 
@@ -408,6 +506,7 @@ DBusHandlerResult bus_dispatch(DBusConnection *conn, DBusMessage *msg,
 		return DBUS_HANDLER_RESULT_HANDLED;
 	}
 	struct bus_call call = {.conn = conn, .msg = msg, .object = object, .cls = cls};
-	method->fn(&call);
+	if (access_allowed(&call, method))
+		method->fn(&call);
 	return DBUS_HANDLER_RESULT_HANDLED;
 }

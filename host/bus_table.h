@@ -12,6 +12,7 @@
 #define DMS_HOST_BUS_TABLE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <dbus/dbus.h>
 #include <dms/executor.h>
 
@@ -29,6 +30,19 @@ struct bus_call {
 };
 
 typedef void (*bus_method_fn)(const struct bus_call *call);
+
+/* Who may call a method, beyond what the bus policy already allows. The
+ * dispatcher checks it in one place, before the handler runs, so a method
+ * only declares it in its table row. */
+enum bus_access {
+	BUS_ACCESS_ANY = 0, /* everyone the bus lets through */
+	BUS_ACCESS_OWNER,   /* the owner of the call's target (the class's
+	                     * owner_of) and root; others get AccessDenied */
+};
+
+/* owner_of's answer for a target that belongs to nobody in particular
+ * (an executor made from dms-host's own --config). */
+#define BUS_OWNER_NONE UINT32_MAX
 /* Appends the property value (its basic type, not the variant). */
 typedef bool (*bus_property_get_fn)(void *object, DBusMessageIter *it);
 
@@ -39,6 +53,7 @@ struct bus_method {
 	const char *out_sig;
 	const char *out_names;
 	bus_method_fn fn;
+	enum bus_access access; /* BUS_ACCESS_ANY when left out */
 };
 
 struct bus_signal {
@@ -66,6 +81,11 @@ struct bus_object_class {
 	/* Child node names for introspection (caller frees the vector and its
 	 * strings); NULL for a leaf. */
 	char **(*children)(void *object);
+	/* For BUS_ACCESS_OWNER methods: the uid the call's target belongs to
+	 * (or BUS_OWNER_NONE) and a name for it in the error message (caller
+	 * frees). false when the call names no such target: the handler then
+	 * answers (NotFound...). NULL: the class has no owners. */
+	bool (*owner_of)(const struct bus_call *call, uint32_t *owner_uid, char **what);
 };
 
 /* The standard interfaces every object has, served from the tables. */
@@ -76,6 +96,11 @@ extern const struct bus_interface bus_peer_interface;
 /* Dispatches one method call to `cls`. Always handles the message. */
 DBusHandlerResult bus_dispatch(DBusConnection *conn, DBusMessage *msg,
                                const struct bus_object_class *cls, void *object);
+
+/* The unix uid of the connection that sent msg (the bus daemon's
+ * GetConnectionUnixUser, cached by unique name: unique names are never
+ * reused on a bus). 0 on success; -1 with *why set (caller frees). */
+int bus_caller_uid(DBusConnection *conn, DBusMessage *msg, uint32_t *uid, char **why);
 
 /* Replies to msg. These never fail the caller: a failed send means the
  * client is gone, which is not our problem. Strings are made valid UTF-8
