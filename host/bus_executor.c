@@ -8,6 +8,8 @@
 
 #include "bus_internal.h"
 #include "json.h"
+#include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define IS_INSTALLED_TIMEOUT_MS 30000
@@ -37,11 +39,49 @@ static void emit(struct bus_executor *e, const char *member, const char *a, cons
 
 /* Signals go out in the order the plugin reports the states: libdbus
  * queues messages of one connection in send order. */
+/* One log line per state: ids, the exit code and the result's error
+ * message, never the request (it may carry credentials in its env). */
+static void log_event(struct bus_executor *e, const char *execution_id, dms_exec_state state,
+                      const char *result_json)
+{
+	struct host_json *doc = NULL;
+	const char *why = NULL;
+
+	if (state == DMS_STATE_PENDING || state == DMS_STATE_CREATED) {
+		hlog(HLOG_DEBUG, e->id, execution_id, "%s", dms_state_name(state));
+		return;
+	}
+	if (state == DMS_STATE_RUNNING || state == DMS_STATE_PAUSED) {
+		hlog(HLOG_INFO, e->id, execution_id, "%s", dms_state_name(state));
+		return;
+	}
+	if (result_json)
+		doc = host_json_parse(result_json, strlen(result_json), NULL);
+	why = host_json_get_string(doc, "error_msg");
+	if (state == DMS_STATE_EXITED)
+		hlog(HLOG_INFO, e->id, execution_id, "exited, exit code %g%s%s",
+		     host_json_get_number(doc, "exit_code", -1), why ? ": " : "", why ? why : "");
+	else
+		hlog(state == DMS_STATE_FAILED ? HLOG_WARN : HLOG_INFO, e->id, execution_id,
+		     "%s: %s", dms_state_name(state),
+		     why                         ? why
+		     : state == DMS_STATE_FAILED ? "before its container ran"
+		                                 : "cancelled");
+	host_json_free(doc);
+}
+
 void bus_executor_on_event(void *user_data, const char *execution_id, dms_exec_state state,
                            const char *result_json)
 {
 	struct bus_executor *e = user_data;
+	char *runtime;
 
+	pthread_mutex_lock(&e->lock);
+	runtime = host_strdup(e->runtime ? e->runtime : "");
+	pthread_mutex_unlock(&e->lock);
+	metrics_job_state(e->id, runtime, execution_id, state, result_json);
+	free(runtime);
+	log_event(e, execution_id, state, result_json);
 	emit(e, "ExecutionStateChanged", execution_id, dms_state_name(state));
 	if (state == DMS_STATE_EXITED || state == DMS_STATE_FAILED ||
 	    state == DMS_STATE_CANCELLED) {
@@ -69,6 +109,8 @@ void bus_executor_on_pull_progress(void *user_data, const char *execution_id, co
 	char *vid = bus_utf8_copy(execution_id), *vimage = bus_utf8_copy(image),
 	     *vstatus = bus_utf8_copy(status);
 	dbus_uint64_t cur = current_bytes, tot = total_bytes;
+
+	metrics_pull_progress(e->id, execution_id, image, current_bytes);
 
 	if (m && dbus_message_append_args(m, DBUS_TYPE_STRING, &vid, DBUS_TYPE_STRING, &vimage,
 	                                  DBUS_TYPE_UINT64, &cur, DBUS_TYPE_UINT64, &tot,
@@ -120,6 +162,7 @@ static void on_wait_done(void *user_data, const char *execution_id, const char *
 		                    error ? (int)error->category : DMS_ERR_INTERNAL, error);
 	host_json_free(doc);
 	waiter_free(w);
+	metrics_waiters_add(-1);
 }
 
 /* wait_async on behalf of msg (a Wait, or the waiting half of a Run);
@@ -131,6 +174,7 @@ static void wait_deferred(struct bus_executor *e, DBusMessage *msg, const char *
 
 	w->is_run = is_run;
 	dms_error *err = NULL;
+	metrics_waiters_add(1); /* before: the callback may run at once */
 	int rc = ops_of(e)->wait_async(e->ex, execution_id, on_wait_done, w, &err);
 
 	if (rc != DMS_OK) {
@@ -138,6 +182,7 @@ static void wait_deferred(struct bus_executor *e, DBusMessage *msg, const char *
 		bus_reply_dms_error(e->host->conn, msg, rc, err);
 		ops_of(e)->error_free(err);
 		waiter_free(w);
+		metrics_waiters_add(-1);
 	}
 }
 
@@ -240,6 +285,7 @@ static void log_stream_worker(struct job *j)
 		bus_job_fail(j, rc, err);
 		return;
 	}
+	metrics_log_stream_opened(fd);
 	DBusMessage *r = dbus_message_new_method_return(j->msg);
 	if (r && dbus_message_append_args(r, DBUS_TYPE_UNIX_FD, &fd, DBUS_TYPE_INVALID))
 		dbus_connection_send(j->host->conn, r, NULL);

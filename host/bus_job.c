@@ -6,6 +6,8 @@
 
 #include "bus_internal.h"
 #include "json.h"
+#include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 /* --- executor objects ------------------------------------------------ */
@@ -19,6 +21,8 @@ static void exe_destroy_task(void *arg)
 	if (DMS_OP_AVAILABLE(ops, set_pull_progress_handler))
 		ops->set_pull_progress_handler(e->ex, NULL, NULL);
 	ops->destroy(e->ex);
+	metrics_executors_add(-1);
+	hlog(HLOG_INFO, e->id, NULL, "destroyed");
 	if (e->remove_msg) {
 		bus_reply_empty(e->host->conn, e->remove_msg);
 		dbus_message_unref(e->remove_msg);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bus_internal.h"
+#include "log.h"
 #include "util.h"
 
 /* "/", "/org" and "/org/dms" exist only to lead introspection down. */
@@ -132,8 +133,8 @@ static int serve(struct bus_host *h)
 		if (pfd[2].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(h->sig_fd, &si, sizeof(si)) == sizeof(si))
-				host_log("%s received, shutting down",
-				         strsignal((int)si.ssi_signo));
+				hlog(HLOG_INFO, NULL, NULL, "%s received, shutting down",
+				     strsignal((int)si.ssi_signo));
 			return 0;
 		}
 		if (pfd[1].revents & POLLIN) {
@@ -248,13 +249,13 @@ int bus_host_run(const struct bus_host_config *cfg)
 			free(why);
 			goto out_executors;
 		}
-		host_log("executor \"%s\" at %s", cfg->initial_id, path);
+		hlog(HLOG_INFO, cfg->initial_id, NULL, "at %s", path);
 		free(path);
 	}
 	if (own_name(&h, bus) < 0)
 		goto out_executors;
-	host_log("serving %s on the %s bus (plugin %s %s)", BUS_NAME, bus,
-	         cfg->plugins[0]->desc->name, cfg->plugins[0]->desc->version);
+	hlog(HLOG_INFO, NULL, NULL, "serving %s on the %s bus (plugin %s %s; log to %s)", BUS_NAME,
+	     bus, cfg->plugins[0]->desc->name, cfg->plugins[0]->desc->version, hlog_target());
 	status = serve(&h);
 
 out_executors:

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "bus_internal.h"
+#include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define RUNTIME_PROBE_TIMEOUT_MS 5000
@@ -15,28 +17,10 @@
 static struct host_plugin *select_plugin(struct bus_host *h, const char *config, char **config_out,
                                          char **why)
 {
-	const char *line = config;
-	char *want = NULL;
+	char *want;
 
 	*config_out = host_strdup(config);
-	while (line && *line) {
-		const char *eol = strchr(line, '\n');
-		size_t len = eol ? (size_t)(eol - line) : strlen(line);
-		if (len > 7 && strncmp(line, "plugin:", 7) == 0) {
-			const char *v = line + 7;
-			const char *end = line + len;
-			while (v < end && (*v == ' ' || *v == '\t' || *v == '"' || *v == '\''))
-				v++;
-			while (end > v && strchr(" \t\r\"'", end[-1]))
-				end--;
-			want = host_strndup(v, (size_t)(end - v));
-			size_t off = (size_t)(line - config);
-			memset(*config_out + off, ' ', len); /* keep line numbers */
-			(*config_out)[off] = '#';
-			break;
-		}
-		line = eol ? eol + 1 : NULL;
-	}
+	want = host_config_take_key(*config_out, "plugin");
 	if (!want)
 		return h->cfg->plugins[0];
 	for (size_t i = 0; i < h->cfg->n_plugins; i++) {
@@ -128,6 +112,7 @@ int bus_manager_create_executor(struct bus_host *h, const char *id, const char *
 		goto out;
 	}
 	e = host_calloc(1, sizeof(*e));
+	metrics_executors_add(1); /* its destroy takes it back */
 	atomic_init(&e->refs, 1);
 	pthread_mutex_init(&e->lock, NULL);
 	e->host = h;
@@ -157,6 +142,11 @@ int bus_manager_create_executor(struct bus_host *h, const char *id, const char *
 	h->executors = e;
 	pthread_mutex_unlock(&h->lock);
 	host_pool_submit(h->pool, exe_probe_runtime_task, bus_exe_ref(e));
+	if (owner_uid == BUS_OWNER_NONE)
+		hlog(HLOG_INFO, id, NULL, "created (plugin %s), shared", plugin->desc->name);
+	else
+		hlog(HLOG_INFO, id, NULL, "created (plugin %s) by uid %u", plugin->desc->name,
+		     owner_uid);
 	*path_out = host_strdup(e->path);
 	rc = DMS_OK;
 	goto out;
@@ -292,10 +282,20 @@ static void remove_executor_bus(const struct bus_call *c)
 	bus_job_submit(c, NULL, remove_executor_worker);
 }
 
+/* On the bus loop: counters only, no plugin call. */
+static void metrics_method(const struct bus_call *c)
+{
+	char *text = metrics_render();
+
+	bus_reply_string(c->conn, c->msg, text);
+	free(text);
+}
+
 static const struct bus_method manager_methods[] = {
     {"NewExecutor", "ss", "id config_yaml", "o", "executor", new_executor_bus, BUS_ACCESS_ANY},
     {"ListExecutors", "", "", "ao", "executors", list_executors, BUS_ACCESS_ANY},
     {"RemoveExecutor", "s", "id", "", "", remove_executor_bus, BUS_ACCESS_OWNER},
+    {"Metrics", "", "", "s", "prometheus_text", metrics_method, BUS_ACCESS_ANY},
     {.name = NULL},
 };
 

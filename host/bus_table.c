@@ -10,6 +10,8 @@
 
 #include "bus_names.h"
 #include "jsonw.h"
+#include "log.h"
+#include "metrics.h"
 #include "plugin.h"
 
 /* --- UTF-8 ---------------------------------------------------------- */
@@ -88,6 +90,7 @@ void bus_reply_dms_error(DBusConnection *conn, DBusMessage *msg, int status, con
 	int category = err && err->category != DMS_OK ? (int)err->category : status;
 	char *text = err ? host_error_text(err) : host_strdup(dms_status_name(category));
 
+	metrics_error(category);
 	bus_reply_error(conn, msg, bus_error_name(category), "%s", text);
 	free(text);
 }
@@ -455,6 +458,8 @@ static bool access_allowed(const struct bus_call *c, const struct bus_method *m)
 		                "%s belongs to uid %u: only its creator and root may call %s on it "
 		                "(caller uid %u)",
 		                what, owner, m->name, caller);
+		hlog(HLOG_WARN, NULL, NULL, "denied %s on %s (uid %u) to uid %u", m->name, what,
+		     owner, caller);
 		ok = false;
 	}
 	free(what);
@@ -506,6 +511,8 @@ DBusHandlerResult bus_dispatch(DBusConnection *conn, DBusMessage *msg,
 		return DBUS_HANDLER_RESULT_HANDLED;
 	}
 	struct bus_call call = {.conn = conn, .msg = msg, .object = object, .cls = cls};
+	hlog(HLOG_DEBUG, NULL, NULL, "call %s on %s from %s", method->name,
+	     dbus_message_get_path(msg), dbus_message_get_sender(msg) ?: "-");
 	if (access_allowed(&call, method))
 		method->fn(&call);
 	return DBUS_HANDLER_RESULT_HANDLED;

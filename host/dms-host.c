@@ -13,6 +13,8 @@
 #include <dbus/dbus.h>
 
 #include "bus.h"
+#include "log.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "util.h"
 
@@ -32,6 +34,11 @@ static void usage(FILE *f)
 	        "  --config FILE          its config (YAML); --config alone implies\n"
 	        "                         --executor default\n"
 	        "  --max-workers N        threads for blocking calls (default 64)\n"
+	        "  --log-level LEVEL      error, warn, info (default) or debug; to journald\n"
+	        "                         when started by systemd, else to stderr\n"
+	        "  --metrics-textfile FILE  write the Prometheus metrics to FILE (atomically,\n"
+	        "                         for node_exporter's textfile collector); also a\n"
+	        "                         top-level metrics_textfile: line of --config FILE\n"
 	        "  --print-introspection  print the D-Bus interface XML and exit\n"
 	        "  --help                 this text\n\n"
 	        "Default plugin: ../lib/dms-executor.so next to this binary if present,\n"
@@ -48,6 +55,8 @@ int main(int argc, char **argv)
 		OPT_EXECUTOR,
 		OPT_CONFIG,
 		OPT_WORKERS,
+		OPT_LOG_LEVEL,
+		OPT_METRICS_TEXTFILE,
 		OPT_XML,
 		OPT_HELP
 	};
@@ -58,6 +67,8 @@ int main(int argc, char **argv)
 	    {"executor", required_argument, NULL, OPT_EXECUTOR},
 	    {"config", required_argument, NULL, OPT_CONFIG},
 	    {"max-workers", required_argument, NULL, OPT_WORKERS},
+	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	    {"metrics-textfile", required_argument, NULL, OPT_METRICS_TEXTFILE},
 	    {"print-introspection", no_argument, NULL, OPT_XML},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {NULL, 0, NULL, 0},
@@ -66,8 +77,9 @@ int main(int argc, char **argv)
 	const char *plugin_paths[MAX_PLUGINS];
 	struct host_plugin *plugins[MAX_PLUGINS];
 	size_t n_paths = 0, n_loaded = 0;
-	const char *config_file = NULL;
-	char *config = NULL, *default_path = NULL;
+	const char *config_file = NULL, *metrics_textfile = NULL;
+	char *config = NULL, *default_path = NULL, *config_textfile = NULL, *metrics_why = NULL;
+	enum hlog_level log_level = HLOG_INFO;
 	int opt, status = 1;
 
 	host_set_progname("dms-host");
@@ -99,6 +111,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_LOG_LEVEL:
+			if (!hlog_parse_level(optarg, &log_level)) {
+				host_log("--log-level: want error, warn, info or debug, got \"%s\"",
+				         optarg);
+				return 2;
+			}
+			break;
+		case OPT_METRICS_TEXTFILE:
+			metrics_textfile = optarg;
+			break;
 		case OPT_XML: {
 			char *xml = bus_interfaces_xml();
 			fputs(xml, stdout);
@@ -126,8 +148,19 @@ int main(int argc, char **argv)
 		}
 		if (!cfg.initial_id)
 			cfg.initial_id = "default";
+		/* The operator's file: dms-host's own setting, not the executor's. */
+		config_textfile = host_config_take_key(config, "metrics_textfile");
 	}
 	cfg.initial_config = config;
+	if (!metrics_textfile)
+		metrics_textfile = config_textfile;
+	hlog_init(log_level);
+	if (metrics_init(metrics_textfile && *metrics_textfile ? metrics_textfile : NULL,
+	                 &metrics_why) < 0) {
+		host_log("%s", metrics_why);
+		free(metrics_why);
+		goto out;
+	}
 
 	if (!dbus_threads_init_default()) {
 		host_log("cannot initialise libdbus threads");
@@ -150,11 +183,14 @@ int main(int argc, char **argv)
 	cfg.n_plugins = n_loaded;
 	status = bus_host_run(&cfg);
 out:
+	metrics_shutdown();
 	/* bus_host_run returned: every executor was destroyed. */
 	for (size_t i = 0; i < n_loaded; i++)
 		host_plugin_unload(plugins[i]);
 	free(default_path);
 	free(config);
+	free(config_textfile);
+	hlog_shutdown();
 	dbus_shutdown();
 	return status;
 }

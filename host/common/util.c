@@ -67,8 +67,7 @@ char *host_strndup(const char *s, size_t n)
 	return d;
 }
 
-/* vasprintf that never fails (oom() ends the process). */
-static char *host_vasprintf(const char *fmt, va_list ap)
+char *host_vasprintf(const char *fmt, va_list ap)
 {
 	char *s = NULL;
 
@@ -93,6 +92,13 @@ void host_set_progname(const char *name)
 	progname = name;
 }
 
+static host_log_sink_fn log_sink;
+
+void host_set_log_sink(host_log_sink_fn fn)
+{
+	log_sink = fn;
+}
+
 void host_log(const char *fmt, ...)
 {
 	va_list ap;
@@ -102,8 +108,10 @@ void host_log(const char *fmt, ...)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	/* One write per line so concurrent threads do not interleave. */
-	fprintf(stderr, "%s: %s\n", progname, msg ? msg : fmt);
+	if (log_sink)
+		log_sink(msg ? msg : fmt);
+	else /* One write per line so concurrent threads do not interleave. */
+		fprintf(stderr, "%s: %s\n", progname, msg ? msg : fmt);
 	free(msg);
 }
 
@@ -318,4 +326,29 @@ char *host_read_file(const char *path, size_t max, size_t *len_out)
 	if (len_out)
 		*len_out = b.len;
 	return host_buf_steal(&b);
+}
+
+char *host_config_take_key(char *config, const char *key)
+{
+	size_t klen = strlen(key);
+	char *line = config;
+
+	while (line && *line) {
+		char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		if (len > klen + 1 && strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			const char *v = line + klen + 1;
+			const char *end = line + len;
+			while (v < end && (*v == ' ' || *v == '\t' || *v == '"' || *v == '\''))
+				v++;
+			while (end > v && strchr(" \t\r\"'", end[-1]))
+				end--;
+			char *value = host_strndup(v, (size_t)(end - v));
+			memset(line, ' ', len); /* keep line numbers */
+			line[0] = '#';
+			return value;
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	return NULL;
 }

@@ -23,10 +23,16 @@ void *host_realloc(void *p, size_t n);
 char *host_strdup(const char *s);
 char *host_strndup(const char *s, size_t n);
 char *host_asprintf(const char *fmt, ...) HOST_PRINTF(1, 2);
+/* vasprintf that never fails (out of memory ends the process). */
+char *host_vasprintf(const char *fmt, va_list ap) HOST_PRINTF(1, 0);
 
 /* Messages to stderr, prefixed with the program name. */
 void host_set_progname(const char *name);
 void host_log(const char *fmt, ...) HOST_PRINTF(1, 2);
+/* Where host_log's messages go instead (dms-host's logger, host/log.h,
+ * takes them as errors); NULL: stderr as above. */
+typedef void (*host_log_sink_fn)(const char *msg);
+void host_set_log_sink(host_log_sink_fn fn);
 
 /* A growable byte buffer that refuses to grow past `max` bytes (0: no
  * limit). Always NUL-terminated. */
@@ -59,6 +65,12 @@ char *host_unescape_path_element(const char *el);
  * dms-executor.so when that exists (a build tree), else the installed path
  * compiled in as DMS_PLUGIN_INSTALL_PATH. Caller frees. */
 char *host_default_plugin_path(void);
+
+/* A top-level "key: value" line of a YAML config that the host reads
+ * itself (plugin:, metrics_textfile:): its value without quotes (caller
+ * frees), the line blanked in place into a comment so that line numbers
+ * of the rest stay right; NULL when there is none. */
+char *host_config_take_key(char *config, const char *key);
 
 /* Reads a whole file (at most max bytes). NULL with errno set on failure. */
 char *host_read_file(const char *path, size_t max, size_t *len_out);
