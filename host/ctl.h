@@ -59,6 +59,10 @@ int ctl_list(struct ctl_backend *b, char **list_json, struct ctl_error *err);
 int ctl_image_import(struct ctl_backend *b, int fd, const char *reference, char **image_id,
                      struct ctl_error *err);
 
+/* dms-host's metrics (Prometheus text, caller frees) from the manager's
+ * Metrics(); an error when no dms-host is on the bus (no embedded mode). */
+int ctl_bus_metrics(const struct ctl_options *o, char **text, struct ctl_error *err);
+
 /* Pull progress of the executions this client starts, delivered during
  * ctl_start (the PullProgress signal in bus mode, the plugin's handler in
  * embedded mode), on the calling thread. */

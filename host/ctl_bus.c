@@ -376,3 +376,36 @@ int ctl_bus_open(const struct ctl_options *o, struct ctl_backend **out, bool *no
 	*out = &c->base;
 	return 0;
 }
+
+/* dms-host's own counters: the manager's Metrics(), no executor needed.
+ * There is nothing to run embedded: without a dms-host, an error. */
+int ctl_bus_metrics(const struct ctl_options *o, char **text, struct ctl_error *err)
+{
+	struct ctl_bus c = {.conn = NULL};
+	const char *bus = o->system_bus ? "system" : "session";
+	DBusError de;
+	int rc;
+
+	dbus_error_init(&de);
+	c.conn = dbus_bus_get_private(o->system_bus ? DBUS_BUS_SYSTEM : DBUS_BUS_SESSION, &de);
+	if (!c.conn) {
+		_cleanup_free_ char *msg =
+		    host_asprintf("no %s bus: %s; metrics are dms-host's", bus, de.message);
+		dbus_error_free(&de);
+		return ctl_set_error(err, DBUS_ERROR_NO_SERVER, msg);
+	}
+	dbus_connection_set_exit_on_disconnect(c.conn, FALSE);
+	if (!dbus_bus_name_has_owner(c.conn, BUS_NAME, &de)) {
+		_cleanup_free_ char *msg = host_asprintf(
+		    "no dms-host owns %s on the %s bus: metrics are dms-host's", BUS_NAME, bus);
+		dbus_error_free(&de);
+		rc = ctl_set_error(err, DBUS_ERROR_SERVICE_UNKNOWN, msg);
+	} else {
+		rc = reply_string(call(&c, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE, "Metrics",
+		                       SHORT_CALL_MS, err, DBUS_TYPE_INVALID),
+		                  text, err);
+	}
+	dbus_connection_close(c.conn);
+	dbus_connection_unref(c.conn);
+	return rc;
+}

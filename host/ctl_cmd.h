@@ -41,6 +41,7 @@ int ctl_cmd_cleanup(struct globals *g, int argc, char **argv);
 int ctl_cmd_ls(struct globals *g, int argc, char **argv);
 int ctl_cmd_info(struct globals *g, int argc, char **argv);
 int ctl_cmd_image(struct globals *g, int argc, char **argv);
+int ctl_cmd_metrics(struct globals *g, int argc, char **argv);
 
 /* dmsctl.c: prints the command's usage and help to f; returns status. */
 int ctl_command_help(const char *name, FILE *f, int status);

@@ -1,5 +1,5 @@
 /* ctl_executor.c — dmsctl's commands on the executor as a whole: cleanup,
- * ls and info. */
+ * ls and info; and metrics, dms-host's counters. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,5 +104,24 @@ int ctl_cmd_info(struct globals *g, int argc, char **argv)
 	free(info);
 	ctl_error_clear(&err);
 	ctl_backend_close(b);
+	return status;
+}
+
+int ctl_cmd_metrics(struct globals *g, int argc, char **argv)
+{
+	int status = 0;
+	struct ctl_error err = {0};
+	char *text = NULL;
+
+	if (ctl_no_args("metrics", argc, argv, &status) < 0)
+		return status;
+	if (ctl_bus_metrics(&g->opts, &text, &err) < 0) {
+		ctl_print_error("metrics", &err);
+		status = 1;
+	} else {
+		fputs(text, stdout);
+	}
+	free(text);
+	ctl_error_clear(&err);
 	return status;
 }

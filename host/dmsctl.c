@@ -63,6 +63,10 @@ static const struct {
      "the open file to the executor: dms-host never opens a path a caller names.\n"
      "  -r, --ref REPO[:TAG]  the image's name (tag defaults to latest); default:\n"
      "                        FILE's base name without .tar/.tgz/.tar.gz, lower-cased\n"},
+    {"metrics", "metrics",
+     "Print dms-host's metrics in the Prometheus text format (jobs, durations,\n"
+     "pulls, errors, log streams, waiters; docs/metrics.md). Needs a dms-host on\n"
+     "the bus: there are none in embedded mode.\n"},
 };
 
 static void usage(FILE *f)
@@ -125,9 +129,10 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(struct globals *g, int argc, char **argv);
 	} table[] = {
-	    {"run", ctl_cmd_run},   {"start", ctl_cmd_start},   {"wait", ctl_cmd_wait},
-	    {"logs", ctl_cmd_logs}, {"cancel", ctl_cmd_cancel}, {"cleanup", ctl_cmd_cleanup},
-	    {"ls", ctl_cmd_ls},     {"info", ctl_cmd_info},     {"image", ctl_cmd_image},
+	    {"run", ctl_cmd_run},         {"start", ctl_cmd_start},   {"wait", ctl_cmd_wait},
+	    {"logs", ctl_cmd_logs},       {"cancel", ctl_cmd_cancel}, {"cleanup", ctl_cmd_cleanup},
+	    {"ls", ctl_cmd_ls},           {"info", ctl_cmd_info},     {"image", ctl_cmd_image},
+	    {"metrics", ctl_cmd_metrics},
 	};
 	struct globals g = {.opts = {.executor_id = "default"}};
 	const char *config_file = getenv("DMS_EXECUTOR_CONFIG");

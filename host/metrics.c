@@ -10,6 +10,7 @@
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -681,7 +682,14 @@ int metrics_init(const char *textfile, char **why)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&m.cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (pthread_create(&m.thread, NULL, textfile_writer, NULL) != 0) {
+	/* Made with every signal blocked: the stop signals are the bus loop's
+	 * (its signalfd), whenever this thread starts. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&m.thread, NULL, textfile_writer, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		*why =
 		    host_asprintf("metrics textfile %s: cannot start its writer thread", textfile);
 		pthread_cond_destroy(&m.cond);
