@@ -153,6 +153,13 @@ const char *bus_job_string_arg(struct job *j)
 
 void bus_job_fail(struct job *j, int rc, dms_error *err)
 {
+	int category = err && err->category != DMS_OK ? (int)err->category : rc;
+
+	/* The plugin's message names the field or the engine's text; the
+	 * request itself is never logged. */
+	hlog(HLOG_WARN, j->exe ? j->exe->id : NULL, NULL, "%s failed: %s: %s",
+	     dbus_message_get_member(j->msg), dms_status_name(category),
+	     err && err->message ? err->message : dms_status_name(category));
 	bus_reply_dms_error(j->host->conn, j->msg, rc, err);
 	if (j->exe)
 		ops_of(j->exe)->error_free(err);

@@ -12,6 +12,7 @@ PKGS=(
   docker-registry apache2-utils
   golang-go golang-dbus-dev
   debhelper scdoc lintian adduser man-db
+  prometheus-node-exporter
 )
 
 missing=()
