@@ -272,6 +272,7 @@ out_pool:
 	host_pool_drain_and_free(h.pool);
 	pthread_mutex_destroy(&h.lock);
 	pthread_mutex_destroy(&h.create_lock);
+	bus_callers_forget();
 out_fds:
 	if (h.sig_fd >= 0)
 		close(h.sig_fd);

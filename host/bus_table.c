@@ -407,6 +407,17 @@ static void caller_remember(const char *sender, uint32_t uid)
 	pthread_mutex_unlock(&callers.mu);
 }
 
+void bus_callers_forget(void)
+{
+	pthread_mutex_lock(&callers.mu);
+	for (size_t i = 0; i < CALLER_CACHE_SIZE; i++) {
+		free(callers.name[i]);
+		callers.name[i] = NULL;
+	}
+	callers.next = 0;
+	pthread_mutex_unlock(&callers.mu);
+}
+
 int bus_caller_uid(DBusConnection *conn, DBusMessage *msg, uint32_t *uid, char **why)
 {
 	const char *sender = dbus_message_get_sender(msg);

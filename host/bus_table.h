@@ -101,6 +101,8 @@ DBusHandlerResult bus_dispatch(DBusConnection *conn, DBusMessage *msg,
  * GetConnectionUnixUser, cached by unique name: unique names are never
  * reused on a bus). 0 on success; -1 with *why set (caller frees). */
 int bus_caller_uid(DBusConnection *conn, DBusMessage *msg, uint32_t *uid, char **why);
+/* Empties that cache (at shutdown, once no call is dispatched). */
+void bus_callers_forget(void);
 
 /* Replies to msg. These never fail the caller: a failed send means the
  * client is gone, which is not our problem. Strings are made valid UTF-8
