@@ -351,6 +351,13 @@ int policy_check_request(const struct exec_config *cfg, const char *engine_host,
 	size_t n;
 	int rc;
 
+	/* What reaches the host's files first, then the rest in the order of
+	 * the request's fields. */
+	for (size_t i = 0; i < req->n_inputs; i++)
+		if ((rc = check_input(p, engine_host, i, &req->inputs[i], err)))
+			return rc;
+	if ((rc = check_results_dir(p, req, err)))
+		return rc;
 	if (!image_allowed(p->images, req->image))
 		return deny(err, PARAMS "image: \"%s\" matches no pattern of policy.images %s",
 		            req->image, LIST_TEXT(p->images));
@@ -386,8 +393,5 @@ int policy_check_request(const struct exec_config *cfg, const char *engine_host,
 		return deny(err, "resources.gpus: GPUs are not allowed by policy.gpus (false)");
 	if ((rc = check_ceilings(p, req, err)))
 		return rc;
-	for (size_t i = 0; i < req->n_inputs; i++)
-		if ((rc = check_input(p, engine_host, i, &req->inputs[i], err)))
-			return rc;
-	return check_results_dir(p, req, err);
+	return 0;
 }

@@ -38,7 +38,11 @@
 #define DEFAULT_SWEEP_GRACE_MS (5LL * 60 * 1000)
 #define DEFAULT_EXIT_WATCH_MS (5LL * 1000)
 #define DEFAULT_MAX_ENVIRONMENT ((size_t)256 << 10)
-#define DEFAULT_MAX_LABELS ((size_t)64 << 10)
+#define DEFAULT_MAX_LABELS ((size_t)16 << 10)
+/* Every label rides in each of the container's engine events, whose lines
+ * the runtimes read up to 64 KiB (COMPAT_LINE_MAX): a job whose labels
+ * fill a line would have its exit event dropped. */
+#define POLICY_MAX_LABELS_CAP ((size_t)32 << 10)
 #define DEFAULT_PORTS_MIN 1024
 #define DEFAULT_PORTS_MAX 65535
 #define POLICY_CPU_MAX 1e6
@@ -244,6 +248,16 @@ static int check_policy(struct doc_ctx *c, const struct node *root, struct exec_
 		return doc_fail_at(c, member(pol, "ports"),
 		                   "min (%lld) must not be above max (%lld)",
 		                   (long long)p->ports_min, (long long)p->ports_max);
+	}
+	if (p->max.labels > POLICY_MAX_LABELS_CAP) {
+		const struct node *max = member(pol, "max");
+		doc_path_push_key(c, "policy");
+		doc_path_push_key(c, "max");
+		doc_path_push_key(c, "labels");
+		return doc_fail_at(c, member(max, "labels"),
+		                   "must be at most %zu bytes (engine events carry every label and "
+		                   "are read up to 64 KiB a line), got %zu",
+		                   POLICY_MAX_LABELS_CAP, p->max.labels);
 	}
 	if (p->images && !p->images[0]) {
 		doc_path_push_key(c, "policy");

@@ -24,7 +24,7 @@ struct policy_max {
 	int64_t memory;     /* bytes; 0: no ceiling */
 	int64_t pids;       /* 0: no ceiling */
 	size_t environment; /* bytes of all "K=V" entries; default 256 KiB */
-	size_t labels;      /* bytes of all "k=v" request labels; default 64 KiB */
+	size_t labels;      /* bytes of all "k=v" request labels; default 16 KiB, at most 32 */
 };
 
 /* policy (docs/security.md): what the operator lets a request do on this
