@@ -177,7 +177,8 @@ stop_host() {
 engine_host() { echo "unix://$RUN_DIR/$1.sock"; }
 config_file() { # ENGINE — the executor config shared by dms-host, dmsctl and in-process
   local f=$WORK/executor-$1.yaml
-  [ -f "$f" ] || printf 'runtime: %s\nhost: %s\nstate_dir: %s\n' "$1" "$(engine_host "$1")" "$WORK/state-$1" >"$f"
+  # The scale jobs bind $WORK/gate-ENGINE: allowed by this config's policy.
+  [ -f "$f" ] || printf 'runtime: %s\nhost: %s\nstate_dir: %s\npolicy:\n  bind_roots: ["%s"]\n' "$1" "$(engine_host "$1")" "$WORK/state-$1" "$WORK" >"$f"
   echo "$f"
 }
 

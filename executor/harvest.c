@@ -159,8 +159,8 @@ static int collect(struct dms_executor *ex, struct handler *h, const char *cid,
 	}
 	struct results_files files;
 	const char *rdir = h->req ? h->req->results_dir : NULL;
-	bool have_files =
-	    rdir && results_files_open(&files, rdir, ex->cfg->results_file_limit, NULL) == 0;
+	bool have_files = rdir && results_files_open(&files, ex->cfg->policy.results_root, rdir,
+	                                             ex->cfg->results_file_limit, NULL) == 0;
 	struct harvest_sink hs = {.res = res, .spool = sp, .files = have_files ? &files : NULL};
 	struct demux_ctx dc = {.sink = harvest_sink_fn, .ud = &hs};
 	demux_init(&dc.d, tty);
@@ -176,9 +176,9 @@ static int collect(struct dms_executor *ex, struct handler *h, const char *cid,
 	*spool_whole = sp && rc == 0 && !hs.full && !sp->truncated;
 	spool_close(sp);
 	if (have_files) {
-		results_files_close(&files);
 		if (rc == 0)
-			results_write_exit_code(rdir, res->exit_code, NULL);
+			results_write_exit_code(&files, res->exit_code, NULL);
+		results_files_close(&files);
 	}
 	return rc;
 }

@@ -12,22 +12,27 @@
 #include <dms/executor.h>
 #include "request.h"
 
-/* Creates results_dir and results_dir/<output source> for each output. */
-int results_dir_prepare(const struct exec_request *req, dms_error **err);
+/* Creates results_dir and results_dir/<output source> for each output,
+ * below root (policy.results_root, made when missing) without following a
+ * symbolic link: a link on the way is DMS_ERR_PERMISSION_DENIED naming it. */
+int results_dir_prepare(const char *root, const struct exec_request *req, dms_error **err);
 
 struct results_files {
-	int fd[3]; /* [1] stdout, [2] stderr; -1 when closed */
+	int fd[3];       /* [0] results_dir itself, [1] stdout, [2] stderr; -1 when closed */
+	const char *dir; /* borrowed, for messages */
 	uint64_t limit;
 	uint64_t written[3];
 	bool truncated[3];
 };
 
-/* Opens (truncating) dir/stdout and dir/stderr, mode 0640. */
-int results_files_open(struct results_files *rf, const char *dir, uint64_t limit, dms_error **err);
+/* Opens dir (below root, walked without links as at prepare), then
+ * replaces dir/stdout and dir/stderr with new files, mode 0640. */
+int results_files_open(struct results_files *rf, const char *root, const char *dir, uint64_t limit,
+                       dms_error **err);
 /* Appends up to the limit; the rest is dropped and remembered. */
 void results_files_write(struct results_files *rf, int stream, const char *data, size_t len);
 void results_files_close(struct results_files *rf); /* safe on a zeroed/closed struct */
-/* Writes dir/exitCode ("<code>\n"). */
-int results_write_exit_code(const char *dir, int exit_code, dms_error **err);
+/* Writes exitCode ("<code>\n") in the open results_dir (before close). */
+int results_write_exit_code(struct results_files *rf, int exit_code, dms_error **err);
 
 #endif

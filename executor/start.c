@@ -14,6 +14,7 @@
 #include "error.h"
 #include "executor_internal.h"
 #include "labels.h"
+#include "policy.h"
 #include "results_dir.h"
 #include "state.h"
 #include "verify.h"
@@ -111,6 +112,30 @@ static void remove_created_by_name(struct dms_executor *ex, const struct handler
 	container_state_free(&st);
 }
 
+/* policy.run_as_non_root for a request that names no user: the image's
+ * own user, read from the engine (an image inspect; nothing is made). A
+ * runtime that cannot tell cannot run such a job. */
+static int check_image_user(struct dms_executor *ex, dms_context *ctx,
+                            const struct exec_request *req, dms_error **err)
+{
+	char *user = NULL;
+	int rc;
+
+	if (!policy_needs_image_user(&ex->cfg->policy, req))
+		return 0;
+	if (!RT_HAS(ex->rt_ops, image_user))
+		return err_set(
+		    err, DMS_ERR_PERMISSION_DENIED,
+		    "engine_spec.params.user: required by policy.run_as_non_root (the %s "
+		    "runtime cannot tell the image's user)",
+		    ex->rt_ops->kind);
+	if ((rc = ex->rt_ops->image_user(ex->rt, ctx, req->image, &user, err)) != 0)
+		return rc;
+	rc = policy_check_image_user(&ex->cfg->policy, req, user, err);
+	free(user);
+	return rc;
+}
+
 /* Start, handing out the handler (ref'd) for Run and start_job. flags:
  * request_parse_ex's; with REQUEST_EXECUTION_ID_OPTIONAL a request that
  * names no execution gets a new id. */
@@ -123,6 +148,11 @@ static int start_handler(struct dms_executor *ex, dms_context *ctx, const char *
 		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "request: required");
 	if ((rc = request_parse_ex(text, strlen(text), flags, &req, err)) != 0)
 		return rc;
+	/* The operator's policy, before anything is made anywhere. */
+	if ((rc = policy_check_request(ex->cfg, ex->cfg->host, req, err)) != 0) {
+		request_free(req);
+		return rc;
+	}
 	if (!req->execution_id && !(req->execution_id = executor_new_execution_id())) {
 		request_free(req);
 		return err_set(err, DMS_ERR_RESOURCE, "out of memory");
@@ -150,8 +180,9 @@ static int start_handler(struct dms_executor *ex, dms_context *ctx, const char *
 	}
 	strv labels = NULL;
 	char *cid = NULL;
-	if ((rc = results_dir_prepare(req, err)) != 0 ||
-	    (rc = executor_ensure_image(ex, ctx, req, err)) != 0)
+	if ((rc = executor_ensure_image(ex, ctx, req, err)) != 0 ||
+	    (rc = check_image_user(ex, ctx, req, err)) != 0 ||
+	    (rc = results_dir_prepare(ex->cfg->policy.results_root, req, err)) != 0)
 		goto fail;
 	if (!(labels = build_labels(ex, req))) {
 		rc = err_set(err, DMS_ERR_RESOURCE, "out of memory");

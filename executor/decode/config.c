@@ -22,6 +22,7 @@
 #include "fields.h"
 #include "image_ref.h"
 #include "registry_auth.h"
+#include "request.h"
 #include "runtime_names.h"
 
 #define DEFAULT_RUNTIME RUNTIME_DEFAULT
@@ -36,6 +37,15 @@
 #define DEFAULT_STOP_SIGNAL "SIGTERM"
 #define DEFAULT_SWEEP_GRACE_MS (5LL * 60 * 1000)
 #define DEFAULT_EXIT_WATCH_MS (5LL * 1000)
+#define DEFAULT_MAX_ENVIRONMENT ((size_t)256 << 10)
+#define DEFAULT_MAX_LABELS ((size_t)16 << 10)
+/* Every label rides in each of the container's engine events, whose lines
+ * the runtimes read up to 64 KiB (COMPAT_LINE_MAX): a job whose labels
+ * fill a line would have its exit event dropped. */
+#define POLICY_MAX_LABELS_CAP ((size_t)32 << 10)
+#define DEFAULT_PORTS_MIN 1024
+#define DEFAULT_PORTS_MAX 65535
+#define POLICY_CPU_MAX 1e6
 
 /* Paths of the config are taken as written (".." included): they are the
  * operator's, not a job's. */
@@ -73,6 +83,40 @@ static int set_registry_server(struct doc_ctx *c, const struct node *n, void *ds
 	return 0;
 }
 
+/* policy.max.cpu: a number of cores > 0. */
+static int set_cpu_ceiling(struct doc_ctx *c, const struct node *n, void *dst,
+                           const struct field *f)
+{
+	(void)f;
+	if (n->kind != NODE_NUMBER)
+		return doc_fail_type(c, n, "a number");
+	if (!(n->number > 0 && n->number <= POLICY_CPU_MAX))
+		return doc_fail_at(c, n, "must be a number > 0 and <= %.0f, got %s", POLICY_CPU_MAX,
+		                   NODE_REPR(n));
+	*(double *)dst = n->number;
+	return 0;
+}
+
+/* policy.images: fnmatch patterns, non-empty, without control characters. */
+static int image_pattern_rule(struct doc_ctx *c, const struct node *el)
+{
+	for (const char *p = el->text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return doc_fail_at(c, el, "must not contain control characters");
+	if (!el->text[0])
+		return doc_fail_at(c, el,
+		                   "must be a non-empty pattern like \"registry.example.com/*\"");
+	return 0;
+}
+
+/* policy.bind_roots: absolute paths, "/" allowed (the operator's choice). */
+static int bind_root_rule(struct doc_ctx *c, const struct node *el)
+{
+	if (el->text[0] != '/')
+		return doc_fail_at(c, el, "must be an absolute path, got %s", NODE_REPR(el));
+	return 0;
+}
+
 /* ---- the key tables ---------------------------------------------------- */
 
 #define RC(field) offsetof(struct registry_cred, field)
@@ -101,6 +145,39 @@ static const struct field_list registries_list = {
     registry_fields, sizeof(struct registry_cred), C(n_registries), NULL, check_registry,
 };
 
+#define PM(field) offsetof(struct policy_max, field)
+#define PO(field) offsetof(struct exec_policy, field)
+
+static const struct field policy_max_fields[] = {
+    {"cpu", set_cpu_ceiling, PM(cpu), false, NULL},
+    {"memory", field_size, PM(memory), false, NULL},
+    {"pids", field_int_min, PM(pids), false, (const void *)(intptr_t)1},
+    {"environment", field_size, PM(environment), false, NULL},
+    {"labels", field_size, PM(labels), false, NULL},
+    {NULL, NULL, 0, false, NULL},
+};
+
+static const struct field policy_ports_fields[] = {
+    {"min", request_field_port, PO(ports_min), false, (const void *)(intptr_t)1},
+    {"max", request_field_port, PO(ports_max), false, (const void *)(intptr_t)1},
+    {NULL, NULL, 0, false, NULL},
+};
+
+static const struct field policy_fields[] = {
+    {"bind_roots", field_strv, PO(bind_roots), false, (const void *)bind_root_rule},
+    {"results_root", field_path, PO(results_root), false, ABS_PATH},
+    {"cap_add", request_field_capabilities, PO(cap_add), false, NULL},
+    {"host_network", field_bool, PO(host_network), false, NULL},
+    {"images", field_strv, PO(images), false, (const void *)image_pattern_rule},
+    {"max", field_object, PO(max), false, policy_max_fields},
+    {"require_limits", field_bool, PO(require_limits), false, NULL},
+    {"run_as_non_root", field_bool, PO(run_as_non_root), false, NULL},
+    {"gpus", field_bool, PO(gpus), false, NULL},
+    {"ports", field_object, 0, false, policy_ports_fields},
+    {"allow_privilege_escalation", field_bool, PO(allow_privilege_escalation), false, NULL},
+    {NULL, NULL, 0, false, NULL},
+};
+
 static const struct field config_fields[] = {
     {"runtime", set_runtime, C(runtime), false, NULL},
     {"host", field_string, C(host), false, NULL},
@@ -119,6 +196,7 @@ static const struct field config_fields[] = {
     {"sweep_grace", field_duration, C(sweep_grace_ms), false, NULL},
     {"sweep_dry_run", field_bool, C(sweep_dry_run), false, NULL},
     {"exit_watch", field_duration, C(exit_watch_ms), false, NULL},
+    {"policy", field_object, C(policy), false, policy_fields},
     {NULL, NULL, 0, false, NULL},
 };
 
@@ -149,6 +227,65 @@ static int check_registries(struct doc_ctx *c, const struct node *root,
 	return 0;
 }
 
+static const struct node *member(const struct node *obj, const char *key)
+{
+	for (size_t i = 0; obj && obj->kind == NODE_OBJECT && i < obj->n; i++)
+		if (strcmp(obj->keys[i]->text, key) == 0)
+			return obj->items[i];
+	return NULL;
+}
+
+/* policy.ports: min <= max; policy.results_root: defaults under the state
+ * dir, which the config may have moved. */
+static int check_policy(struct doc_ctx *c, const struct node *root, struct exec_config *cfg)
+{
+	struct exec_policy *p = &cfg->policy;
+	const struct node *pol = member(root, "policy");
+
+	if (p->ports_min > p->ports_max) {
+		doc_path_push_key(c, "policy");
+		doc_path_push_key(c, "ports");
+		return doc_fail_at(c, member(pol, "ports"),
+		                   "min (%lld) must not be above max (%lld)",
+		                   (long long)p->ports_min, (long long)p->ports_max);
+	}
+	if (p->max.labels > POLICY_MAX_LABELS_CAP) {
+		const struct node *max = member(pol, "max");
+		doc_path_push_key(c, "policy");
+		doc_path_push_key(c, "max");
+		doc_path_push_key(c, "labels");
+		return doc_fail_at(c, member(max, "labels"),
+		                   "must be at most %zu bytes (engine events carry every label and "
+		                   "are read up to 64 KiB a line), got %zu",
+		                   POLICY_MAX_LABELS_CAP, p->max.labels);
+	}
+	if (p->images && !p->images[0]) {
+		doc_path_push_key(c, "policy");
+		doc_path_push_key(c, "images");
+		return doc_fail_at(c, member(pol, "images"),
+		                   "must list at least one pattern (\"*\" allows every image)");
+	}
+	return 0;
+}
+
+static int policy_defaults(struct exec_config *c)
+{
+	struct exec_policy *p = &c->policy;
+
+	if (!p->results_root &&
+	    asprintf(&p->results_root, "%s%sresults", c->state_dir,
+	             c->state_dir[strlen(c->state_dir) - 1] == '/' ? "" : "/") < 0) {
+		p->results_root = NULL;
+		return -1;
+	}
+	if (!p->images) {
+		size_t n = 0;
+		if (!strv_push(&p->images, &n, strdup("*")))
+			return -1;
+	}
+	return 0;
+}
+
 /* ---- parsing ----------------------------------------------------------- */
 
 static struct exec_config *config_defaults(void)
@@ -172,6 +309,10 @@ static struct exec_config *config_defaults(void)
 	c->pull_progress_timeout_ms = DEFAULT_PULL_PROGRESS_TIMEOUT_MS;
 	c->sweep_grace_ms = DEFAULT_SWEEP_GRACE_MS;
 	c->exit_watch_ms = DEFAULT_EXIT_WATCH_MS;
+	c->policy.max.environment = DEFAULT_MAX_ENVIRONMENT;
+	c->policy.max.labels = DEFAULT_MAX_LABELS;
+	c->policy.ports_min = DEFAULT_PORTS_MIN;
+	c->policy.ports_max = DEFAULT_PORTS_MAX;
 	if (!c->runtime || !c->state_dir || !c->stop_signal) {
 		config_free(c);
 		return NULL;
@@ -205,10 +346,14 @@ int config_parse(const char *text, struct exec_config **out, dms_error **err)
 				return rc;
 			if ((rc = check_registries(&ctx, root, c)))
 				return rc;
+			if ((rc = check_policy(&ctx, root, c)))
+				return rc;
 		}
 		if ((rc = registry_auth_load_file(c, err)))
 			return rc;
 	}
+	if (policy_defaults(c) != 0)
+		return err_set(err, DMS_ERR_RESOURCE, "out of memory");
 	*out = c;
 	c = NULL;
 	return 0;
@@ -236,5 +381,9 @@ void config_free(struct exec_config *c)
 	}
 	free(c->registries);
 	free(c->auth_file);
+	strv_free(c->policy.bind_roots);
+	free(c->policy.results_root);
+	strv_free(c->policy.cap_add);
+	strv_free(c->policy.images);
 	free(c);
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <dms/executor.h>
+#include "strv.h"
 
 /* One registry's credentials (docs/config.md, "Registry credentials"). */
 struct registry_cred {
@@ -15,6 +16,32 @@ struct registry_cred {
 	char *username;
 	char *password;
 	char *identity_token; /* OAuth refresh token instead of username/password */
+};
+
+/* policy.max (docs/security.md): ceilings on what a request may ask for. */
+struct policy_max {
+	double cpu;         /* cores; 0: no ceiling */
+	int64_t memory;     /* bytes; 0: no ceiling */
+	int64_t pids;       /* 0: no ceiling */
+	size_t environment; /* bytes of all "K=V" entries; default 256 KiB */
+	size_t labels;      /* bytes of all "k=v" request labels; default 16 KiB, at most 32 */
+};
+
+/* policy (docs/security.md): what the operator lets a request do on this
+ * host. Checked by executor/policy.c before any engine call. */
+struct exec_policy {
+	strv bind_roots;       /* host dirs inputs may come from; NULL: none */
+	char *results_root;    /* results_dir lies under it; default <state_dir>/results */
+	strv cap_add;          /* capabilities a request may add ("CAP_X", "ALL"); NULL: none */
+	bool host_network;     /* network_mode host; default false */
+	strv images;           /* fnmatch patterns of allowed images; default {"*"} */
+	struct policy_max max; /* ceilings */
+	bool require_limits;   /* true: a job without memory and pids limits is refused */
+	bool run_as_non_root;  /* refuse uid 0 (the request's or the image's user) */
+	bool gpus;             /* resources.gpus; default false */
+	int64_t ports_min;     /* allowed host ports; default 1024 */
+	int64_t ports_max;     /* default 65535 */
+	bool allow_privilege_escalation; /* a request may set no_new_privileges false */
 };
 
 struct exec_config {
@@ -36,6 +63,7 @@ struct exec_config {
 	int64_t sweep_grace_ms;    /* untracked this long before removal; default 5 min */
 	bool sweep_dry_run;        /* only report what the sweep would remove */
 	int64_t exit_watch_ms;     /* watch a job's exit this long after its start; 0: off */
+	struct exec_policy policy; /* `policy:` (docs/security.md) */
 };
 
 /* text may be NULL or empty: all defaults. */

@@ -209,10 +209,12 @@ static int normalize_capabilities(struct doc_ctx *c, strv v)
 	return 0;
 }
 
-static int set_capabilities(struct doc_ctx *c, const struct node *n, void *dst,
-                            const struct field *f)
+int request_field_capabilities(struct doc_ctx *c, const struct node *n, void *dst,
+                               const struct field *f)
 {
-	int rc = field_strv(c, n, dst, f);
+	const struct field rule = {f->key, f->set, f->offset, f->required,
+	                           (const void *)capability_rule};
+	int rc = field_strv(c, n, dst, &rule);
 
 	return rc ? rc : normalize_capabilities(c, *(strv *)dst);
 }
@@ -358,8 +360,7 @@ static int set_ip(struct doc_ctx *c, const struct node *n, void *dst, const stru
 	return field_store_string(c, n->text, dst);
 }
 
-/* arg: the smallest port allowed (0 for host_port: ephemeral). */
-static int set_port(struct doc_ctx *c, const struct node *n, void *dst, const struct field *f)
+int request_field_port(struct doc_ctx *c, const struct node *n, void *dst, const struct field *f)
 {
 	int64_t min = (int64_t)(intptr_t)f->arg;
 
@@ -398,8 +399,8 @@ static const char *const mount_types[] = {"bind", NULL};
 
 static const struct field port_fields[] = {
     {"host_ip", set_ip, P(host_ip), false, NULL},
-    {"host_port", set_port, P(host_port), false, (const void *)(intptr_t)0},
-    {"container_port", set_port, P(container_port), true, (const void *)(intptr_t)1},
+    {"host_port", request_field_port, P(host_port), false, (const void *)(intptr_t)0},
+    {"container_port", request_field_port, P(container_port), true, (const void *)(intptr_t)1},
     {"protocol", field_choice, P(protocol), false, protocols},
     {NULL, NULL, 0, false, NULL},
 };
@@ -431,8 +432,8 @@ static const struct field params_fields[] = {
     {"pull_policy", field_choice, R(pull_policy), false, pull_policies},
     {"tty", field_bool, R(tty), false, NULL},
     {"read_only_rootfs", field_bool, R(read_only_rootfs), false, NULL},
-    {"cap_add", set_capabilities, R(cap_add), false, (const void *)capability_rule},
-    {"cap_drop", set_capabilities, R(cap_drop), false, (const void *)capability_rule},
+    {"cap_add", request_field_capabilities, R(cap_add), false, NULL},
+    {"cap_drop", request_field_capabilities, R(cap_drop), false, NULL},
     {"no_new_privileges", field_bool, R(no_new_privileges), false, NULL},
     {"ports", field_object_list, R(ports), false, &ports_list},
     {NULL, NULL, 0, false, NULL},

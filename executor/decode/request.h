@@ -76,6 +76,17 @@ struct exec_request {
 	char *results_dir;
 };
 
+/* Setters shared with the config's policy (fields.h form). A list of
+ * capabilities, "ALL" or a name with or without CAP_, any case, stored as
+ * "CAP_X" / "ALL" (arg unused); a port number arg..65535 (arg: the smallest
+ * allowed, (intptr_t) 0 or 1). */
+struct doc_ctx;
+struct node;
+struct field;
+int request_field_capabilities(struct doc_ctx *c, const struct node *n, void *dst,
+                               const struct field *f);
+int request_field_port(struct doc_ctx *c, const struct node *n, void *dst, const struct field *f);
+
 int request_parse(const char *text, size_t len, struct exec_request **out, dms_error **err);
 /* request_parse with flags: REQUEST_EXECUTION_ID_OPTIONAL leaves
  * execution_id NULL when the request names none (the executor then

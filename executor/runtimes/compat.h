@@ -90,7 +90,8 @@ char *podman_endpoint(const char *host);
 	.container_inspect = compat_container_inspect, .container_list = compat_container_list,    \
 	.container_logs = compat_container_logs, .events = compat_events,                          \
 	.network_create = compat_network_create, .volume_create = compat_volume_create,            \
-	.object_list = compat_object_list, .object_remove = compat_object_remove
+	.object_list = compat_object_list, .object_remove = compat_object_remove,                  \
+	.image_user = compat_image_user
 
 /* A runtime on `url` that speaks `flavor` until the engine says otherwise. */
 int compat_open(const char *url, const struct compat_flavor *flavor, struct runtime **out,
@@ -110,6 +111,9 @@ int compat_image_id(struct runtime *rt, dms_context *ctx, const char *image, cha
                     dms_error **err);
 int compat_image_import(struct runtime *rt, dms_context *ctx, int fd, const char *ref,
                         dms_error **err);
+/* Config.User of a present image ("" when it names none: root). */
+int compat_image_user(struct runtime *rt, dms_context *ctx, const char *image, char **user,
+                      dms_error **err);
 int compat_container_create(struct runtime *rt, dms_context *ctx, const struct container_spec *spec,
                             char **id_out, dms_error **err);
 /* The JSON body of POST /containers/create for spec, as the Docker flavor

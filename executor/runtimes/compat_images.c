@@ -117,6 +117,27 @@ int compat_image_id(struct runtime *rt, dms_context *ctx, const char *image, cha
 	return 0;
 }
 
+int compat_image_user(struct runtime *rt, dms_context *ctx, const char *image, char **user,
+                      dms_error **err)
+{
+	_cleanup_response_ struct http_response resp = http_response_new();
+	_cleanup_yajl_tree_ yajl_val root = NULL;
+	const char *v;
+	int rc;
+
+	if ((rc = image_inspect(rt, ctx, image, &resp, err)) != 0)
+		return rc;
+	if (resp.status != 200)
+		return compat_http_failure(&resp, COMPAT_IMAGE, "image inspect", image, err);
+	if (!(root = compat_parse_json(resp.body.data)))
+		return compat_bad_json(COMPAT_IMAGE, "image inspect", image, err);
+	/* No Config.User (or "") is the image's default: root. */
+	v = compat_jstr(root, JPATH("Config", "User"));
+	if (!(*user = strdup(v ? v : "")))
+		return compat_oom(err);
+	return 0;
+}
+
 /* The JSON-lines progress stream of a pull or an import. An error line
  * ends it: engines report failures after the 200 status line. Layer
  * messages are summed up (pull_progress.c) before fn sees them. */

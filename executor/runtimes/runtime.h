@@ -203,6 +203,11 @@ struct runtime_ops {
 	 * itself — a hint only: a dropped connection ends it the same way. */
 	int (*container_watch)(struct runtime *rt, dms_context *ctx, const char *id,
 	                       void (*attached)(void *ud), void *ud, dms_error **err);
+	/* Optional (RT_HAS): the user a present image runs as (its
+	 * Config.User, "" for the default, root); an engine read only, for
+	 * policy.run_as_non_root (executor/policy.c). Caller frees. */
+	int (*image_user)(struct runtime *rt, dms_context *ctx, const char *image, char **user,
+	                  dms_error **err);
 };
 
 #define RT_HAS(ops, field)                                                                         \

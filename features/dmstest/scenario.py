@@ -27,8 +27,11 @@ def unescape(text):
 
 
 def executor_config(context, host):
+    # Gated jobs bind their control directory (jobs.py): allowed under the
+    # run's ctl root by this config's own policy (docs/security.md).
     return ("runtime: %s\nhost: %s\nstate_dir: %s\nstop_timeout: 2s\n"
-            % (context.engine_name, host, context.state_dir))
+            "policy:\n  bind_roots: [%s]\n"
+            % (context.engine_name, host, context.state_dir, json.dumps(context.ctl_root)))
 
 
 def new_executor(context, host=None, name=None, reachable=True):

@@ -54,7 +54,9 @@ class HostCrash(unittest.TestCase):
         cls.bus = dmshost.PrivateBus()
         cls.hosts = []
         cls.executor_id = dmshost.unique('crash')
-        cls.config = dmshost.private_config(cls.engine, cls.state_dir)
+        # The jobs bind the control directory: this suite's own policy.
+        cls.config = dmshost.private_config(
+            cls.engine, cls.state_dir, 'policy:\n  bind_roots: [%s]\n' % json.dumps(cls.ctl))
         cls.label = 'org.dms.executor=' + cls.executor_id
 
     @classmethod

@@ -217,8 +217,11 @@ class DBusFuzz(unittest.TestCase):
         cls.bare_threads = threads_of(cls.pid)
         cls.manager = dbus.Interface(cls.conn.get_object(BUS_NAME, MANAGER_PATH), MANAGER_IFACE)
         cls.executor_id = dmshost.unique('dbusfuzz')
+        # The gated jobs bind the control directory: this suite's policy.
         cls.ex_path = cls.manager.NewExecutor(cls.executor_id,
-                                              dmshost.executor_config(cls.state_dir),
+                                              dmshost.executor_config(cls.state_dir) +
+                                              'policy:\n  bind_roots: [%s]\n'
+                                              % json.dumps(cls.ctl),
                                               timeout=CALL_TIMEOUT)
         cls.ex = dbus.Interface(cls.conn.get_object(BUS_NAME, cls.ex_path), EXECUTOR_IFACE)
         cls.idle_threads = cls.bare_threads + EXECUTOR_THREADS

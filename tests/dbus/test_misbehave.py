@@ -36,6 +36,8 @@ MIB = 1 << 20
 SPOOL_LIMIT = 16 * MIB
 RESULTS_FILE_LIMIT = 8 * MIB
 OUTPUT_LIMIT = MIB  # the default
+# policy.results_root of this suite's executors (dmshost removes TMP_ROOT).
+RESULTS_ROOT = tempfile.mkdtemp(prefix='dms-results-root-')
 
 # Not valid UTF-8: 0xff, 0xfe and 0xc0 can never start a sequence, so every
 # decoder replaces each of them by one U+FFFD. Valid: NUL, controls, é.
@@ -73,10 +75,11 @@ class MisbehaveMixin:
     host_env = {'ASAN_OPTIONS': os.environ.get('ASAN_OPTIONS', 'detect_leaks=1') +
                 ':quarantine_size_mb=8'}
     extra_config = ('log_spool_limit: %d\nresults_file_limit: %d\n'
-                    % (SPOOL_LIMIT, RESULTS_FILE_LIMIT))
+                    'policy:\n  results_root: %s\n'
+                    % (SPOOL_LIMIT, RESULTS_FILE_LIMIT, json.dumps(RESULTS_ROOT)))
 
     def setUp(self):
-        self.results = tempfile.mkdtemp(prefix='dms-results-')
+        self.results = tempfile.mkdtemp(prefix='dms-results-', dir=RESULTS_ROOT)
         self.addCleanup(shutil.rmtree, self.results, True)
 
     def results_file(self, eid, name):

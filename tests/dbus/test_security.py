@@ -100,7 +100,9 @@ class Runtime(unittest.TestCase):
         cls.manager = dbus.Interface(cls.conn.get_object(BUS_NAME, MANAGER_PATH), MANAGER_IFACE)
         cls.executor_id = dmshost.unique('sec')
         cls.ex_path = cls.manager.NewExecutor(cls.executor_id,
-                                              dmshost.executor_config(cls.state_dir),
+                                              dmshost.executor_config(cls.state_dir) +
+                                              'policy:\n  results_root: %s\n'
+                                              % json.dumps(cls.tmp),
                                               timeout=CALL_TIMEOUT)
         cls.ex = dbus.Interface(cls.conn.get_object(BUS_NAME, cls.ex_path), EXECUTOR_IFACE)
         cls.exec_dir = os.path.join(cls.state_dir, cls.executor_id)

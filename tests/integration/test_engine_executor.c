@@ -534,6 +534,10 @@ Test(executor, log_stream_follow_and_tail_while_running)
 	char dir[] = "/tmp/dms-itest-XXXXXX";
 	cr_assert(mkdtemp(dir));
 	chmod(dir, 0777);
+	char policy[128];
+	snprintf(policy, sizeof(policy), "policy:\n  bind_roots: [\"%s\"]\n", dir);
+	P.ops->destroy(ex);
+	ex = new_executor(ex_id, policy);
 	char params[256];
 	snprintf(params, sizeof(params), "\"entrypoint\":[\"/bin/sh\",\"-c\"]");
 	char top[300];
@@ -762,9 +766,11 @@ Test(executor, recovery_reattaches_running_keeps_results_reports_lost)
 Test(executor, results_dir_gets_capped_files_and_exit_code)
 {
 	P.ops->destroy(ex);
-	ex = new_executor(ex_id, "results_file_limit: 8\noutput_limit: 4\n");
-	char base[] = "/tmp/dms-results-XXXXXX", dir[600], top[700];
+	char base[] = "/tmp/dms-results-XXXXXX", dir[600], top[700], cfg[200];
 	cr_assert(mkdtemp(base));
+	snprintf(cfg, sizeof(cfg),
+	         "results_file_limit: 8\noutput_limit: 4\npolicy:\n  results_root: \"%s\"\n", base);
+	ex = new_executor(ex_id, cfg);
 	snprintf(dir, sizeof(dir), "%s/e1/results", base); /* made by Start */
 	snprintf(top, sizeof(top), "\"results_dir\":\"%s\"", dir);
 	char *res = run_ok("resdir", "printf 12345678; printf abcdefghijk >&2; exit 6", NULL, top);

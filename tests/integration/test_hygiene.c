@@ -454,8 +454,10 @@ Test(hygiene, concurrent_jobs_leave_nothing_behind)
 	assert_cmp(asprintf(&top, "\"inputs\":[{\"source\":\"%s\",\"target\":\"/ctl\"}]", ctl), >,
 	           0);
 
-	char *id = itest_unique_id("hyg-par");
-	dms_executor *ex = new_executor(id, "retention: 1s\n");
+	char *id = itest_unique_id("hyg-par"), *extra = NULL;
+	assert_cmp(asprintf(&extra, "retention: 1s\npolicy:\n  bind_roots: [\"%s\"]\n", ctl), >, 0);
+	dms_executor *ex = new_executor(id, extra);
+	free(extra);
 	struct usage created;
 	measure(&created);
 	show("executor created", &created);

@@ -31,7 +31,13 @@ static void setup(void)
 {
 	exec_fixture_setup("unit-spec");
 	cr_assert(mkdtemp(in_dir), "mkdtemp %s: %s", in_dir, strerror(errno));
-	ex = exec_fixture_new("unit", NULL, NULL);
+	/* The policy this suite's requests need, in its own config. */
+	char policy[256];
+	snprintf(policy, sizeof(policy),
+	         "policy:\n  bind_roots: [\"%s\"]\n  results_root: \"%s\"\n  cap_add: "
+	         "[NET_ADMIN]\n  gpus: true\n",
+	         in_dir, in_dir);
+	ex = exec_fixture_new("unit", NULL, policy);
 	cr_assert(fake_runtime_wait_streams(1, DEADLINE_MS), "no event stream");
 }
 
