@@ -56,8 +56,8 @@ int compat_exec_create(struct runtime *rt, dms_context *ctx, const char *contain
 	return 0;
 }
 
-int compat_exec_start(struct runtime *rt, dms_context *ctx, const char *exec_id, bool tty,
-                      int *fd, dms_error **err)
+int compat_exec_start(struct runtime *rt, dms_context *ctx, const char *exec_id, bool tty, int *fd,
+                      dms_error **err)
 {
 	_cleanup_response_ struct http_response resp = http_response_new();
 	_cleanup_free_ char *esc = NULL, *path = NULL;

@@ -720,11 +720,12 @@ static int hijack_connect(struct http_client *c, dms_context *ctx, int *fd, dms_
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_cleanup(e);
 	if (res != CURLE_OK)
-		return err_set(err, DMS_ERR_RUNTIME_UNAVAILABLE, "cannot reach the engine at %s: %s",
-		               c->url, errbuf[0] ? errbuf : curl_easy_strerror(res));
+		return err_set(err, DMS_ERR_RUNTIME_UNAVAILABLE,
+		               "cannot reach the engine at %s: %s", c->url,
+		               errbuf[0] ? errbuf : curl_easy_strerror(res));
 	if (*fd < 0)
-		return err_set(err, DMS_ERR_RESOURCE, "cannot keep the connection to %s: %s", c->url,
-		               strerror(errno));
+		return err_set(err, DMS_ERR_RESOURCE, "cannot keep the connection to %s: %s",
+		               c->url, strerror(errno));
 	return 0;
 }
 
@@ -791,12 +792,13 @@ int http_hijack(struct http_client *c, dms_context *ctx, const struct http_reque
 		return err_set(err, DMS_ERR_INTERNAL,
 		               "%s %s: versioned request before the API version was negotiated",
 		               req->method, req->path);
-	len = asprintf(&request,
-	               "%s %s%s%s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: dms-executor/" DMS_VERSION
-	               "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-	               "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
-	               req->method, req->versioned ? "/v" : "", req->versioned ? version : "",
-	               req->path, body_len);
+	len = asprintf(
+	    &request,
+	    "%s %s%s%s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: dms-executor/" DMS_VERSION
+	    "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+	    req->method, req->versioned ? "/v" : "", req->versioned ? version : "", req->path,
+	    body_len);
 	if (len < 0) {
 		request = NULL;
 		return err_set(err, DMS_ERR_INTERNAL, "out of memory");
@@ -814,11 +816,12 @@ int http_hijack(struct http_client *c, dms_context *ctx, const struct http_reque
 	while (n < 4 || memcmp(head + n - 4, "\r\n\r\n", 4) != 0) {
 		if (n == HTTP_HIJACK_HEAD_MAX)
 			return err_set(err, DMS_ERR_RUNTIME_UNAVAILABLE,
-			               "%s %s: the engine's answer head exceeds %u bytes", req->method,
-			               req->path, HTTP_HIJACK_HEAD_MAX);
+			               "%s %s: the engine's answer head exceeds %u bytes",
+			               req->method, req->path, HTTP_HIJACK_HEAD_MAX);
 		rc = hijack_getc(sock, ctx, &head[n]);
 		if (rc < -1)
-			return err_set(err, -rc, "%s %s: %s", req->method, req->path, ctx_word(-rc));
+			return err_set(err, -rc, "%s %s: %s", req->method, req->path,
+			               ctx_word(-rc));
 		if (rc <= 0)
 			return err_set(err, DMS_ERR_RUNTIME_UNAVAILABLE,
 			               "connection to the engine at %s dropped during %s %s%s%s",
