@@ -264,10 +264,11 @@ static bool session_service(struct exec_relay *r, struct exec_session *s, short 
 	return true;
 }
 
+/* Final, or its exit seen (the harvest is then under way). */
 static bool job_over(struct handler *h)
 {
 	pthread_mutex_lock(&h->mu);
-	bool over = handler_state_final(h->state);
+	bool over = handler_state_final(h->state) || h->exit != HANDLER_EXIT_UNSEEN;
 	pthread_mutex_unlock(&h->mu);
 	return over;
 }
@@ -417,10 +418,11 @@ static void resolve(struct exec_relay *r, struct exec_session *s)
 		if (rc != 0 || !st.running || mono_now_ns() >= until)
 			break;
 		pthread_mutex_lock(&r->mu);
-		rc = r->stopping ? DMS_ERR_CANCELLED
-		                 : ctx_cond_wait(ctx, &r->cond, &r->mu, mono_now_ns() + pause_ns);
+		if (!r->stopping) /* a pause: its end is no error */
+			ctx_cond_wait(ctx, &r->cond, &r->mu, mono_now_ns() + pause_ns);
+		rc = r->stopping ? DMS_ERR_CANCELLED : ctx_status(ctx);
 		pthread_mutex_unlock(&r->mu);
-		if (rc == DMS_ERR_CANCELLED || rc == DMS_ERR_TIMEOUT) {
+		if (rc != 0) {
 			err_set(&e, rc, "exec %s: its exit code was not known when %s", s->id,
 			        rc == DMS_ERR_CANCELLED ? "the executor was destroyed"
 			                                : "the engine call timed out");
@@ -597,12 +599,14 @@ static int check_runnable(struct handler *h, char **container_id, dms_error **er
 {
 	pthread_mutex_lock(&h->mu);
 	dms_exec_state state = h->state;
+	bool exited = h->exit != HANDLER_EXIT_UNSEEN;
 	*container_id = h->container_id ? strdup(h->container_id) : NULL;
 	pthread_mutex_unlock(&h->mu);
-	if (handler_state_final(state))
+	if (handler_state_final(state) || exited)
 		return err_engine(err, DMS_ERR_ALREADY_FINISHED, NULL, h->execution_id, NULL,
 		                  "exec: execution %s has already finished (%s)", h->execution_id,
-		                  dms_state_name(state));
+		                  exited && !handler_state_final(state) ? "its process exited"
+		                                                        : dms_state_name(state));
 	if (state < DMS_STATE_RUNNING || !*container_id)
 		return err_engine(err, DMS_ERR_CONTAINER, NULL, h->execution_id, NULL,
 		                  "exec: execution %s is not running yet (%s)", h->execution_id,
