@@ -25,26 +25,19 @@
  * count (-DEXECUTOR_WORKERS=4) to measure it (docs/performance.md). */
 #ifndef EXECUTOR_WORKERS
 #define EXECUTOR_WORKERS 2
-/* exec.c: ends every exec (clients see EOF, waiters DMS_ERR_CANCELLED),
- * joins its threads and frees them; destroy calls it first. */
-void exec_shutdown_all(struct dms_executor *ex);
-
 #endif
 
 /* Exit watchers per executor on engines that report exits late
  * (runtime.h container_watch; docs/architecture.md, "Exit watch"). */
 #ifndef EXIT_WATCHERS
 #define EXIT_WATCHERS 2
-/* exec.c: ends every exec (clients see EOF, waiters DMS_ERR_CANCELLED),
- * joins its threads and frees them; destroy calls it first. */
-void exec_shutdown_all(struct dms_executor *ex);
-
 #endif
 
 struct work;  /* a queued harvest or container removal (work_queue.c) */
 struct pump;  /* an open log stream (logs.c) */
 struct pull;  /* an image pull shared by concurrent Starts (image_pull.c) */
 struct sweep; /* the orphan sweep's memory (sweep.c) */
+
 struct exec_relay; /* the execs and their relay (exec.c) */
 
 struct dms_executor {

@@ -90,8 +90,7 @@ char *podman_endpoint(const char *host);
 	.container_inspect = compat_container_inspect, .container_list = compat_container_list,    \
 	.container_logs = compat_container_logs, .events = compat_events,                          \
 	.network_create = compat_network_create, .volume_create = compat_volume_create,            \
-	.object_list = compat_object_list, .object_remove = compat_object_remove,                  \
-	COMPAT_EXEC_OPS
+	.object_list = compat_object_list, .object_remove = compat_object_remove, COMPAT_EXEC_OPS
 
 /* exec (compat_exec.c): the same on both engines. */
 #define COMPAT_EXEC_OPS                                                                            \
@@ -151,8 +150,8 @@ int compat_object_remove(struct runtime *rt, dms_context *ctx, enum runtime_obje
 /* exec (compat_exec.c; runtime.h, "exec"). */
 int compat_exec_create(struct runtime *rt, dms_context *ctx, const char *container_id,
                        const struct exec_command *cmd, char **exec_id, dms_error **err);
-int compat_exec_start(struct runtime *rt, dms_context *ctx, const char *exec_id, bool tty,
-                      int *fd, dms_error **err);
+int compat_exec_start(struct runtime *rt, dms_context *ctx, const char *exec_id, bool tty, int *fd,
+                      dms_error **err);
 int compat_exec_resize(struct runtime *rt, dms_context *ctx, const char *exec_id, uint32_t rows,
                        uint32_t cols, dms_error **err);
 int compat_exec_inspect(struct runtime *rt, dms_context *ctx, const char *exec_id,

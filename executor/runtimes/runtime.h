@@ -225,8 +225,8 @@ struct runtime_ops {
 	int (*exec_start)(struct runtime *rt, dms_context *ctx, const char *exec_id, bool tty,
 	                  int *fd, dms_error **err);
 	/* POST /exec/{id}/resize?h=rows&w=cols (an exec with a tty). */
-	int (*exec_resize)(struct runtime *rt, dms_context *ctx, const char *exec_id,
-	                   uint32_t rows, uint32_t cols, dms_error **err);
+	int (*exec_resize)(struct runtime *rt, dms_context *ctx, const char *exec_id, uint32_t rows,
+	                   uint32_t cols, dms_error **err);
 	/* GET /exec/{id}/json: running, exit code, the process's host pid. */
 	int (*exec_inspect)(struct runtime *rt, dms_context *ctx, const char *exec_id,
 	                    struct exec_status *out, dms_error **err);
