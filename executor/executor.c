@@ -230,6 +230,7 @@ void executor_destroy(struct dms_executor *ex)
 {
 	if (!ex)
 		return;
+	exec_shutdown_all(ex);
 	executor_finish_removals(ex);
 	stop_threads(ex, 2 + EXECUTOR_WORKERS + ex->n_watchers);
 	/* Log threads wait with ex->life, cancelled above; one blocked writing

@@ -42,6 +42,16 @@ int executor_image_import(struct dms_executor *ex, dms_context *ctx, int fd, con
                           char **image_id, dms_error **err);
 int executor_set_pull_progress_handler(struct dms_executor *ex, dms_pull_progress_fn fn, void *ud);
 
+/* exec (exec.c; ABI 1.2). */
+int executor_exec(struct dms_executor *ex, dms_context *ctx, const char *execution_id,
+                  const char *exec_request, int *fd_out, char **exec_id, dms_error **err);
+int executor_exec_resize(struct dms_executor *ex, dms_context *ctx, const char *exec_id,
+                         uint32_t rows, uint32_t cols, dms_error **err);
+int executor_exec_wait(struct dms_executor *ex, dms_context *ctx, const char *exec_id,
+                       int *exit_code, dms_error **err);
+int executor_exec_wait_async(struct dms_executor *ex, const char *exec_id, dms_exec_wait_fn fn,
+                             void *ud, dms_error **err);
+
 /* The tree's one execution-id generator: "run-<unix seconds>-<8 hex
  * digits>" (getrandom, else the clock and pid), the id of a job whose
  * request named none, as `docker run` names a container. NULL when out of

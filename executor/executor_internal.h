@@ -38,6 +38,8 @@ struct pump;  /* an open log stream (logs.c) */
 struct pull;  /* an image pull shared by concurrent Starts (image_pull.c) */
 struct sweep; /* the orphan sweep's memory (sweep.c) */
 
+struct exec_relay; /* the execs and their relay (exec.c) */
+
 struct dms_executor {
 	char *id;
 	char *label;     /* "org.dms.executor=<id>": every filter */
@@ -70,6 +72,7 @@ struct dms_executor {
 	struct handler *watch_next; /* handed to an idle watcher (exit_watch.c), ref'd */
 	int watchers_idle;
 	pthread_cond_t watch_cond; /* watch_next set, or stopping */
+	struct exec_relay *execs;  /* exec.c: made at the first exec, under mu */
 
 	pthread_t events_thread;
 	pthread_t janitor_thread;
@@ -156,5 +159,9 @@ void logs_reap(struct dms_executor *ex);
  * itself in with handler_reader_enter): the last one queues the removal
  * the harvest deferred for it. */
 void executor_engine_reader_done(struct dms_executor *ex, struct handler *h);
+
+/* exec.c: ends every exec (clients see EOF, waiters DMS_ERR_CANCELLED),
+ * joins its threads and frees them; destroy calls it first. */
+void exec_shutdown_all(struct dms_executor *ex);
 
 #endif

@@ -38,6 +38,11 @@ static const dms_executor_ops ops = {
     .image_import = executor_image_import,
     .set_pull_progress_handler = executor_set_pull_progress_handler,
     .start_job = executor_start_job,
+    /* exec (exec.c) */
+    .exec = executor_exec,
+    .exec_resize = executor_exec_resize,
+    .exec_wait = executor_exec_wait,
+    .exec_wait_async = executor_exec_wait_async,
 };
 
 static const dms_executor_plugin descriptor = {

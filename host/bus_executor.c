@@ -412,6 +412,121 @@ WORKER_METHOD(list)
 WORKER_METHOD(run)
 WORKER_METHOD(import_image)
 
+/* --- exec ------------------------------------------------------------ */
+
+static bool exec_available(struct job *j, const char *method)
+{
+	const dms_executor_ops *ops = ops_of(j->exe);
+
+	if (DMS_OP_AVAILABLE(ops, exec) && DMS_OP_AVAILABLE(ops, exec_resize) &&
+	    DMS_OP_AVAILABLE(ops, exec_wait_async))
+		return true;
+	bus_reply_error(j->host->conn, j->msg, DBUS_ERROR_NOT_SUPPORTED,
+	                "plugin %s %s does not implement %s", j->exe->plugin->desc->name,
+	                j->exe->plugin->desc->version, method);
+	return false;
+}
+
+/* Exec(s execution_id, s exec_request_json) -> (h fd, s exec_id). */
+static void exec_worker(struct job *j)
+{
+	const char *id = "", *request = "";
+	dms_error *err = NULL;
+	char *exec_id = NULL;
+	int fd = -1, rc;
+
+	if (!exec_available(j, "Exec"))
+		return;
+	dbus_message_get_args(j->msg, NULL, DBUS_TYPE_STRING, &id, DBUS_TYPE_STRING, &request,
+	                      DBUS_TYPE_INVALID);
+	rc = ops_of(j->exe)->exec(j->exe->ex, bus_job_ctx_begin(j, 0), id, request, &fd, &exec_id,
+	                          &err);
+	bus_job_ctx_end(j);
+	if (rc != DMS_OK) {
+		bus_job_fail(j, rc, err);
+		return;
+	}
+	DBusMessage *r = dbus_message_new_method_return(j->msg);
+	char *vid = bus_utf8_copy(exec_id);
+	if (r && dbus_message_append_args(r, DBUS_TYPE_UNIX_FD, &fd, DBUS_TYPE_STRING, &vid,
+	                                  DBUS_TYPE_INVALID))
+		dbus_connection_send(j->host->conn, r, NULL);
+	else
+		bus_reply_error(j->host->conn, j->msg, DBUS_ERROR_FAILED,
+		                "cannot pass the exec's fd over this connection");
+	if (r)
+		dbus_message_unref(r);
+	free(vid);
+	close(fd); /* the message holds its own duplicate; closing ours ends nothing */
+	ops_of(j->exe)->string_free(exec_id);
+}
+
+/* ExecResize(s exec_id, u rows, u cols). */
+static void exec_resize_worker(struct job *j)
+{
+	const char *id = "";
+	dbus_uint32_t rows = 0, cols = 0;
+	dms_error *err = NULL;
+	int rc;
+
+	if (!exec_available(j, "ExecResize"))
+		return;
+	dbus_message_get_args(j->msg, NULL, DBUS_TYPE_STRING, &id, DBUS_TYPE_UINT32, &rows,
+	                      DBUS_TYPE_UINT32, &cols, DBUS_TYPE_INVALID);
+	rc = ops_of(j->exe)->exec_resize(j->exe->ex, bus_job_ctx_begin(j, 0), id, rows, cols, &err);
+	bus_job_ctx_end(j);
+	if (rc != DMS_OK)
+		bus_job_fail(j, rc, err);
+	else
+		bus_reply_empty(j->host->conn, j->msg);
+}
+
+static void on_exec_done(void *user_data, const char *exec_id, int exit_code,
+                         const dms_error *error)
+{
+	struct waiter *w = user_data;
+
+	(void)exec_id;
+	if (error) {
+		bus_reply_dms_error(w->conn, w->msg, (int)error->category, error);
+	} else {
+		DBusMessage *r = dbus_message_new_method_return(w->msg);
+		dbus_int32_t code = exit_code;
+		if (r && dbus_message_append_args(r, DBUS_TYPE_INT32, &code, DBUS_TYPE_INVALID))
+			dbus_connection_send(w->conn, r, NULL);
+		if (r)
+			dbus_message_unref(r);
+	}
+	waiter_free(w);
+}
+
+/* ExecWait(s exec_id) -> i exit_code, answered from the plugin's callback
+ * like Wait: no thread is held while the exec runs. */
+static void exec_wait_method(const struct bus_call *c)
+{
+	struct bus_executor *e = c->object;
+	const dms_executor_ops *ops = ops_of(e);
+	const char *id = "";
+	dms_error *err = NULL;
+
+	if (!DMS_OP_AVAILABLE(ops, exec_wait_async)) {
+		bus_reply_error(c->conn, c->msg, DBUS_ERROR_NOT_SUPPORTED,
+		                "this plugin does not implement ExecWait");
+		return;
+	}
+	dbus_message_get_args(c->msg, NULL, DBUS_TYPE_STRING, &id, DBUS_TYPE_INVALID);
+	struct waiter *w = waiter_new(e->host, c->msg);
+	int rc = ops->exec_wait_async(e->ex, id, on_exec_done, w, &err);
+	if (rc != DMS_OK) {
+		bus_reply_dms_error(c->conn, c->msg, rc, err);
+		ops->error_free(err);
+		waiter_free(w);
+	}
+}
+
+WORKER_METHOD(exec)
+WORKER_METHOD(exec_resize)
+
 /* Wait is answered from the plugin's completion callback; the bus loop
  * only registers the waiter (wait_async does not block). */
 static void wait_method(const struct bus_call *c)
@@ -459,6 +574,10 @@ static const struct bus_method executor_methods[] = {
     {"Cleanup", "", "", "", "", cleanup, BUS_ACCESS_OWNER},
     {"List", "", "", "s", "executions_json", list, BUS_ACCESS_OWNER},
     {"ImportImage", "hs", "tarball reference", "s", "image_id", import_image, BUS_ACCESS_OWNER},
+    /* exec */
+    {"Exec", "ss", "execution_id exec_request_json", "hs", "fd exec_id", exec, BUS_ACCESS_OWNER},
+    {"ExecResize", "suu", "exec_id rows cols", "", "", exec_resize, BUS_ACCESS_OWNER},
+    {"ExecWait", "s", "exec_id", "i", "exit_code", exec_wait_method, BUS_ACCESS_OWNER},
     {.name = NULL},
 };
 

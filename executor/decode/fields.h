@@ -86,6 +86,9 @@ int field_path(struct doc_ctx *c, const struct node *n, void *dst, const struct 
  * each element (the current path names it). */
 typedef int (*field_strv_rule)(struct doc_ctx *c, const struct node *el);
 int field_strv(struct doc_ctx *c, const struct node *n, void *dst, const struct field *f);
+/* The rule of an environment element: "KEY=VALUE" with a non-empty KEY
+ * (request.c; the request's environment and the exec request's env). */
+int request_env_rule(struct doc_ctx *c, const struct node *el);
 
 /* An array of objects, each element walked with its own table into an
  * array of elem_size structs; arg is a struct field_list. */

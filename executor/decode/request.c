@@ -56,7 +56,7 @@ static int set_network_mode(struct doc_ctx *c, const struct node *n, void *dst,
 
 typedef int (*strv_rule)(struct doc_ctx *c, const struct node *el);
 
-static int env_rule(struct doc_ctx *c, const struct node *el)
+int request_env_rule(struct doc_ctx *c, const struct node *el)
 {
 	const char *eq = strchr(el->text, '=');
 
@@ -422,7 +422,7 @@ static const struct field params_fields[] = {
     {"image", field_string, R(image), true, NULL},
     {"entrypoint", field_strv, R(entrypoint), false, NULL},
     {"cmd", field_strv, R(cmd), false, NULL},
-    {"environment", field_strv, R(environment), false, (const void *)env_rule},
+    {"environment", field_strv, R(environment), false, (const void *)request_env_rule},
     {"working_directory", field_path, R(working_directory), false, ABS_PATH},
     {"user", field_string, R(user), false, NULL},
     {"labels", set_labels, R(labels), false, NULL},

@@ -109,6 +109,20 @@ struct log_request {
 int log_request_parse(const char *text, size_t len, struct log_request **out, dms_error **err);
 void log_request_free(struct log_request *r);
 
+/* The exec request (exec_request.c, docs/schema.md "Exec request"): a
+ * command to run inside a running execution. */
+struct exec_command {
+	strv cmd;          /* required, at least one element */
+	strv env;          /* "K=V"; NULL: none added */
+	char *user;        /* NULL: the container's */
+	char *working_dir; /* absolute; NULL: the container's */
+	bool tty;
+	bool stdin_; /* attach stdin: the caller writes it */
+};
+
+int exec_command_parse(const char *text, size_t len, struct exec_command **out, dms_error **err);
+void exec_command_free(struct exec_command *c);
+
 /* The identifier rule for executor, job and execution ids:
  * 1..128 chars of [A-Za-z0-9_.:-] (executor ids: at most 64). */
 bool request_valid_id(const char *s, size_t max);

@@ -91,7 +91,12 @@ char *podman_endpoint(const char *host);
 	.container_logs = compat_container_logs, .events = compat_events,                          \
 	.network_create = compat_network_create, .volume_create = compat_volume_create,            \
 	.object_list = compat_object_list, .object_remove = compat_object_remove,                  \
-	.image_user = compat_image_user
+	.image_user = compat_image_user, COMPAT_EXEC_OPS
+
+/* exec (compat_exec.c): the same on both engines. */
+#define COMPAT_EXEC_OPS                                                                            \
+	.exec_create = compat_exec_create, .exec_start = compat_exec_start,                        \
+	.exec_resize = compat_exec_resize, .exec_inspect = compat_exec_inspect
 
 /* A runtime on `url` that speaks `flavor` until the engine says otherwise. */
 int compat_open(const char *url, const struct compat_flavor *flavor, struct runtime **out,
@@ -145,6 +150,16 @@ int compat_object_list(struct runtime *rt, dms_context *ctx, enum runtime_object
                        const char *label, strv *out, dms_error **err);
 int compat_object_remove(struct runtime *rt, dms_context *ctx, enum runtime_object kind,
                          const char *id, dms_error **err);
+
+/* exec (compat_exec.c; runtime.h, "exec"). */
+int compat_exec_create(struct runtime *rt, dms_context *ctx, const char *container_id,
+                       const struct exec_command *cmd, char **exec_id, dms_error **err);
+int compat_exec_start(struct runtime *rt, dms_context *ctx, const char *exec_id, bool tty, int *fd,
+                      dms_error **err);
+int compat_exec_resize(struct runtime *rt, dms_context *ctx, const char *exec_id, uint32_t rows,
+                       uint32_t cols, dms_error **err);
+int compat_exec_inspect(struct runtime *rt, dms_context *ctx, const char *exec_id,
+                        struct exec_status *out, dms_error **err);
 
 /* ---- for runtime selection (runtime.c) ------------------------------------ */
 

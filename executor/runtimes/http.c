@@ -18,6 +18,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -30,6 +31,7 @@
 #include "cleanup.h"
 #include "context.h"
 #include "error.h"
+#include "fdio.h"
 #include "http.h"
 
 #define HTTP_POOL_SIZE 8
@@ -676,4 +678,179 @@ char *http_urlencode(const char *s)
 	out = strdup(enc);
 	curl_free(enc);
 	return out;
+}
+
+/* ---- hijacked connections (exec start) ----------------------------------- */
+
+/* Longest answer head, and error body, read from a hijack request. */
+#define HTTP_HIJACK_HEAD_MAX (16u << 10)
+#define HTTP_HIJACK_BODY_MAX (64u << 10)
+
+/* A connected socket to the engine, made by curl (unix or TCP, its connect
+ * timeout) and taken over: the duplicate outlives the easy handle. */
+static int hijack_connect(struct http_client *c, dms_context *ctx, int *fd, dms_error **err)
+{
+	CURL *e = curl_easy_init();
+	char errbuf[CURL_ERROR_SIZE] = "";
+	curl_socket_t s = CURL_SOCKET_BAD;
+	CURLcode res;
+	long timeout = HTTP_CONNECT_TIMEOUT_MS;
+	int64_t deadline = ctx_deadline_ns(ctx);
+
+	if (!e)
+		return err_set(err, DMS_ERR_INTERNAL, "cannot create a curl handle");
+	if (deadline != INT64_MAX) {
+		int64_t left = (deadline - mono_now_ns()) / 1000000 + 1;
+
+		if (left < timeout)
+			timeout = left < 1 ? 1 : (long)left;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, c->base);
+	if (c->socket_path)
+		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	res = curl_easy_perform(e);
+	if (res == CURLE_OK)
+		res = curl_easy_getinfo(e, CURLINFO_ACTIVESOCKET, &s);
+	*fd = res == CURLE_OK && s != CURL_SOCKET_BAD ? fcntl(s, F_DUPFD_CLOEXEC, 3) : -1;
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_cleanup(e);
+	if (res != CURLE_OK)
+		return err_set(err, DMS_ERR_RUNTIME_UNAVAILABLE,
+		               "cannot reach the engine at %s: %s", c->url,
+		               errbuf[0] ? errbuf : curl_easy_strerror(res));
+	if (*fd < 0)
+		return err_set(err, DMS_ERR_RESOURCE, "cannot keep the connection to %s: %s",
+		               c->url, strerror(errno));
+	return 0;
+}
+
+/* Reads one byte within the context; 1, 0 at EOF, -1 (errno) or the
+ * context's status (negated). */
+static int hijack_getc(int fd, dms_context *ctx, char *ch)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	for (;;) {
+		ssize_t n;
+		int rc = ctx_status(ctx), pr;
+
+		if (rc != 0)
+			return -rc;
+		pr = poll(&pfd, 1, ctx ? HTTP_SLICE_MS : HTTP_IDLE_SLICE_MS);
+		if (pr < 0 && errno != EINTR)
+			return -1;
+		if (pr <= 0)
+			continue;
+		n = read(fd, ch, 1);
+		if (n >= 0)
+			return (int)n;
+		if (errno != EINTR && errno != EAGAIN)
+			return -1;
+	}
+}
+
+/* The value of header `name` in an answer head, or NULL. */
+static const char *head_value(const char *head, const char *name, size_t *len)
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = strstr(head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
+		const char *line = p + 2, *v;
+
+		if (strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+			continue;
+		v = line + nl + 1;
+		v += strspn(v, " \t");
+		*len = strcspn(v, "\r\n");
+		return v;
+	}
+	return NULL;
+}
+
+int http_hijack(struct http_client *c, dms_context *ctx, const struct http_request *req,
+                struct http_response *resp, int *fd, dms_error **err)
+{
+	_cleanup_free_ char *head = NULL, *request = NULL;
+	_cleanup_close_ int sock = -1;
+	char version[sizeof(c->api_version)];
+	size_t body_len = req->body ? req->body_len : 0, n = 0, vlen = 0;
+	const char *v;
+	int rc, len;
+
+	*fd = -1;
+	if ((rc = ctx_status(ctx)) != 0)
+		return err_set(err, rc, "%s %s: %s", req->method, req->path, ctx_word(rc));
+	pthread_mutex_lock(&c->mu);
+	memcpy(version, c->api_version, sizeof(version));
+	pthread_mutex_unlock(&c->mu);
+	if (req->versioned && !version[0])
+		return err_set(err, DMS_ERR_INTERNAL,
+		               "%s %s: versioned request before the API version was negotiated",
+		               req->method, req->path);
+	len = asprintf(
+	    &request,
+	    "%s %s%s%s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: dms-executor/" DMS_VERSION
+	    "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+	    req->method, req->versioned ? "/v" : "", req->versioned ? version : "", req->path,
+	    body_len);
+	if (len < 0) {
+		request = NULL;
+		return err_set(err, DMS_ERR_INTERNAL, "out of memory");
+	}
+	if (!(head = malloc(HTTP_HIJACK_HEAD_MAX + 1)))
+		return err_set(err, DMS_ERR_INTERNAL, "out of memory");
+	if ((rc = hijack_connect(c, ctx, &sock, err)) != 0)
+		return rc;
+	if (write_all(sock, request, (size_t)len) != 0 ||
+	    (body_len && write_all(sock, req->body, body_len) != 0))
+		return err_set(err, DMS_ERR_RUNTIME_UNAVAILABLE,
+		               "connection to the engine at %s dropped during %s %s: %s", c->url,
+		               req->method, req->path, strerror(errno));
+	/* The head byte by byte: nothing of the stream after it is read here. */
+	while (n < 4 || memcmp(head + n - 4, "\r\n\r\n", 4) != 0) {
+		if (n == HTTP_HIJACK_HEAD_MAX)
+			return err_set(err, DMS_ERR_RUNTIME_UNAVAILABLE,
+			               "%s %s: the engine's answer head exceeds %u bytes",
+			               req->method, req->path, HTTP_HIJACK_HEAD_MAX);
+		rc = hijack_getc(sock, ctx, &head[n]);
+		if (rc < -1)
+			return err_set(err, -rc, "%s %s: %s", req->method, req->path,
+			               ctx_word(-rc));
+		if (rc <= 0)
+			return err_set(err, DMS_ERR_RUNTIME_UNAVAILABLE,
+			               "connection to the engine at %s dropped during %s %s%s%s",
+			               c->url, req->method, req->path, rc < 0 ? ": " : "",
+			               rc < 0 ? strerror(errno) : "");
+		n++;
+	}
+	head[n] = '\0';
+	if (strncmp(head, "HTTP/", 5) != 0 || !(v = strchr(head, ' ')))
+		return err_set(err, DMS_ERR_RUNTIME_UNAVAILABLE,
+		               "%s %s: the engine's answer is not HTTP", req->method, req->path);
+	resp->status = strtol(v + 1, NULL, 10);
+	if (resp->status == 101 || resp->status == 200) {
+		*fd = sock;
+		sock = -1;
+		return 0;
+	}
+	/* A refusal: its body says why (Content-Length, else up to EOF). */
+	size_t want = HTTP_HIJACK_BODY_MAX;
+	if ((v = head_value(head, "Content-Length", &vlen)) != NULL) {
+		unsigned long long cl = strtoull(v, NULL, 10);
+		if (cl < want)
+			want = (size_t)cl;
+	}
+	for (size_t got = 0; got < want; got++) {
+		char ch;
+
+		if (hijack_getc(sock, ctx, &ch) != 1 || buf_append(&resp->body, &ch, 1) != 0)
+			break;
+	}
+	return 0;
 }

@@ -63,6 +63,16 @@ const char *http_client_url(const struct http_client *c);
 int http_do(struct http_client *c, dms_context *ctx, const struct http_request *req,
             struct http_response *resp, dms_error **err);
 
+/* A request whose connection the engine takes over (exec start): sends
+ * req (method, path, versioned, body; no on_data, no body_fd) on a
+ * connection of its own, asking for "Upgrade: tcp", and reads the head of
+ * the answer. On 101 or 200 *fd is that connection, the caller's from then
+ * on: the engine's raw stream both ways (blocking, close-on-exec). On any
+ * other status resp holds it and its body (bounded) and *fd is -1. Errors
+ * as http_do's. */
+int http_hijack(struct http_client *c, dms_context *ctx, const struct http_request *req,
+                struct http_response *resp, int *fd, dms_error **err);
+
 void http_response_init(struct http_response *r);
 void http_response_free(struct http_response *r);
 

@@ -129,6 +129,13 @@ typedef void (*runtime_progress_fn)(void *user_data, const char *status, int64_t
 
 enum runtime_object { RT_OBJ_CONTAINER, RT_OBJ_NETWORK, RT_OBJ_VOLUME };
 
+/* exec: what GET /exec/{id}/json says of one exec. */
+struct exec_status {
+	bool running;
+	int exit_code; /* meaningful once !running */
+	int64_t pid;   /* the process's pid on the engine's host; 0 unknown */
+};
+
 struct runtime_ops {
 	size_t struct_size;
 	const char *kind; /* "docker", "podman" */
@@ -208,6 +215,26 @@ struct runtime_ops {
 	 * policy.run_as_non_root (executor/policy.c). Caller frees. */
 	int (*image_user)(struct runtime *rt, dms_context *ctx, const char *image, char **user,
 	                  dms_error **err);
+
+	/* --- exec (ABI 1.2; optional, RT_HAS) ------------------------------ */
+	/* POST /containers/{id}/exec: an exec of cmd in the running
+	 * container, attached to stdout and stderr (and stdin when
+	 * cmd->stdin_). *exec_id is the engine's (caller frees). A container
+	 * not running -> DMS_ERR_CONTAINER, gone -> DMS_ERR_NOT_FOUND. */
+	int (*exec_create)(struct runtime *rt, dms_context *ctx, const char *container_id,
+	                   const struct exec_command *cmd, char **exec_id, dms_error **err);
+	/* POST /exec/{id}/start on a connection of its own, hijacked: *fd is
+	 * the engine's raw stream, the caller's (stdin written to it, shut
+	 * down for writing at the end of stdin; output read from it: 8-byte
+	 * frames of stream 1/2, raw with a tty; EOF when the exec ended). */
+	int (*exec_start)(struct runtime *rt, dms_context *ctx, const char *exec_id, bool tty,
+	                  int *fd, dms_error **err);
+	/* POST /exec/{id}/resize?h=rows&w=cols (an exec with a tty). */
+	int (*exec_resize)(struct runtime *rt, dms_context *ctx, const char *exec_id, uint32_t rows,
+	                   uint32_t cols, dms_error **err);
+	/* GET /exec/{id}/json: running, exit code, the process's host pid. */
+	int (*exec_inspect)(struct runtime *rt, dms_context *ctx, const char *exec_id,
+	                    struct exec_status *out, dms_error **err);
 };
 
 #define RT_HAS(ops, field)                                                                         \

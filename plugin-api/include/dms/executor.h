@@ -128,6 +128,12 @@ typedef void (*dms_pull_progress_fn)(void *user_data, const char *execution_id, 
                                      uint64_t current_bytes, uint64_t total_bytes,
                                      const char *status);
 
+/* Completion callback of exec_wait_async (1.2): exit_code is meaningful
+ * when error is NULL; error is borrowed for the call. Must not call
+ * destroy(). */
+typedef void (*dms_exec_wait_fn)(void *user_data, const char *exec_id, int exit_code,
+                                 const dms_error *error);
+
 typedef struct dms_executor_ops {
 	uint32_t struct_size;
 
@@ -247,17 +253,30 @@ typedef struct dms_executor_ops {
 
 	/* exec (1.2, optional): runs a command inside a running execution as
 	 * exec_request_json says (cmd, env, user, working_dir, tty, stdin).
-	 * *fd_out is a socket carrying the exec's stdin (written by the caller)
-	 * and its output (framed like the log stream, raw with a tty); closing
-	 * it ends the exec. *exec_id names it for exec_resize and exec_wait. */
+	 * *fd_out is a socket carrying the exec's stdin (written by the caller;
+	 * shutdown(SHUT_WR) ends it) and its output (framed like the log
+	 * stream, raw with a tty; EOF when the exec ended). Closing it before
+	 * the EOF ends the exec: its process is killed. The exec also ends
+	 * with its execution. *exec_id (caller frees, string_free) names it
+	 * for exec_resize and exec_wait; the executor keeps the last 256
+	 * ended execs. A pending or created execution ->
+	 * DMS_ERR_CONTAINER. */
 	int (*exec)(dms_executor *ex, dms_context *ctx, const char *execution_id,
 	            const char *exec_request_json, int *fd_out, char **exec_id, dms_error **err);
 	/* Resizes the tty of an exec started with tty. */
 	int (*exec_resize)(dms_executor *ex, dms_context *ctx, const char *exec_id, uint32_t rows,
 	                   uint32_t cols, dms_error **err);
-	/* Blocks until the exec ends, then gives its exit code. */
+	/* Blocks until the exec ends, then gives its exit code. An exec whose
+	 * exit code went with its execution's container ->
+	 * DMS_ERR_ALREADY_FINISHED. */
 	int (*exec_wait)(dms_executor *ex, dms_context *ctx, const char *exec_id, int *exit_code,
 	                 dms_error **err);
+	/* Non-blocking form: fn is called exactly once when the exec ended
+	 * (before exec_wait_async returns if it already had), with its exit
+	 * code or an error; on executor threads, never under a lock of the
+	 * caller's. Fails (and fn is never called) for an unknown exec id. */
+	int (*exec_wait_async)(dms_executor *ex, const char *exec_id, dms_exec_wait_fn fn,
+	                       void *user_data, dms_error **err);
 } dms_executor_ops;
 
 /* What the entry symbol returns. Static storage, never freed. */
