@@ -411,6 +411,13 @@ static const struct bus_method executor_methods[] = {
     {"Cleanup", "", "", "", "", cleanup},
     {"List", "", "", "s", "executions_json", list},
     {"ImportImage", "hs", "tarball reference", "s", "image_id", import_image},
+    /* live operations (bus_live.c) */
+    {"Signal", "ss", "execution_id signal", "", "", bus_live_signal},
+    {"Pause", "s", "execution_id", "", "", bus_live_pause},
+    {"Resume", "s", "execution_id", "", "", bus_live_resume},
+    {"Stats", "s", "execution_id", "s", "stats_json", bus_live_stats},
+    {"StatsStream", "s", "execution_id", "h", "fd", bus_live_stats_stream},
+    {"Inspect", "s", "execution_id", "s", "inspect_json", bus_live_inspect},
     {.name = NULL},
 };
 
