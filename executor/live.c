@@ -211,12 +211,12 @@ static char *stats_json(const struct handler *h, dms_exec_state state,
 	jw_time(&w, st->read_ns);
 	jw_key_int(&w, "cpu_time_ns", (long long)st->cpu_ns);
 	jw_key(&w, "cpu_percent");
-	jw_double(&w, cpu_pct);
+	jw_fixed(&w, cpu_pct, 2);
 	jw_key_int(&w, "online_cpus", st->online_cpus);
 	jw_key_int(&w, "memory_usage_bytes", (long long)st->mem_usage);
 	jw_key_int(&w, "memory_limit_bytes", (long long)st->mem_limit);
 	jw_key(&w, "memory_percent");
-	jw_double(&w, st->mem_limit ? (double)st->mem_usage / (double)st->mem_limit * 100.0 : 0);
+	jw_fixed(&w, st->mem_limit ? (double)st->mem_usage / (double)st->mem_limit * 100.0 : 0, 2);
 	jw_key_int(&w, "memory_peak_bytes", (long long)now->mem_peak);
 	jw_key_int(&w, "pids", (long long)st->pids);
 	jw_key_int(&w, "net_rx_bytes", (long long)st->net_rx);
