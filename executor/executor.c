@@ -38,6 +38,9 @@ void executor_on_handler_change(void *ud, const struct handler *h, dms_exec_stat
 	pthread_mutex_lock(&ex->mu);
 	dms_event_fn fn = ex->event_fn;
 	void *fn_ud = ex->event_ud;
+	/* A job to sample from now on, or streams to end. */
+	if (state == DMS_STATE_RUNNING || handler_state_final(state))
+		pthread_cond_broadcast(&ex->sampler_cond);
 	pthread_mutex_unlock(&ex->mu);
 	if (fn)
 		fn(fn_ud, h->execution_id, state, result_json);
@@ -82,6 +85,7 @@ static void stop_threads(struct dms_executor *ex, int started)
 	ex->stopping = true;
 	pthread_cond_broadcast(&ex->cond);
 	pthread_cond_broadcast(&ex->watch_cond);
+	pthread_cond_broadcast(&ex->sampler_cond);
 	pthread_mutex_unlock(&ex->mu);
 	ctx_cancel(ex->life);
 	if (started > 0)
@@ -92,6 +96,9 @@ static void stop_threads(struct dms_executor *ex, int started)
 		pthread_join(ex->workers[i], NULL);
 	for (int i = 0; i < started - 2 - EXECUTOR_WORKERS; i++)
 		pthread_join(ex->watchers[i], NULL);
+	if (ex->sampler_running)
+		pthread_join(ex->sampler_thread, NULL);
+	ex->sampler_running = false;
 	handler_unref(ex->watch_next); /* handed over, never taken */
 	ex->watch_next = NULL;
 }
@@ -111,7 +118,11 @@ static bool start_threads(struct dms_executor *ex)
 	for (int i = 0; started == 2 + EXECUTOR_WORKERS + i && i < ex->n_watchers; i++)
 		if (pthread_create(&ex->watchers[i], NULL, executor_watcher_main, ex) == 0)
 			started++;
-	if (started == want)
+	/* The sampler (live.c), on engines that give samples. */
+	if (started == want && RT_HAS(ex->rt_ops, container_stats))
+		ex->sampler_running =
+		    pthread_create(&ex->sampler_thread, NULL, executor_sampler_main, ex) == 0;
+	if (started == want && (ex->sampler_running || !RT_HAS(ex->rt_ops, container_stats)))
 		return true;
 	stop_threads(ex, started);
 	return false;
@@ -140,6 +151,7 @@ static void free_executor(struct dms_executor *ex)
 	pthread_mutex_destroy(&ex->mu);
 	pthread_cond_destroy(&ex->cond);
 	pthread_cond_destroy(&ex->watch_cond);
+	pthread_cond_destroy(&ex->sampler_cond);
 	free(ex);
 }
 
@@ -174,6 +186,7 @@ int executor_new_with_runtime(const char *id, const char *config_yaml,
 	pthread_mutex_init(&ex->mu, NULL);
 	ctx_cond_init(&ex->cond);
 	pthread_cond_init(&ex->watch_cond, NULL);
+	ctx_cond_init(&ex->sampler_cond);
 	if ((rc = config_parse(config_yaml, &ex->cfg, err)) != 0)
 		goto fail;
 	ex->rt_ops = ops;

@@ -42,6 +42,21 @@ int executor_image_import(struct dms_executor *ex, dms_context *ctx, int fd, con
                           char **image_id, dms_error **err);
 int executor_set_pull_progress_handler(struct dms_executor *ex, dms_pull_progress_fn fn, void *ud);
 
+/* Live operations (live.c; ABI 1.2): NotFound, AlreadyFinished, and
+ * NotSupported where the runtime cannot. Inspect also answers for a
+ * finished execution. */
+int executor_signal(struct dms_executor *ex, dms_context *ctx, const char *execution_id,
+                    const char *signal, dms_error **err);
+int executor_pause(struct dms_executor *ex, dms_context *ctx, const char *execution_id,
+                   dms_error **err);
+int executor_resume(struct dms_executor *ex, dms_context *ctx, const char *execution_id,
+                    dms_error **err);
+int executor_stats(struct dms_executor *ex, dms_context *ctx, const char *execution_id,
+                   char **stats_json, dms_error **err);
+int executor_stats_stream(struct dms_executor *ex, dms_context *ctx, const char *execution_id,
+                          int *fd_out, dms_error **err);
+int executor_inspect(struct dms_executor *ex, dms_context *ctx, const char *execution_id,
+                     char **inspect_json, dms_error **err);
 /* exec (exec.c; ABI 1.2). */
 int executor_exec(struct dms_executor *ex, dms_context *ctx, const char *execution_id,
                   const char *exec_request, int *fd_out, char **exec_id, dms_error **err);

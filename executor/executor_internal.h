@@ -33,10 +33,11 @@
 #define EXIT_WATCHERS 2
 #endif
 
-struct work;  /* a queued harvest or container removal (work_queue.c) */
-struct pump;  /* an open log stream (logs.c) */
-struct pull;  /* an image pull shared by concurrent Starts (image_pull.c) */
-struct sweep; /* the orphan sweep's memory (sweep.c) */
+struct work;        /* a queued harvest or container removal (work_queue.c) */
+struct pump;        /* an open log stream (logs.c) */
+struct pull;        /* an image pull shared by concurrent Starts (image_pull.c) */
+struct sweep;       /* the orphan sweep's memory (sweep.c) */
+struct stat_stream; /* an open StatsStream (live.c) */
 
 struct exec_relay; /* the execs and their relay (exec.c) */
 
@@ -71,8 +72,12 @@ struct dms_executor {
 	struct sweep *sweep;        /* made at its first use (sweep.c) */
 	struct handler *watch_next; /* handed to an idle watcher (exit_watch.c), ref'd */
 	int watchers_idle;
-	pthread_cond_t watch_cond; /* watch_next set, or stopping */
-	struct exec_relay *execs;  /* exec.c: made at the first exec, under mu */
+	pthread_cond_t watch_cond;        /* watch_next set, or stopping */
+	struct exec_relay *execs;         /* exec.c: made at the first exec, under mu */
+	struct stat_stream *stat_streams; /* open StatsStreams (live.c) */
+	pthread_cond_t sampler_cond;      /* a job started, a stream opened, or stopping */
+	bool sampler_running;
+	pthread_t sampler_thread;
 
 	pthread_t events_thread;
 	pthread_t janitor_thread;
@@ -145,6 +150,13 @@ void executor_remove_own_network(struct dms_executor *ex, dms_context *ctx,
  * error otherwise; callers unref it whatever the outcome). */
 int executor_lookup(struct dms_executor *ex, const char *execution_id, struct handler **out,
                     dms_error **err);
+
+/* live.c: the sampler thread (usage and stats streams) and its wake-up
+ * (a job started); a paused job thawed before its stop signal (h->mu and
+ * h->live_mu not held: takes them). */
+void *executor_sampler_main(void *arg);
+void executor_poke_sampler(struct dms_executor *ex);
+void executor_thaw_for_stop(struct dms_executor *ex, struct handler *h);
 
 /* logs.c: a readable fd streaming h's output as lr asks. */
 int logs_open_stream(struct dms_executor *ex, struct handler *h, const struct log_request *lr,

@@ -227,6 +227,16 @@ void executor_harvest(struct dms_executor *ex, struct handler *h)
 		remove = true;
 	}
 
+	struct handler_usage u;
+	handler_get_usage(h, &u);
+	res.usage.cpu_ns = u.cpu_ns;
+	res.usage.memory_peak = u.mem_peak;
+	res.usage.block_read = u.blk_read;
+	res.usage.block_write = u.blk_write;
+	res.usage.net_rx = u.net_rx;
+	res.usage.net_tx = u.net_tx;
+	res.usage.samples = u.samples;
+	res.usage.sampled_at_ns = u.samples ? u.last_wall_ns : 0;
 	pthread_mutex_lock(&h->mu);
 	res.oom_killed = res.oom_killed || h->oom_event;
 	res.cancelled = h->cancel_requested;
@@ -246,8 +256,13 @@ void executor_harvest(struct dms_executor *ex, struct handler *h)
 	if (spool_whole)
 		logs_harvested(ex, h);
 	/* Any harvest means the job ran: make sure RUNNING was reported first,
-	 * even if the die event overtook the starter's own transition. */
-	handler_transition(h, DMS_STATE_RUNNING, NULL, NULL);
+	 * even if the die event overtook the starter's own transition (not
+	 * from PAUSED: that move is a resume). */
+	pthread_mutex_lock(&h->mu);
+	bool before_running = h->state < DMS_STATE_RUNNING;
+	pthread_mutex_unlock(&h->mu);
+	if (before_running)
+		handler_transition(h, DMS_STATE_RUNNING, NULL, NULL);
 	dms_error *fail = NULL;
 	if (!json)
 		err_set(&fail, DMS_ERR_RESOURCE, "out of memory building the result");

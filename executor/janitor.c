@@ -52,6 +52,9 @@ void executor_begin_stop(struct dms_executor *ex, struct handler *h, const char 
 	char *cid = handler_arm_kill(h, grace);
 	if (!cid)
 		return;
+	/* A frozen job cannot act on its stop signal: thaw it first (it is
+	 * then RUNNING again, reported as such, until its exit). */
+	executor_thaw_for_stop(ex, h);
 	send_signal(ex, cid, grace == 0 ? "SIGKILL" : executor_stop_signal(ex, h));
 	executor_poke_janitor(ex); /* it plans the SIGKILL */
 	free(cid);
@@ -78,7 +81,7 @@ static bool janitor_handler(void *ud, struct handler *h)
 			jp->next = expiry;
 		return retire;
 	}
-	if (h->state != DMS_STATE_RUNNING || h->exit != HANDLER_EXIT_UNSEEN || !h->container_id) {
+	if (!handler_state_live(h->state) || h->exit != HANDLER_EXIT_UNSEEN || !h->container_id) {
 		pthread_mutex_unlock(&h->mu);
 		return false;
 	}

@@ -301,8 +301,7 @@ static void *pump_main(void *arg)
 		pthread_mutex_unlock(&h->mu);
 	}
 	source_get(h, &s);
-	bool from_engine =
-	    s.container_id && s.state == DMS_STATE_RUNNING && handler_reader_enter(h);
+	bool from_engine = s.container_id && handler_state_live(s.state) && handler_reader_enter(h);
 	bool switched = false;
 	if (from_engine) {
 		dms_context *rctx = ctx_new_child(p->ctx, -1);

@@ -109,7 +109,7 @@ int executor_cancel(struct dms_executor *ex, dms_context *ctx, const char *execu
 		state = h->state;
 		pthread_mutex_unlock(&h->mu);
 	}
-	if (rc == 0 && state == DMS_STATE_RUNNING) {
+	if (rc == 0 && handler_state_live(state)) {
 		executor_begin_stop(ex, h, "cancelled");
 		/* Return once the container stopped: its exit was seen. */
 		int64_t until =

@@ -38,6 +38,12 @@ static const dms_executor_ops ops = {
     .image_import = executor_image_import,
     .set_pull_progress_handler = executor_set_pull_progress_handler,
     .start_job = executor_start_job,
+    .signal = executor_signal,
+    .pause = executor_pause,
+    .resume = executor_resume,
+    .stats = executor_stats,
+    .stats_stream = executor_stats_stream,
+    .inspect = executor_inspect,
     /* exec (exec.c) */
     .exec = executor_exec,
     .exec_resize = executor_exec_resize,

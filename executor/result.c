@@ -58,6 +58,22 @@ char *result_to_json(const struct exec_result *r)
 	jw_time(&w, r->started_at_ns);
 	jw_key(&w, "finished_at");
 	jw_time(&w, r->finished_at_ns);
+	jw_key(&w, "usage");
+	jw_map_open(&w);
+	jw_key_int(&w, "cpu_time_ns", (long long)r->usage.cpu_ns);
+	jw_key_int(&w, "memory_peak_bytes", (long long)r->usage.memory_peak);
+	jw_key_int(&w, "block_read_bytes", (long long)r->usage.block_read);
+	jw_key_int(&w, "block_write_bytes", (long long)r->usage.block_write);
+	jw_key_int(&w, "net_rx_bytes", (long long)r->usage.net_rx);
+	jw_key_int(&w, "net_tx_bytes", (long long)r->usage.net_tx);
+	jw_key_int(&w, "wall_time_ns",
+	           r->started_at_ns && r->finished_at_ns >= r->started_at_ns
+	               ? (long long)(r->finished_at_ns - r->started_at_ns)
+	               : 0);
+	jw_key_int(&w, "samples", r->usage.samples);
+	jw_key(&w, "sampled_at");
+	jw_time(&w, r->usage.sampled_at_ns);
+	jw_map_close(&w);
 	jw_map_close(&w);
 	return jw_steal(&w);
 }

@@ -18,6 +18,32 @@ bool handler_state_final(dms_exec_state s)
 	return s == DMS_STATE_EXITED || s == DMS_STATE_FAILED || s == DMS_STATE_CANCELLED;
 }
 
+bool handler_state_live(dms_exec_state s)
+{
+	return s == DMS_STATE_RUNNING || s == DMS_STATE_PAUSED;
+}
+
+/* The moves of the header comment: forward by rank (PAUSED ranks with
+ * RUNNING, appended to the ABI's enum after the final states), and the
+ * two between RUNNING and PAUSED. */
+static int state_rank(dms_exec_state s)
+{
+	return s == DMS_STATE_PAUSED ? DMS_STATE_RUNNING : handler_state_final(s) ? 3 : (int)s;
+}
+
+bool handler_move_allowed(dms_exec_state from, dms_exec_state to)
+{
+	if (handler_state_final(from))
+		return false;
+	if (from == DMS_STATE_RUNNING && to == DMS_STATE_PAUSED)
+		return true;
+	if (from == DMS_STATE_PAUSED && to == DMS_STATE_RUNNING)
+		return true;
+	if (to == DMS_STATE_PAUSED)
+		return false; /* only a running job is frozen */
+	return state_rank(to) > state_rank(from);
+}
+
 struct handler *handler_new(const char *execution_id, const char *job_id,
                             const char *container_name, struct exec_request *req_owned,
                             handler_req_free_fn req_free, handler_notify_fn notify, void *notify_ud)
@@ -27,6 +53,7 @@ struct handler *handler_new(const char *execution_id, const char *job_id,
 		return NULL;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_mutex_init(&h->notify_mu, NULL);
+	pthread_mutex_init(&h->live_mu, NULL);
 	ctx_cond_init(&h->cond);
 	h->refs = 1;
 	h->execution_id = strdup(execution_id);
@@ -76,6 +103,7 @@ void handler_unref(struct handler *h)
 	err_free(h->error);
 	pthread_mutex_destroy(&h->mu);
 	pthread_mutex_destroy(&h->notify_mu);
+	pthread_mutex_destroy(&h->live_mu);
 	pthread_cond_destroy(&h->cond);
 	free(h);
 }
@@ -91,7 +119,7 @@ int handler_transition(struct handler *h, dms_exec_state to, char *result_json, 
 	pthread_mutex_lock(&h->notify_mu);
 	pthread_mutex_lock(&h->mu);
 	dms_exec_state from = h->state;
-	bool forward = !handler_state_final(from) && to > from;
+	bool forward = handler_move_allowed(from, to);
 	struct handler_waiter *waiters = NULL;
 	if (forward) {
 		h->state = to;
@@ -283,7 +311,7 @@ char *handler_live_container(struct handler *h)
 {
 	pthread_mutex_lock(&h->mu);
 	bool live =
-	    h->state == DMS_STATE_RUNNING && h->exit == HANDLER_EXIT_UNSEEN && h->container_id;
+	    handler_state_live(h->state) && h->exit == HANDLER_EXIT_UNSEEN && h->container_id;
 	char *cid = live ? strdup(h->container_id) : NULL;
 	pthread_mutex_unlock(&h->mu);
 	return cid;
@@ -375,7 +403,7 @@ bool handler_request_cancel(struct handler *h, const char *reason)
 char *handler_arm_kill(struct handler *h, int64_t grace_ns)
 {
 	pthread_mutex_lock(&h->mu);
-	bool arm = h->state == DMS_STATE_RUNNING && h->exit == HANDLER_EXIT_UNSEEN &&
+	bool arm = handler_state_live(h->state) && h->exit == HANDLER_EXIT_UNSEEN &&
 	           h->container_id && h->kill_at_mono_ns == INT64_MAX;
 	char *cid = arm ? strdup(h->container_id) : NULL;
 	if (cid)
@@ -393,4 +421,39 @@ char *handler_take_due_kill(struct handler *h, int64_t now)
 		h->kill_at_mono_ns = INT64_MAX;
 	pthread_mutex_unlock(&h->mu);
 	return cid;
+}
+
+/* --- usage ------------------------------------------------------------- */
+
+void handler_note_usage(struct handler *h, const struct handler_usage *sample)
+{
+	pthread_mutex_lock(&h->mu);
+	struct handler_usage *u = &h->usage;
+	/* Cumulative counters only grow: a smaller figure is a sample the
+	 * engine took from a cgroup being torn down, never the truth. */
+	if (sample->cpu_ns > u->cpu_ns)
+		u->cpu_ns = sample->cpu_ns;
+	if (sample->mem_peak > u->mem_peak)
+		u->mem_peak = sample->mem_peak;
+	if (sample->blk_read > u->blk_read)
+		u->blk_read = sample->blk_read;
+	if (sample->blk_write > u->blk_write)
+		u->blk_write = sample->blk_write;
+	if (sample->net_rx > u->net_rx)
+		u->net_rx = sample->net_rx;
+	if (sample->net_tx > u->net_tx)
+		u->net_tx = sample->net_tx;
+	u->samples++;
+	u->last_mono_ns = sample->last_mono_ns;
+	u->last_wall_ns = sample->last_wall_ns;
+	u->last_cpu_ns = sample->last_cpu_ns;
+	u->last_system_ns = sample->last_system_ns;
+	pthread_mutex_unlock(&h->mu);
+}
+
+void handler_get_usage(struct handler *h, struct handler_usage *out)
+{
+	pthread_mutex_lock(&h->mu);
+	*out = h->usage;
+	pthread_mutex_unlock(&h->mu);
 }

@@ -11,10 +11,12 @@
  *
  *   PENDING -> CREATED -> RUNNING -> EXITED | FAILED | CANCELLED
  *   PENDING | CREATED -> FAILED | CANCELLED
+ *   RUNNING <-> PAUSED (pause, resume);  PAUSED -> EXITED | FAILED | CANCELLED
  *
- * States only move forward: a transition to a state at or before the
- * current one is a no-op (returns 1), so a racing starter and harvester
- * cannot move an execution backwards.
+ * States only move forward (PAUSED ranks with RUNNING): a transition to a
+ * state at or before the current one is a no-op (returns 1), so a racing
+ * starter and harvester cannot move an execution backwards. The one
+ * sideways pair is RUNNING <-> PAUSED; nothing but RUNNING is paused.
  *
  * Beside it, four facts the ABI does not show, each with its own moves:
  *
@@ -79,7 +81,17 @@ enum handler_watch {
 	HANDLER_WATCH_OVER,     /* refused, failed, or its time was up */
 };
 
+/* What the sampler (executor live.c) learnt of the job's resource use: the
+ * largest figure of every sample so far (cumulative counters, the peak). */
+struct handler_usage {
+	uint64_t cpu_ns, mem_peak, blk_read, blk_write, net_rx, net_tx;
+	uint32_t samples;
+	int64_t last_mono_ns, last_wall_ns;   /* when the latest sample was taken */
+	uint64_t last_cpu_ns, last_system_ns; /* its raw CPU figures (cpu percentage) */
+};
+
 struct handler {
+	pthread_mutex_t live_mu;   /* serialises pause/resume (their engine call) */
 	pthread_mutex_t mu;        /* guards every field below but the constants */
 	pthread_cond_t cond;       /* broadcast on every transition and flag change */
 	pthread_mutex_t notify_mu; /* serialises transitions + their callbacks */
@@ -110,10 +122,12 @@ struct handler {
 	char *result_json;  /* final states */
 	dms_error *error;   /* FAILED without a result */
 	struct handler_waiter *waiters;
-	int64_t started_mono_ns;  /* handler_note_started */
-	int64_t deadline_mono_ns; /* job deadline, INT64_MAX none */
-	int64_t kill_at_mono_ns;  /* cancel: SIGKILL after the grace period, INT64_MAX none */
-	int64_t finished_mono_ns; /* set on the final transition; retention */
+	int64_t started_mono_ns;     /* handler_note_started */
+	int64_t deadline_mono_ns;    /* job deadline, INT64_MAX none */
+	int64_t kill_at_mono_ns;     /* cancel: SIGKILL after the grace period, INT64_MAX none */
+	int64_t finished_mono_ns;    /* set on the final transition; retention */
+	struct handler_usage usage;  /* handler_note_usage */
+	int64_t next_sample_mono_ns; /* the sampler's plan (live.c), under h->mu */
 
 	struct handler *next; /* registry chain */
 };
@@ -126,6 +140,10 @@ struct handler *handler_ref(struct handler *h);
 void handler_unref(struct handler *h); /* frees at zero; NULL-safe */
 
 bool handler_state_final(dms_exec_state s);
+/* RUNNING or PAUSED: the container exists and runs (frozen or not). */
+bool handler_state_live(dms_exec_state s);
+/* Whether handler_transition moves from -> to (the header comment). */
+bool handler_move_allowed(dms_exec_state from, dms_exec_state to);
 
 /* The one place a state changes. For final states takes ownership of
  * result_json and/or error (either may be NULL). Returns 0 when the state
@@ -198,6 +216,10 @@ bool handler_request_cancel(struct handler *h, const char *reason);
 char *handler_arm_kill(struct handler *h, int64_t grace_ns);
 /* Disarms a kill due at `now`: returns the container id to SIGKILL. */
 char *handler_take_due_kill(struct handler *h, int64_t now);
+
+/* Usage: merges one sample (the largest figures win), and a copy. */
+void handler_note_usage(struct handler *h, const struct handler_usage *sample);
+void handler_get_usage(struct handler *h, struct handler_usage *out);
 
 /* --- the registry: handlers by execution id ------------------------- */
 struct registry;

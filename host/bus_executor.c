@@ -578,6 +578,13 @@ static const struct bus_method executor_methods[] = {
     {"Exec", "ss", "execution_id exec_request_json", "hs", "fd exec_id", exec, BUS_ACCESS_OWNER},
     {"ExecResize", "suu", "exec_id rows cols", "", "", exec_resize, BUS_ACCESS_OWNER},
     {"ExecWait", "s", "exec_id", "i", "exit_code", exec_wait_method, BUS_ACCESS_OWNER},
+    /* live operations (bus_live.c) */
+    {"Signal", "ss", "execution_id signal", "", "", bus_live_signal, BUS_ACCESS_OWNER},
+    {"Pause", "s", "execution_id", "", "", bus_live_pause, BUS_ACCESS_OWNER},
+    {"Resume", "s", "execution_id", "", "", bus_live_resume, BUS_ACCESS_OWNER},
+    {"Stats", "s", "execution_id", "s", "stats_json", bus_live_stats, BUS_ACCESS_OWNER},
+    {"StatsStream", "s", "execution_id", "h", "fd", bus_live_stats_stream, BUS_ACCESS_OWNER},
+    {"Inspect", "s", "execution_id", "s", "inspect_json", bus_live_inspect, BUS_ACCESS_OWNER},
     {.name = NULL},
 };
 

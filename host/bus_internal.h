@@ -117,6 +117,15 @@ void bus_executor_on_pull_progress(void *user_data, const char *execution_id, co
                                    uint64_t current_bytes, uint64_t total_bytes,
                                    const char *status);
 
+/* --- bus_live.c: the live operations' methods (ABI 1.2) ------------- */
+
+void bus_live_signal(const struct bus_call *c);
+void bus_live_pause(const struct bus_call *c);
+void bus_live_resume(const struct bus_call *c);
+void bus_live_stats(const struct bus_call *c);
+void bus_live_stats_stream(const struct bus_call *c);
+void bus_live_inspect(const struct bus_call *c);
+
 /* --- bus_manager.c ---------------------------------------------------- */
 
 extern const struct bus_interface bus_manager_interface;

@@ -35,6 +35,15 @@ struct ctl_options {
 
 struct ctl_backend;
 
+/* The live operations on a running execution (ABI 1.2). */
+enum ctl_live_op {
+	CTL_LIVE_SIGNAL,
+	CTL_LIVE_PAUSE,
+	CTL_LIVE_RESUME,
+	CTL_LIVE_STATS,
+	CTL_LIVE_INSPECT
+};
+
 /* Connects to dms-host (ensuring the executor exists) or, when the name
  * has no owner, loads the plugin and creates the executor in-process. */
 int ctl_backend_open(const struct ctl_options *o, struct ctl_backend **out, struct ctl_error *err);
@@ -54,6 +63,13 @@ int ctl_cancel(struct ctl_backend *b, const char *execution_id, struct ctl_error
 int ctl_log_stream(struct ctl_backend *b, const char *request, int *fd, struct ctl_error *err);
 int ctl_cleanup(struct ctl_backend *b, struct ctl_error *err);
 int ctl_list(struct ctl_backend *b, char **list_json, struct ctl_error *err);
+/* Signal (arg: the signal), Pause, Resume, Stats and Inspect (*out_json:
+ * the document, caller frees; NULL for the others). */
+int ctl_live(struct ctl_backend *b, enum ctl_live_op op, const char *execution_id, const char *arg,
+             char **out_json, struct ctl_error *err);
+/* An fd of JSON lines, one sample about once a second, EOF at the end. */
+int ctl_stats_stream(struct ctl_backend *b, const char *execution_id, int *fd,
+                     struct ctl_error *err);
 /* ImportImage: the tarball is read from fd (dmsctl opens the file, the
  * daemon never sees its path). *image_id: caller frees. */
 int ctl_image_import(struct ctl_backend *b, int fd, const char *reference, char **image_id,

@@ -99,3 +99,15 @@ int ctl_image_import(struct ctl_backend *b, int fd, const char *reference, char 
 {
 	return b->ops->image_import(b, fd, reference, image_id, err);
 }
+
+int ctl_live(struct ctl_backend *b, enum ctl_live_op op, const char *execution_id, const char *arg,
+             char **out_json, struct ctl_error *err)
+{
+	return b->ops->live(b, op, execution_id, arg, out_json, err);
+}
+
+int ctl_stats_stream(struct ctl_backend *b, const char *execution_id, int *fd,
+                     struct ctl_error *err)
+{
+	return b->ops->stats_stream(b, execution_id, fd, err);
+}

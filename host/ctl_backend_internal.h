@@ -24,6 +24,10 @@ struct ctl_backend_ops {
 	int (*list)(struct ctl_backend *b, char **list_json, struct ctl_error *err);
 	int (*image_import)(struct ctl_backend *b, int fd, const char *reference, char **image_id,
 	                    struct ctl_error *err);
+	int (*live)(struct ctl_backend *b, enum ctl_live_op op, const char *execution_id,
+	            const char *arg, char **out_json, struct ctl_error *err);
+	int (*stats_stream)(struct ctl_backend *b, const char *execution_id, int *fd,
+	                    struct ctl_error *err);
 	/* Starts (or stops) delivering pull progress to b->progress_fn. */
 	void (*watch_progress)(struct ctl_backend *b, bool on);
 };

@@ -329,6 +329,48 @@ static int bus_image_import(struct ctl_backend *b, int fd, const char *reference
 	                    image_id, err);
 }
 
+/* The Executor1 methods of the live operations, by ctl_live_op. */
+static const char *const live_methods[] = {
+    [CTL_LIVE_SIGNAL] = "Signal", [CTL_LIVE_PAUSE] = "Pause",     [CTL_LIVE_RESUME] = "Resume",
+    [CTL_LIVE_STATS] = "Stats",   [CTL_LIVE_INSPECT] = "Inspect",
+};
+
+static int bus_live(struct ctl_backend *b, enum ctl_live_op op, const char *execution_id,
+                    const char *arg, char **out_json, struct ctl_error *err)
+{
+	struct ctl_bus *c = bus_of(b);
+	DBusMessage *r;
+
+	if (op == CTL_LIVE_SIGNAL)
+		r = call(c, c->path, BUS_EXECUTOR_INTERFACE, live_methods[op], SHORT_CALL_MS, err,
+		         DBUS_TYPE_STRING, &execution_id, DBUS_TYPE_STRING, &arg,
+		         DBUS_TYPE_INVALID);
+	else
+		r = call_executor(c, live_methods[op], execution_id, SHORT_CALL_MS, err);
+	if (op == CTL_LIVE_STATS || op == CTL_LIVE_INSPECT)
+		return reply_string(r, out_json, err);
+	return reply_empty(r);
+}
+
+static int bus_stats_stream(struct ctl_backend *b, const char *execution_id, int *fd,
+                            struct ctl_error *err)
+{
+	DBusMessage *r = call_executor(bus_of(b), "StatsStream", execution_id, SHORT_CALL_MS, err);
+	DBusError de;
+
+	if (!r)
+		return -1;
+	dbus_error_init(&de);
+	if (!dbus_message_get_args(r, &de, DBUS_TYPE_UNIX_FD, fd, DBUS_TYPE_INVALID)) {
+		ctl_set_error(err, de.name, de.message);
+		dbus_error_free(&de);
+		dbus_message_unref(r);
+		return -1;
+	}
+	dbus_message_unref(r);
+	return 0;
+}
+
 static const struct ctl_backend_ops bus_ops = {
     .embedded = false,
     .close = bus_close,
@@ -340,6 +382,8 @@ static const struct ctl_backend_ops bus_ops = {
     .cleanup = bus_cleanup,
     .list = bus_list,
     .image_import = bus_image_import,
+    .live = bus_live,
+    .stats_stream = bus_stats_stream,
     .watch_progress = bus_watch_progress,
 };
 

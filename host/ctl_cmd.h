@@ -42,6 +42,12 @@ int ctl_cmd_ls(struct globals *g, int argc, char **argv);
 int ctl_cmd_info(struct globals *g, int argc, char **argv);
 int ctl_cmd_image(struct globals *g, int argc, char **argv);
 int ctl_cmd_metrics(struct globals *g, int argc, char **argv);
+/* ctl_live.c */
+int ctl_cmd_kill(struct globals *g, int argc, char **argv);
+int ctl_cmd_pause(struct globals *g, int argc, char **argv);
+int ctl_cmd_resume(struct globals *g, int argc, char **argv);
+int ctl_cmd_stats(struct globals *g, int argc, char **argv);
+int ctl_cmd_inspect(struct globals *g, int argc, char **argv);
 
 /* dmsctl.c: prints the command's usage and help to f; returns status. */
 int ctl_command_help(const char *name, FILE *f, int status);

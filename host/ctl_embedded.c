@@ -159,6 +159,62 @@ static int emb_image_import(struct ctl_backend *b, int fd, const char *reference
 	return rc == DMS_OK ? take_string(ops, id, image_id) : plugin_error(ops, rc, de, err);
 }
 
+static int emb_live(struct ctl_backend *b, enum ctl_live_op op, const char *execution_id,
+                    const char *arg, char **out_json, struct ctl_error *err)
+{
+	const dms_executor_ops *ops = ops_of(b);
+	dms_executor *ex = emb_of(b)->ex;
+	dms_error *de = NULL;
+	char *res = NULL;
+	bool have;
+	int rc = DMS_OK;
+
+	switch (op) {
+	case CTL_LIVE_SIGNAL:
+		if ((have = DMS_OP_AVAILABLE(ops, signal)))
+			rc = ops->signal(ex, NULL, execution_id, arg, &de);
+		break;
+	case CTL_LIVE_PAUSE:
+		if ((have = DMS_OP_AVAILABLE(ops, pause)))
+			rc = ops->pause(ex, NULL, execution_id, &de);
+		break;
+	case CTL_LIVE_RESUME:
+		if ((have = DMS_OP_AVAILABLE(ops, resume)))
+			rc = ops->resume(ex, NULL, execution_id, &de);
+		break;
+	case CTL_LIVE_STATS:
+		if ((have = DMS_OP_AVAILABLE(ops, stats)))
+			rc = ops->stats(ex, NULL, execution_id, &res, &de);
+		break;
+	default:
+		if ((have = DMS_OP_AVAILABLE(ops, inspect)))
+			rc = ops->inspect(ex, NULL, execution_id, &res, &de);
+		break;
+	}
+	if (!have)
+		return ctl_set_error(err, DBUS_ERROR_NOT_SUPPORTED,
+		                     "the plugin does not implement this live operation");
+	if (rc != DMS_OK)
+		return plugin_error(ops, rc, de, err);
+	if (res)
+		return take_string(ops, res, out_json);
+	return 0;
+}
+
+static int emb_stats_stream(struct ctl_backend *b, const char *execution_id, int *fd,
+                            struct ctl_error *err)
+{
+	const dms_executor_ops *ops = ops_of(b);
+	dms_error *de = NULL;
+
+	if (!DMS_OP_AVAILABLE(ops, stats_stream))
+		return ctl_set_error(err, DBUS_ERROR_NOT_SUPPORTED,
+		                     "the plugin does not implement the stats stream");
+	int rc = ops->stats_stream(emb_of(b)->ex, NULL, execution_id, fd, &de);
+
+	return rc == DMS_OK ? 0 : plugin_error(ops, rc, de, err);
+}
+
 static void embedded_progress(void *ud, const char *execution_id, const char *image,
                               uint64_t current_bytes, uint64_t total_bytes, const char *status)
 {
@@ -188,6 +244,8 @@ static const struct ctl_backend_ops embedded_ops = {
     .cleanup = emb_cleanup,
     .list = emb_list,
     .image_import = emb_image_import,
+    .live = emb_live,
+    .stats_stream = emb_stats_stream,
     .watch_progress = emb_watch_progress,
 };
 

@@ -67,6 +67,23 @@ static const struct {
      "Print dms-host's metrics in the Prometheus text format (jobs, durations,\n"
      "pulls, errors, log streams, waiters; docs/metrics.md). Needs a dms-host on\n"
      "the bus: there are none in embedded mode.\n"},
+    {"kill", "kill [-s SIGNAL] ID...",
+     "Send a signal to each execution's main process and print its id.\n"
+     "  -s, --signal SIGNAL  name (KILL, SIGUSR1, USR1) or number; default SIGKILL\n"},
+    {"pause", "pause ID...",
+     "Freeze each execution (cgroup freezer): state paused. Its timeout keeps running.\n"},
+    {"resume", "resume ID...", "Thaw each paused execution: state running again.\n"},
+    {"stats", "stats [--no-stream] [--json] ID...",
+     "Show each execution's resource use like docker stats: CPU %, memory usage /\n"
+     "limit, memory %, network and block I/O, pids; a row per sample about once a\n"
+     "second until the executions end or Ctrl-C.\n"
+     "      --no-stream  one sample each, then exit\n"
+     "      --json       the samples as JSON, one per line (docs/schema.md, Stats)\n"},
+    {"inspect", "inspect [--json] ID",
+     "Show an execution: state, container, image and image id, times, exit code,\n"
+     "the published ports (host ip:port per container port) and the address on\n"
+     "each network.\n"
+     "      --json  the inspect document (docs/schema.md, Inspect)\n"},
 };
 
 static void usage(FILE *f)
@@ -132,7 +149,8 @@ int main(int argc, char **argv)
 	    {"run", ctl_cmd_run},         {"start", ctl_cmd_start},   {"wait", ctl_cmd_wait},
 	    {"logs", ctl_cmd_logs},       {"cancel", ctl_cmd_cancel}, {"cleanup", ctl_cmd_cleanup},
 	    {"ls", ctl_cmd_ls},           {"info", ctl_cmd_info},     {"image", ctl_cmd_image},
-	    {"metrics", ctl_cmd_metrics},
+	    {"metrics", ctl_cmd_metrics}, {"kill", ctl_cmd_kill},     {"pause", ctl_cmd_pause},
+	    {"resume", ctl_cmd_resume},   {"stats", ctl_cmd_stats},   {"inspect", ctl_cmd_inspect},
 	};
 	struct globals g = {.opts = {.executor_id = "default"}};
 	const char *config_file = getenv("DMS_EXECUTOR_CONFIG");

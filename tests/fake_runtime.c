@@ -57,6 +57,9 @@ struct fake_ctr {
 	size_t n_mounts;
 	/* what inspect reports as applied (verify.h); Docker's forms */
 	struct container_settings applied;
+	/* live operations: the sample stats answers (have_stats) */
+	struct container_stats stats;
+	bool have_stats;
 	/* output */
 	struct fake_frame *frames;
 	size_t n_frames, cap_frames;
@@ -940,6 +943,12 @@ static int fake_container_stop(struct runtime *rt, dms_context *ctx, const char 
 		rc = not_found(err, "container stop", id);
 		goto out;
 	}
+	if (c->status == CS_PAUSED) {
+		rc = err_engine(err, DMS_ERR_CONTAINER, "container stop", id,
+		                "cannot stop a paused container, try unpausing it first",
+		                "container %s is paused", id);
+		goto out;
+	}
 	if (c->status != CS_RUNNING)
 		goto out; /* 304: already stopped */
 	sig = signal_number(c->stop_signal ? c->stop_signal : "SIGTERM");
@@ -1006,7 +1015,7 @@ static int fake_container_remove(struct runtime *rt, dms_context *ctx, const cha
 	c = find_ctr(id);
 	if (!c)
 		goto out; /* gone is OK */
-	if (c->status == CS_RUNNING) {
+	if (c->status == CS_RUNNING || c->status == CS_PAUSED) {
 		if (!force) {
 			rc = err_engine(err, DMS_ERR_CONTAINER, "container remove", id,
 			                "You cannot remove a running container. Stop the container "
@@ -1050,6 +1059,7 @@ static int fake_container_inspect(struct runtime *rt, dms_context *ctx, const ch
 	out->error = NULL;
 	out->labels = strv_dup(c->labels);
 	settings_copy(&out->settings, &c->applied);
+	out->image_id = strdup("sha256:fake");
 out:
 	unlock();
 	return rc;
@@ -1459,6 +1469,90 @@ out:
 	return rc;
 }
 
+/* Pause and unpause as dockerd answers them: 409 when the container is
+ * not running (not paused). */
+static int pause_common(struct runtime *rt, dms_context *ctx, const char *id, bool pause,
+                        dms_error **err)
+{
+	const char *op = pause ? "container pause" : "container unpause";
+	struct fake_ctr *c;
+	int rc;
+
+	(void)rt;
+	lock();
+	rc = op_enter(pause ? "container_pause" : "container_unpause", ctx, id, err);
+	if (rc != 0)
+		goto out;
+	c = find_ctr(id);
+	if (!c) {
+		rc = not_found(err, op, id);
+		goto out;
+	}
+	if (c->status != (pause ? CS_RUNNING : CS_PAUSED)) {
+		char text[256];
+
+		snprintf(text, sizeof(text), "Container %s is %s", c->id,
+		         pause ? "not running" : "not paused");
+		rc = err_engine(err, DMS_ERR_CONTAINER, op, id, text, "%s", text);
+		goto out;
+	}
+	c->status = pause ? CS_PAUSED : CS_RUNNING;
+	changed();
+out:
+	unlock();
+	return rc;
+}
+
+static int fake_container_pause(struct runtime *rt, dms_context *ctx, const char *id,
+                                dms_error **err)
+{
+	return pause_common(rt, ctx, id, true, err);
+}
+
+static int fake_container_unpause(struct runtime *rt, dms_context *ctx, const char *id,
+                                  dms_error **err)
+{
+	return pause_common(rt, ctx, id, false, err);
+}
+
+/* The sample set with fake_runtime_set_stats (else 1 MiB, 1 pid), stamped
+ * now; a container that does not run has none (the engines' empty
+ * sample). */
+static int fake_container_stats(struct runtime *rt, dms_context *ctx, const char *id,
+                                struct container_stats *out, dms_error **err)
+{
+	struct fake_ctr *c;
+	int rc;
+
+	(void)rt;
+	lock();
+	rc = op_enter("container_stats", ctx, id, err);
+	if (rc != 0)
+		goto out;
+	c = find_ctr(id);
+	if (!c) {
+		rc = not_found(err, "container stats", id);
+		goto out;
+	}
+	if (c->status != CS_RUNNING && c->status != CS_PAUSED) {
+		rc = err_engine(err, DMS_ERR_CONTAINER, "container stats", id, NULL,
+		                "container %s is not running: the engine has no sample", id);
+		goto out;
+	}
+	if (c->have_stats) {
+		*out = c->stats;
+	} else {
+		memset(out, 0, sizeof(*out));
+		out->mem_usage = 1 << 20;
+		out->mem_limit = 1ull << 30;
+		out->pids = 1;
+	}
+	out->read_ns = wall_now_ns();
+out:
+	unlock();
+	return rc;
+}
+
 const struct runtime_ops fake_runtime_ops = {
     .struct_size = sizeof(struct runtime_ops),
     .kind = "fake",
@@ -1481,7 +1575,24 @@ const struct runtime_ops fake_runtime_ops = {
     .volume_create = fake_volume_create,
     .object_list = fake_object_list,
     .object_remove = fake_object_remove,
+    .container_pause = fake_container_pause,
+    .container_unpause = fake_container_unpause,
+    .container_stats = fake_container_stats,
 };
+
+int fake_runtime_set_stats(const char *name_or_id, const struct container_stats *s)
+{
+	struct fake_ctr *c;
+
+	lock();
+	c = find_ctr(name_or_id);
+	if (c) {
+		c->stats = *s;
+		c->have_stats = true;
+	}
+	unlock();
+	return c ? 0 : DMS_ERR_NOT_FOUND;
+}
 
 /* ---- test controls -------------------------------------------------------- */
 

@@ -35,6 +35,11 @@
  *     dropped (DMS_ERR_RUNTIME_UNAVAILABLE).
  *   - logs: non-follow returns the stored frames; follow also waits for
  *     frames written later and returns once the container is not running.
+ *   - pause / unpause: CS_RUNNING <-> CS_PAUSED; otherwise DMS_ERR_CONTAINER
+ *     (409). A paused container is not running for stop and kill: they
+ *     answer 409 (the executor must thaw it first).
+ *   - stats: the sample given to fake_runtime_set_stats (else 1 MiB in use,
+ *     1 pid), stamped now; not running or paused -> DMS_ERR_CONTAINER.
  *   - While down (fake_runtime_set_down) every operation but open/close
  *     fails with DMS_ERR_RUNTIME_UNAVAILABLE and event streams are dropped.
  * Thread-safe: one global mutex; callbacks are called without it held. */
@@ -83,6 +88,9 @@ void fake_runtime_set_ignores_sigterm(const char *name_or_id, bool ignores);
 /* closed: image pulls block until reopened or their context ends (with
  * progress: calling the progress callback every 20 ms while blocked). */
 void fake_runtime_set_pull_gate(bool closed, bool progress);
+
+/* What container_stats answers for the container from now on. */
+int fake_runtime_set_stats(const char *name_or_id, const struct container_stats *s);
 
 /* Engine up/down. Going down drops every event stream. */
 void fake_runtime_set_down(bool down);

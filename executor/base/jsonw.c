@@ -1,7 +1,9 @@
 /* jsonw.c — the one JSON writer (jsonw.h): yajl's generator behind a
  * sticky failure flag, plus the UTF-8 repair that lets arbitrary container
  * output stand in a JSON string. */
+#include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,6 +187,16 @@ void jw_int(struct jw *w, long long v)
 void jw_double(struct jw *w, double v)
 {
 	JW_DO(w, yajl_gen_double(w->g, v));
+}
+
+void jw_fixed(struct jw *w, double v, int decimals)
+{
+	char num[64];
+	int n = snprintf(num, sizeof(num), "%.*f", decimals, v);
+	if (n <= 0 || (size_t)n >= sizeof(num) || !isfinite(v))
+		JW_DO(w, yajl_gen_double(w->g, 0));
+	else
+		JW_DO(w, yajl_gen_number(w->g, num, (size_t)n));
 }
 
 void jw_bool(struct jw *w, bool v)

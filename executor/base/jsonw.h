@@ -41,6 +41,8 @@ void jw_text(struct jw *w, const char *data, size_t n); /* bytes, invalid UTF-8 
 void jw_null(struct jw *w);
 void jw_int(struct jw *w, long long v);
 void jw_double(struct jw *w, double v);
+/* v with `decimals` digits after the point ("12.50"); not finite: 0. */
+void jw_fixed(struct jw *w, double v, int decimals);
 void jw_bool(struct jw *w, bool v);
 /* RFC 3339 with nanoseconds (clock.h); 0 ("unknown") is null. */
 void jw_time(struct jw *w, int64_t wall_ns);

@@ -14,7 +14,6 @@
 #include "units.h"
 
 #define ID_MAX_LEN 128
-#define SIGNAL_MAX 64 /* SIGRTMAX on Linux: units_parse_signal's bound */
 
 /* --- the walker --------------------------------------------------------- */
 

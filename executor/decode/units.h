@@ -15,6 +15,7 @@ int64_t units_parse_size(const char *s);
  * "SIGRTMIN+3") -> "SIGTERM" form, or a number 1..64 -> its decimal text.
  * false when s is neither. The one signal parser of the config, the
  * request and dmsctl. */
+#define SIGNAL_MAX 64 /* SIGRTMAX on Linux: units_parse_signal's bound */
 bool units_parse_signal(const char *s, char canon[32]);
 
 #endif

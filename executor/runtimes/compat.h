@@ -91,7 +91,9 @@ char *podman_endpoint(const char *host);
 	.container_logs = compat_container_logs, .events = compat_events,                          \
 	.network_create = compat_network_create, .volume_create = compat_volume_create,            \
 	.object_list = compat_object_list, .object_remove = compat_object_remove,                  \
-	.image_user = compat_image_user, COMPAT_EXEC_OPS
+	.image_user = compat_image_user, .container_pause = compat_container_pause,                \
+	.container_unpause = compat_container_unpause, .container_stats = compat_container_stats,  \
+	COMPAT_EXEC_OPS
 
 /* exec (compat_exec.c): the same on both engines. */
 #define COMPAT_EXEC_OPS                                                                            \
@@ -131,6 +133,11 @@ int compat_container_stop(struct runtime *rt, dms_context *ctx, const char *id, 
                           dms_error **err);
 int compat_container_kill(struct runtime *rt, dms_context *ctx, const char *id, const char *signal,
                           dms_error **err);
+int compat_container_pause(struct runtime *rt, dms_context *ctx, const char *id, dms_error **err);
+int compat_container_unpause(struct runtime *rt, dms_context *ctx, const char *id, dms_error **err);
+/* GET /containers/{id}/stats?stream=false&one-shot=true (compat_stats.c). */
+int compat_container_stats(struct runtime *rt, dms_context *ctx, const char *id,
+                           struct container_stats *out, dms_error **err);
 int compat_container_remove(struct runtime *rt, dms_context *ctx, const char *id, bool force,
                             dms_error **err);
 int compat_container_inspect(struct runtime *rt, dms_context *ctx, const char *id,

@@ -136,3 +136,15 @@ int compat_container_remove(struct runtime *rt, dms_context *ctx, const char *id
 	path = compat_pathf("/containers/%s?force=%d&v=1", esc, force ? 1 : 0);
 	return compat_delete(rt, ctx, path, COMPAT_CONTAINER, op, id, err);
 }
+
+/* Pause and unpause answer 204; a container that is not running (or not
+ * paused) is a 409, which the caller reports with the engine's text. */
+int compat_container_pause(struct runtime *rt, dms_context *ctx, const char *id, dms_error **err)
+{
+	return container_action(rt, ctx, id, "pause", NULL, 0, 0, "container pause", err);
+}
+
+int compat_container_unpause(struct runtime *rt, dms_context *ctx, const char *id, dms_error **err)
+{
+	return container_action(rt, ctx, id, "unpause", NULL, 0, 0, "container unpause", err);
+}

@@ -14,6 +14,8 @@ int compat_fuzz_events(const struct compat_flavor *flavor, const char *label_key
 /* GET /containers/{id}/json and /containers/json bodies (NUL-terminated). */
 int compat_fuzz_inspect(const char *json, struct container_state *out, dms_error **err);
 int compat_fuzz_list(const char *json, struct container_summary **out, size_t *n, dms_error **err);
+/* GET /containers/{id}/stats (NUL-terminated). */
+int compat_fuzz_stats(const char *json, struct container_stats *out, dms_error **err);
 /* The JSON-lines stream of a pull: 1 and *error (caller frees) when an
  * error line ended it, else 0 and *error NULL. */
 int compat_fuzz_pull_stream(const char *const *chunks, const size_t *lens, size_t n_chunks,

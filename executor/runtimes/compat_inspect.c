@@ -164,6 +164,43 @@ static int settings_from_json(yajl_val root, struct container_settings *s)
 	return 0;
 }
 
+/* What the engine assigned: the image id, NetworkSettings.Ports (the host
+ * ports it picked, "80/tcp=0.0.0.0:32768"; a port with no binding is
+ * left out) and each network's address ("bridge=172.17.0.2"). -1 when out
+ * of memory. */
+static int assigned_from_json(yajl_val root, struct container_state *st)
+{
+	struct compat_strv ports = {0}, addrs = {0};
+	const char *image = compat_jstr(root, JPATH("Image"));
+	yajl_val v;
+
+	if (image && !(st->image_id = strdup(image)))
+		return -1;
+	v = yajl_tree_get(root, JPATH("NetworkSettings", "Ports"), yajl_t_object);
+	for (size_t i = 0; v && i < v->u.object.len; i++) {
+		yajl_val list = v->u.object.values[i];
+
+		for (size_t j = 0; YAJL_IS_ARRAY(list) && j < list->u.array.len; j++) {
+			const char *ip = compat_jstr(list->u.array.values[j], JPATH("HostIp"));
+			const char *port = compat_jstr(list->u.array.values[j], JPATH("HostPort"));
+
+			if (port && *port)
+				compat_strv_add(&ports,
+				                compat_pathf("%s=%s:%s", v->u.object.keys[i],
+				                             ip ? ip : "", port));
+		}
+	}
+	v = yajl_tree_get(root, JPATH("NetworkSettings", "Networks"), yajl_t_object);
+	for (size_t i = 0; v && i < v->u.object.len; i++) {
+		const char *ip = compat_jstr(v->u.object.values[i], JPATH("IPAddress"));
+
+		compat_strv_add(&addrs, compat_pathf("%s=%s", v->u.object.keys[i], ip ? ip : ""));
+	}
+	st->ports_assigned = compat_strv_finish(&ports);
+	st->addresses = compat_strv_finish(&addrs);
+	return st->ports_assigned && st->addresses ? 0 : -1;
+}
+
 /* An inspect document -> *out (also compat_fuzz_inspect's entry). */
 static int inspect_from_json(yajl_val root, const char *id, struct container_state *out,
                              dms_error **err)
@@ -190,6 +227,10 @@ static int inspect_from_json(yajl_val root, const char *id, struct container_sta
 		st.error = strdup(s);
 	st.labels =
 	    compat_labels_from_json(yajl_tree_get(root, JPATH("Config", "Labels"), yajl_t_any));
+	if (assigned_from_json(root, &st) != 0) {
+		container_state_free(&st);
+		return compat_oom(err);
+	}
 	if (settings_from_json(root, &st.settings) != 0) {
 		container_state_free(&st);
 		return compat_oom(err);

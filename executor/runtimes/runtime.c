@@ -123,6 +123,9 @@ void container_state_free(struct container_state *s)
 	free(s->error);
 	strv_free(s->labels);
 	container_settings_free(&s->settings);
+	free(s->image_id);
+	strv_free(s->ports_assigned);
+	strv_free(s->addresses);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -85,6 +85,12 @@ struct container_state {
 	char *error; /* State.Error, NULL if empty */
 	strv labels; /* "k=v" */
 	struct container_settings settings;
+	/* What the engine assigned (Inspect): the image id, the published
+	 * ports after the engine picked ephemeral ones ("80/tcp=0.0.0.0:32768"),
+	 * the address on each network ("bridge=172.17.0.2"). */
+	char *image_id;
+	strv ports_assigned;
+	strv addresses;
 };
 void container_state_free(struct container_state *s); /* frees members */
 
@@ -126,6 +132,22 @@ struct log_options {
  * total while unknown). */
 typedef void (*runtime_progress_fn)(void *user_data, const char *status, int64_t current,
                                     int64_t total);
+
+/* One resource sample of a running container (container_stats). Counters
+ * are cumulative since the container started; 0 where the engine reports
+ * nothing. */
+struct container_stats {
+	int64_t read_ns;        /* wall clock of the sample */
+	uint64_t cpu_ns;        /* CPU time of every process of the container */
+	uint64_t system_cpu_ns; /* the host's CPU time (cpu percentage), 0 unknown */
+	uint32_t online_cpus;
+	uint64_t mem_usage; /* without the inactive file cache, as docker stats shows it */
+	uint64_t mem_limit; /* the container's limit, or the host's memory */
+	uint64_t mem_peak;  /* the cgroup's own maximum (cgroup v1 max_usage), 0 unknown */
+	uint64_t pids;
+	uint64_t net_rx, net_tx;      /* bytes, summed over the interfaces */
+	uint64_t blk_read, blk_write; /* bytes, summed over the devices */
+};
 
 enum runtime_object { RT_OBJ_CONTAINER, RT_OBJ_NETWORK, RT_OBJ_VOLUME };
 
@@ -235,6 +257,18 @@ struct runtime_ops {
 	/* GET /exec/{id}/json: running, exit code, the process's host pid. */
 	int (*exec_inspect)(struct runtime *rt, dms_context *ctx, const char *exec_id,
 	                    struct exec_status *out, dms_error **err);
+
+	/* --- live operations (optional, RT_HAS) ------------------------- */
+	/* Freezes and thaws the container's processes (cgroup freezer). */
+	int (*container_pause)(struct runtime *rt, dms_context *ctx, const char *id,
+	                       dms_error **err);
+	int (*container_unpause)(struct runtime *rt, dms_context *ctx, const char *id,
+	                         dms_error **err);
+	/* One sample, without waiting for a second one (docker's one-shot).
+	 * DMS_ERR_CONTAINER when the container no longer runs (the engine
+	 * then answers an empty sample). */
+	int (*container_stats)(struct runtime *rt, dms_context *ctx, const char *id,
+	                       struct container_stats *out, dms_error **err);
 };
 
 #define RT_HAS(ops, field)                                                                         \

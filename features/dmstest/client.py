@@ -194,6 +194,25 @@ class Executor(_Object):
     def cleanup(self):
         return self.call("Cleanup", timeout=180)
 
+    # live operations (ABI 1.2)
+    def signal(self, execution_id, sig):
+        return self.call("Signal", execution_id, sig, timeout=60)
+
+    def pause(self, execution_id):
+        return self.call("Pause", execution_id, timeout=60)
+
+    def resume(self, execution_id):
+        return self.call("Resume", execution_id, timeout=60)
+
+    def stats(self, execution_id):
+        return self.call("Stats", execution_id, timeout=60)
+
+    def stats_stream(self, execution_id):
+        return self.call("StatsStream", execution_id, timeout=60)
+
+    def inspect(self, execution_id):
+        return self.call("Inspect", execution_id, timeout=60)
+
 
 def _as_text(doc):
     return doc if isinstance(doc, str) else json.dumps(doc)

@@ -60,9 +60,9 @@ Test(result, init_defaults)
 Test(result, shape_of_a_fresh_result)
 {
 	struct exec_result r;
-	const char *keys[] = {"exit_code",        "stdout",     "stderr",     "stdout_truncated",
-	                      "stderr_truncated", "error_msg",  "oom_killed", "cancelled",
-	                      "signal",           "started_at", "finished_at"};
+	const char *keys[] = {"exit_code",        "stdout",     "stderr",      "stdout_truncated",
+	                      "stderr_truncated", "error_msg",  "oom_killed",  "cancelled",
+	                      "signal",           "started_at", "finished_at", "usage"};
 	char *json;
 	yajl_val root;
 
@@ -350,4 +350,40 @@ Test(result, round_trip_now)
 		cr_assert_eq(parse_rfc3339(buf), now, "round trip of %lld via %s gave %lld",
 		             (long long)now, buf, (long long)parse_rfc3339(buf));
 	}
+}
+
+Test(result, usage_figures_and_wall_time)
+{
+	struct exec_result r;
+	result_init(&r, 16);
+	r.started_at_ns = 1000000000;
+	r.finished_at_ns = 3500000000;
+	r.usage.cpu_ns = 1750000000;
+	r.usage.memory_peak = 67108864 + 4096;
+	r.usage.block_write = 12;
+	r.usage.samples = 9;
+	r.usage.sampled_at_ns = 3400000000;
+	char *json = result_to_json(&r);
+	cr_assert_not_null(json);
+	yajl_val root = parse_json(json);
+	const char *k[] = {"usage", NULL, NULL};
+	struct {
+		const char *key;
+		long long want;
+	} want[] = {{"cpu_time_ns", 1750000000},  {"memory_peak_bytes", 67108864 + 4096},
+	            {"block_read_bytes", 0},      {"block_write_bytes", 12},
+	            {"net_rx_bytes", 0},          {"net_tx_bytes", 0},
+	            {"wall_time_ns", 2500000000}, {"samples", 9}};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		k[1] = want[i].key;
+		yajl_val v = yajl_tree_get(root, k, yajl_t_number);
+		cr_assert(v && YAJL_IS_INTEGER(v), "usage.%s in %s", want[i].key, json);
+		cr_assert_eq(YAJL_GET_INTEGER(v), want[i].want, "usage.%s in %s", want[i].key,
+		             json);
+	}
+	k[1] = "sampled_at";
+	cr_assert_not_null(yajl_tree_get(root, k, yajl_t_string), "%s", json);
+	yajl_tree_free(root);
+	free(json);
+	result_free(&r);
 }
