@@ -40,11 +40,14 @@ static const struct {
     {"wait", "wait ID",
      "Wait for an execution to end; print a summary (or the result JSON with\n"
      "--json) and exit with the job's exit code.\n"},
-    {"logs", "logs [-f] [--tail] [-n LINES] ID",
+    {"logs", "logs [-f] [-t] [--tail] [-n LINES] ID",
      "Print an execution's output (stdout to stdout, stderr to stderr).\n"
-     "  -f, --follow   keep streaming until the job ends\n"
-     "      --tail     only output produced from now on\n"
-     "  -n, --lines N  only the last N lines\n"},
+     "  -f, --follow      keep streaming until the job ends\n"
+     "      --tail        only output produced from now on\n"
+     "  -n, --lines N     only the last N lines\n"
+     "  -t, --timestamps  start each line with the time the engine logged it, as\n"
+     "                    docker logs -t (RFC 3339, UTC, 9 digits; Podman gives\n"
+     "                    whole seconds); not for a job with a TTY\n"},
     {"cancel", "cancel ID",
      "Stop an execution (stop signal, then SIGKILL after the grace period).\n"},
     {"cleanup", "cleanup", "Remove every container, network and volume of this executor.\n"},
