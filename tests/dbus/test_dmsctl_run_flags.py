@@ -316,6 +316,42 @@ class RunFlagsBase:
         p = self.ctl('run', IMAGE, 'sh', '-c', 'echo hi; exit 3', status=3)
         self.assertEqual(p.stdout, 'hi\n')
 
+    def test_logs_timestamps(self):
+        stamp = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (.*)$')
+
+        def lines(text):
+            out = []
+            for ln in text.splitlines():
+                m = stamp.match(ln)
+                self.assertTrue(m, 'no stamp: %r in %r' % (ln, text))
+                out.append(m.groups())
+            return out
+
+        name = unique('ts')
+        self.ctl('run', '-d', '--name', name, IMAGE, 'sh', '-c',
+                 'echo a; echo b >&2; sleep 1; echo c', status=0)
+        # Following while it runs: from the engine.
+        p = self.ctl('logs', '-f', '-t', name, status=0)
+        out, err = lines(p.stdout), lines(p.stderr)
+        self.assertEqual([t for _, t in out], ['a', 'c'])
+        self.assertEqual([t for _, t in err], ['b'])
+        self.assertGreater(out[1][0], out[0][0])  # a second apart, in order
+        res = json.loads(self.ctl('--json', 'wait', name, status=0).stdout)
+        # After the harvest: from the spool, the same stamps.
+        p = self.ctl('logs', '--timestamps', name, status=0)
+        self.assertEqual(lines(p.stdout), out)
+        self.assertEqual(lines(p.stderr), err)
+        self.assertLessEqual(res['started_at'][:19], out[0][0][:19])
+        self.assertLessEqual(out[1][0][:19], res['finished_at'][:19])
+        p = self.ctl('logs', '-t', '-n', '1', name, status=0)
+        self.assertEqual(lines(p.stdout), out[1:])
+        p = self.ctl('logs', name, status=0)  # without -t: no stamps
+        self.assertEqual(p.stdout, 'a\nc\n')
+        name = unique('ts-tty')
+        self.ctl('run', '-t', '--name', name, IMAGE, 'true', status=0)
+        p = self.ctl('logs', '-t', name, status=1)
+        self.assertIn('timestamps: %s has a TTY' % name, p.stderr)
+
     # --- refused flags --------------------------------------------------------
 
     def refused_flags_from_help(self):
