@@ -107,6 +107,18 @@ static int demux_log_fn(void *ud, const char *data, size_t len)
 	return rc < 0 ? 0 : rc; /* a malformed frame ends parsing, not the copy */
 }
 
+/* A record's stamp: kept in the spool before its payload, for the log
+ * streams that ask for timestamps. The result and the results files have
+ * none. */
+static void harvest_stamp_fn(void *ud, int stream, int64_t wall_ns)
+{
+	struct demux_ctx *dc = ud;
+	struct harvest_sink *hs = dc->ud;
+
+	if (hs->spool && wall_ns > 0)
+		spool_append_stamp(hs->spool, stream, wall_ns);
+}
+
 static bool engine_unreachable(int rc)
 {
 	return rc == DMS_ERR_RUNTIME_UNAVAILABLE || rc == DMS_ERR_CANCELLED ||
@@ -164,7 +176,11 @@ static int collect(struct dms_executor *ex, struct handler *h, const char *cid,
 	struct harvest_sink hs = {.res = res, .spool = sp, .files = have_files ? &files : NULL};
 	struct demux_ctx dc = {.sink = harvest_sink_fn, .ud = &hs};
 	demux_init(&dc.d, tty);
-	struct log_options lo = {.follow = false, .stdout_ = true, .stderr_ = true, .tail = -1};
+	struct log_options lo = {.follow = false,
+	                         .stdout_ = true,
+	                         .stderr_ = true,
+	                         .tail = -1,
+	                         .stamp = tty ? NULL : harvest_stamp_fn};
 	rc = ex->rt_ops->container_logs(ex->rt, ex->life, cid, &lo, demux_log_fn, &dc, e);
 	if (hs.full && rc != 0) { /* stopped on purpose: what was kept is exact */
 		if (e) {

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "context.h"
 #include "demux.h"
 #include "error.h"
@@ -36,6 +37,9 @@ struct pump {
 	int fd;
 	enum log_format format;
 	bool follow;
+	bool timestamps;       /* each line with its record's stamp */
+	int64_t stamp[3];      /* the stamp of each stream's current record */
+	bool mid_line[3];      /* the last byte sent of the stream was no '\n' */
 	uint64_t skip[3];      /* bytes of each stream the reader does not want */
 	uint64_t seen[3];      /* bytes of each stream passed through the sink */
 	dms_context *read_ctx; /* the engine read in progress; under ex->mu */
@@ -125,9 +129,61 @@ static int send_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* One piece of a stream's output: a frame (framed), or the bytes (plain),
+ * with `pre` (a stamp) before them. */
+static int pump_send(struct pump *p, int stream, const char *pre, size_t pre_len, const char *data,
+                     size_t len)
+{
+	if (p->format == LOG_FORMAT_FRAMED) {
+		uint8_t hdr[8];
+		demux_frame_header(hdr, stream, (uint32_t)(pre_len + len));
+		if (send_all(p->fd, hdr, sizeof(hdr)) != 0)
+			return -1;
+	}
+	if (pre_len && send_all(p->fd, pre, pre_len) != 0)
+		return -1;
+	return send_all(p->fd, data, len);
+}
+
+/* With timestamps: each line that starts here gets its record's stamp, as
+ * `docker logs -t` prints it (RFC 3339, UTC, nine digits, a space). */
+static int pump_send_stamped(struct pump *p, int stream, const char *data, size_t len)
+{
+	while (len > 0) {
+		const char *nl = memchr(data, '\n', len);
+		size_t seg = nl ? (size_t)(nl - data) + 1 : len;
+		char pre[48];
+		size_t pre_len = 0;
+
+		if (!p->mid_line[stream] && p->stamp[stream] > 0) {
+			format_rfc3339(p->stamp[stream], pre, sizeof(pre) - 1);
+			pre_len = strlen(pre);
+			pre[pre_len++] = ' ';
+		}
+		if (pump_send(p, stream, pre, pre_len, data, seg) != 0)
+			return -1;
+		p->mid_line[stream] = nl == NULL;
+		data += seg;
+		len -= seg;
+	}
+	return 0;
+}
+
+static void pump_stamp(void *ud, int stream, int64_t wall_ns)
+{
+	struct pump *p = ud;
+	if (stream == DEMUX_STDOUT || stream == DEMUX_STDERR)
+		p->stamp[stream] = wall_ns;
+}
+
 static int pump_sink(void *ud, int stream, const char *data, size_t len)
 {
 	struct pump *p = ud;
+	int s;
+	int64_t ns;
+
+	if (stream == DEMUX_STAMP && spool_stamp_decode(data, len, &s, &ns))
+		pump_stamp(p, s, ns);
 	if (stream != DEMUX_STDOUT && stream != DEMUX_STDERR)
 		return 0;
 	uint64_t start = p->seen[stream];
@@ -137,13 +193,9 @@ static int pump_sink(void *ud, int stream, const char *data, size_t len)
 	size_t off = p->skip[stream] > start ? (size_t)(p->skip[stream] - start) : 0;
 	data += off;
 	len -= off;
-	if (p->format == LOG_FORMAT_FRAMED) {
-		uint8_t hdr[8];
-		demux_frame_header(hdr, stream, (uint32_t)len);
-		if (send_all(p->fd, hdr, sizeof(hdr)) != 0)
-			return 1;
-	}
-	return send_all(p->fd, data, len) != 0 ? 1 : 0;
+	if (p->timestamps)
+		return pump_send_stamped(p, stream, data, len) != 0 ? 1 : 0;
+	return pump_send(p, stream, NULL, 0, data, len) != 0 ? 1 : 0;
 }
 
 /* ------------------------------------------------- reading engine logs */
@@ -151,9 +203,16 @@ static int pump_sink(void *ud, int stream, const char *data, size_t len)
 struct engine_feed {
 	struct demux d;
 	demux_sink_fn sink;
+	void (*stamp)(void *ud, int stream, int64_t wall_ns); /* NULL: no stamps */
 	void *ud;
 	int stopped; /* the sink's non-zero return */
 };
+
+static void engine_feed_stamp(void *ud, int stream, int64_t wall_ns)
+{
+	struct engine_feed *f = ud;
+	f->stamp(f->ud, stream, wall_ns);
+}
 
 static int engine_feed_fn(void *ud, const char *data, size_t len)
 {
@@ -169,14 +228,20 @@ static int engine_feed_fn(void *ud, const char *data, size_t len)
  * and a follow of a container harvested meanwhile ends with it. */
 #define READER_LEFT (-1)
 
-/* Reads the container's log (following or not) through sink. Returns 0
- * when the stream ended, READER_LEFT, or an error category. */
+/* Reads the container's log (following or not) through sink, each
+ * record's stamp to stamp first (NULL: none). Returns 0 when the stream
+ * ended, READER_LEFT, or an error category. */
 static int read_engine(struct dms_executor *ex, dms_context *ctx, const char *cid, bool tty,
-                       bool follow, demux_sink_fn sink, void *ud)
+                       bool follow, demux_sink_fn sink,
+                       void (*stamp)(void *ud, int stream, int64_t wall_ns), void *ud)
 {
-	struct engine_feed f = {.sink = sink, .ud = ud};
+	struct engine_feed f = {.sink = sink, .stamp = tty ? NULL : stamp, .ud = ud};
 	demux_init(&f.d, tty);
-	struct log_options lo = {.follow = follow, .stdout_ = true, .stderr_ = true, .tail = -1};
+	struct log_options lo = {.follow = follow,
+	                         .stdout_ = true,
+	                         .stderr_ = true,
+	                         .tail = -1,
+	                         .stamp = f.stamp ? engine_feed_stamp : NULL};
 	int rc = ex->rt_ops->container_logs(ex->rt, ctx, cid, &lo, engine_feed_fn, &f, NULL);
 	return f.stopped ? READER_LEFT : rc;
 }
@@ -258,7 +323,8 @@ static int compute_skip(struct pump *p, const struct log_request *lr, dms_error 
 	if (s.spool_path)
 		rc = spool_replay(s.spool_path, NULL, counter_sink, &c) < 0 ? DMS_ERR_INTERNAL : 0;
 	else if (s.container_id && s.state >= DMS_STATE_RUNNING)
-		rc = read_engine(p->ex, p->ctx, s.container_id, s.tty, false, counter_sink, &c);
+		rc = read_engine(p->ex, p->ctx, s.container_id, s.tty, false, counter_sink, NULL,
+		                 &c);
 	source_free(&s);
 	if (rc != 0) {
 		free(c.ring);
@@ -309,7 +375,7 @@ static void *pump_main(void *arg)
 		p->read_ctx = rctx;
 		pthread_mutex_unlock(&p->ex->mu);
 		rc = read_engine(p->ex, rctx ? rctx : p->ctx, s.container_id, s.tty, p->follow,
-		                 pump_sink, p);
+		                 pump_sink, p->timestamps ? pump_stamp : NULL, p);
 		pthread_mutex_lock(&p->ex->mu);
 		p->read_ctx = NULL;
 		switched = p->to_spool;
@@ -378,6 +444,19 @@ int logs_open_stream(struct dms_executor *ex, struct handler *h, const struct lo
 	}
 	p->format = lr->format;
 	p->follow = lr->follow;
+	p->timestamps = lr->timestamps;
+	if (p->timestamps) {
+		pthread_mutex_lock(&h->mu);
+		bool tty = h->tty;
+		pthread_mutex_unlock(&h->mu);
+		if (tty) {
+			rc = err_set(err, DMS_ERR_INVALID_ARGUMENT,
+			             "log request: timestamps: %s has a TTY: its output is one raw "
+			             "stream, without records to stamp",
+			             h->execution_id);
+			goto fail;
+		}
+	}
 	if ((rc = compute_skip(p, lr, err)) != 0)
 		goto fail;
 

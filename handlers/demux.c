@@ -24,7 +24,7 @@ void demux_init(struct demux *d, bool raw)
  * checked, as Docker's own stdcopy does; the padding bytes are not. */
 static int demux_start_frame(struct demux *d)
 {
-	if (d->hdr[0] > DEMUX_STDERR) {
+	if (d->hdr[0] > (d->stamps ? DEMUX_STAMP : DEMUX_STDERR)) {
 		d->bad = true;
 		return -1;
 	}

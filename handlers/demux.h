@@ -11,6 +11,9 @@
 #include <stdint.h>
 
 enum { DEMUX_STDIN = 0, DEMUX_STDOUT = 1, DEMUX_STDERR = 2 };
+/* Not an engine's: the log spool's stamp records (spool.h). A demux takes
+ * them only when `stamps` is set. */
+enum { DEMUX_STAMP = 3 };
 
 struct demux {
 	bool raw;
@@ -18,7 +21,8 @@ struct demux {
 	size_t hdr_len;
 	uint32_t remaining; /* payload bytes left in the current frame */
 	int stream;
-	bool bad; /* an invalid header was seen; stream abandoned */
+	bool bad;    /* an invalid header was seen; stream abandoned */
+	bool stamps; /* frames of stream DEMUX_STAMP are valid (the spool's) */
 };
 
 /* Called per payload chunk (a frame may arrive in several chunks). Return

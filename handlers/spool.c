@@ -101,6 +101,48 @@ int spool_append(struct spool *s, int stream, const char *data, size_t len)
 	return 0;
 }
 
+int spool_append_stamp(struct spool *s, int stream, int64_t wall_ns)
+{
+	uint8_t rec[8 + SPOOL_STAMP_LEN];
+	uint64_t ns = (uint64_t)wall_ns;
+	off_t start;
+
+	if (!s || s->fd < 0 || stream < DEMUX_STDIN || stream > DEMUX_STDERR) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->truncated)
+		return 0;
+	demux_frame_header(rec, DEMUX_STAMP, SPOOL_STAMP_LEN);
+	rec[8] = (uint8_t)stream;
+	for (int i = 0; i < 8; i++)
+		rec[9 + i] = (uint8_t)(ns >> (56 - 8 * i));
+	start = lseek(s->fd, 0, SEEK_CUR);
+	if (write_all(s->fd, rec, sizeof(rec)) != 0) {
+		int e = errno;
+
+		if (start >= 0 && ftruncate(s->fd, start) == 0)
+			lseek(s->fd, start, SEEK_SET);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+bool spool_stamp_decode(const char *data, size_t len, int *stream, int64_t *wall_ns)
+{
+	const uint8_t *b = (const uint8_t *)data;
+	uint64_t ns = 0;
+
+	if (len != SPOOL_STAMP_LEN || b[0] > DEMUX_STDERR)
+		return false;
+	for (int i = 0; i < 8; i++)
+		ns = ns << 8 | b[1 + i];
+	*stream = b[0];
+	*wall_ns = (int64_t)ns;
+	return true;
+}
+
 void spool_close(struct spool *s)
 {
 	if (!s)
@@ -115,6 +157,9 @@ struct replay {
 	uint64_t skip[3];
 	demux_sink_fn sink;
 	void *ud;
+	const struct demux *d;       /* its frame's remaining bytes */
+	char stamp[SPOOL_STAMP_LEN]; /* a stamp record read in pieces */
+	size_t stamp_len;
 };
 
 /* Drops the first skip[stream] payload bytes of each stream — which may end
@@ -123,6 +168,25 @@ static int replay_sink(void *user_data, int stream, const char *data, size_t len
 {
 	struct replay *r = user_data;
 
+	if (stream == DEMUX_STAMP) { /* exactly one record a frame, handed on whole */
+		int st;
+		int64_t ns;
+
+		if (r->stamp_len + len + r->d->remaining != sizeof(r->stamp)) {
+			errno = EBADMSG;
+			return -1;
+		}
+		memcpy(r->stamp + r->stamp_len, data, len);
+		r->stamp_len += len;
+		if (r->stamp_len < sizeof(r->stamp))
+			return 0;
+		r->stamp_len = 0;
+		if (!spool_stamp_decode(r->stamp, sizeof(r->stamp), &st, &ns)) {
+			errno = EBADMSG;
+			return -1;
+		}
+		return r->sink(r->ud, DEMUX_STAMP, r->stamp, sizeof(r->stamp));
+	}
 	if (r->skip[stream]) {
 		uint64_t cut = r->skip[stream] < len ? r->skip[stream] : len;
 
@@ -156,6 +220,8 @@ int spool_replay(const char *path, const uint64_t skip[3], demux_sink_fn sink, v
 		return -1;
 	}
 	demux_init(&d, false);
+	d.stamps = true;
+	r.d = &d;
 	for (;;) {
 		ssize_t n = read(fd, buf, SPOOL_READ_CHUNK);
 

@@ -31,7 +31,7 @@ int ctl_cmd_ls(struct globals *g, int argc, char **argv)
 	struct ctl_error err = {0};
 	char *list = NULL;
 
-	if (ctl_no_args("ls", argc, argv, &status) < 0)
+	if (ctl_no_args(argv[0], argc, argv, &status) < 0)
 		return status;
 	if (ctl_open_backend(g, &b) < 0)
 		return 1;

@@ -85,7 +85,7 @@ int ctl_cmd_wait(struct globals *g, int argc, char **argv)
 }
 
 /* The log request (docs/schema.md); NULL when id is not valid UTF-8. */
-static char *log_request(const char *id, bool follow, bool tail, long lines)
+static char *log_request(const char *id, bool follow, bool tail, long lines, bool timestamps)
 {
 	struct jw w;
 
@@ -97,6 +97,8 @@ static char *log_request(const char *id, bool follow, bool tail, long lines)
 	jw_key_bool(&w, "tail", tail);
 	if (lines >= 0)
 		jw_key_int(&w, "lines", lines);
+	if (timestamps)
+		jw_key_bool(&w, "timestamps", true);
 	jw_key_str(&w, "format", "framed");
 	jw_map_close(&w);
 	return jw_steal(&w);
@@ -108,17 +110,21 @@ int ctl_cmd_logs(struct globals *g, int argc, char **argv)
 	    {"follow", no_argument, NULL, 'f'},
 	    {"tail", no_argument, NULL, 'T'},
 	    {"lines", required_argument, NULL, 'n'},
+	    {"timestamps", no_argument, NULL, 't'},
 	    SUBCMD_HELP_OPT,
 	    {NULL, 0, NULL, 0},
 	};
-	bool follow = false, tail = false;
+	bool follow = false, tail = false, timestamps = false;
 	long lines = -1;
 	int opt, status = 1;
 
-	while ((opt = getopt_long(argc, argv, "fn:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "fn:th", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			follow = true;
+			break;
+		case 't':
+			timestamps = true;
 			break;
 		case 'T':
 			tail = true;
@@ -139,7 +145,7 @@ int ctl_cmd_logs(struct globals *g, int argc, char **argv)
 	if (optind + 1 != argc)
 		return ctl_command_help("logs", stderr, 2);
 
-	_cleanup_free_ char *req = log_request(argv[optind], follow, tail, lines);
+	_cleanup_free_ char *req = log_request(argv[optind], follow, tail, lines, timestamps);
 	struct ctl_backend *b = NULL;
 	struct ctl_error err = {0};
 	int fd;

@@ -17,6 +17,7 @@
 #include <dbus/dbus.h>
 
 #include "ctl_cmd.h"
+#include "ctl_run.h"
 #include "util.h"
 
 /* --- help ----------------------------------------------------------- */
@@ -26,35 +27,32 @@ static const struct {
 	const char *usage;
 	const char *help;
 } commands[] = {
-    {"run",
-     "run [--rm] [-e K=V]... [-w DIR] [--cpus N] [--memory SIZE] [--name ID] IMAGE [-- CMD...]",
+    {"run", "run [FLAGS] IMAGE [CMD...]",
      "Run a job in a container, stream its output live and exit with its exit code\n"
-     "(125 when the executor could not start it). CMD is the container command as\n"
-     "given (no shell is implied; use -- sh -c '...'). Ctrl-C cancels the job.\n"
-     "  -e, --env K=V      environment variable (repeatable)\n"
-     "  -w, --workdir DIR  working directory in the container\n"
-     "      --cpus N       CPU cores (fractions allowed)\n"
-     "  -m, --memory SIZE  memory limit: bytes, or with a unit: k, m, g (binary, as\n"
-     "                     docker reads them), KiB, MiB, GiB, kB, MB, GB (decimal)\n"
-     "      --name ID      execution id (default: the executor names it,\n"
-     "                     run-<time>-<random>)\n"
-     "      --rm           accepted for docker compatibility: containers belong to\n"
-     "                     the executor, which removes them (dmsctl cleanup)\n"},
+     "(125 when the executor could not start it, 2 for a bad flag). The flags are\n"
+     "docker run's (--flag=value or --flag value; repeated flags add up); each fills\n"
+     "the request field after its arrow (docs/schema.md). CMD is the container\n"
+     "command as given (no shell is implied; use sh -c '...'); flags end at IMAGE\n"
+     "or at --. Ctrl-C cancels the job.\n"},
     {"start", "start -f FILE",
      "Start the execution described by FILE (JSON, or YAML; '-' reads stdin) and\n"
      "print its execution id (FILE's, else the one the executor gave it).\n"},
     {"wait", "wait ID",
      "Wait for an execution to end; print a summary (or the result JSON with\n"
      "--json) and exit with the job's exit code.\n"},
-    {"logs", "logs [-f] [--tail] [-n LINES] ID",
+    {"logs", "logs [-f] [-t] [--tail] [-n LINES] ID",
      "Print an execution's output (stdout to stdout, stderr to stderr).\n"
-     "  -f, --follow   keep streaming until the job ends\n"
-     "      --tail     only output produced from now on\n"
-     "  -n, --lines N  only the last N lines\n"},
+     "  -f, --follow      keep streaming until the job ends\n"
+     "      --tail        only output produced from now on\n"
+     "  -n, --lines N     only the last N lines\n"
+     "  -t, --timestamps  start each line with the time the engine logged it, as\n"
+     "                    docker logs -t (RFC 3339, UTC, 9 digits; Podman gives\n"
+     "                    whole seconds); not for a job with a TTY\n"},
     {"cancel", "cancel ID",
      "Stop an execution (stop signal, then SIGKILL after the grace period).\n"},
     {"cleanup", "cleanup", "Remove every container, network and volume of this executor.\n"},
     {"ls", "ls", "List the executor's executions.\n"},
+    {"ps", "ps", "The same as ls (docker's name).\n"},
     {"info", "info",
      "Say whether the engine answers and print its fingerprint; exit 1 if it does not.\n"},
     {"image", "image import FILE [--ref REPO[:TAG]]",
@@ -111,6 +109,8 @@ int ctl_command_help(const char *name, FILE *f, int status)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i].name, name) == 0) {
 			fprintf(f, "Usage: dmsctl %s\n\n%s", commands[i].usage, commands[i].help);
+			if (strcmp(name, "run") == 0)
+				run_flags_help(f);
 			return status;
 		}
 	}
@@ -151,6 +151,7 @@ int main(int argc, char **argv)
 	    {"ls", ctl_cmd_ls},           {"info", ctl_cmd_info},     {"image", ctl_cmd_image},
 	    {"metrics", ctl_cmd_metrics}, {"kill", ctl_cmd_kill},     {"pause", ctl_cmd_pause},
 	    {"resume", ctl_cmd_resume},   {"stats", ctl_cmd_stats},   {"inspect", ctl_cmd_inspect},
+	    {"ps", ctl_cmd_ls},
 	};
 	struct globals g = {.opts = {.executor_id = "default"}};
 	const char *config_file = getenv("DMS_EXECUTOR_CONFIG");

@@ -29,6 +29,7 @@ static const struct field log_request_fields[] = {
     {"follow", field_bool, L(follow), false, NULL},
     {"lines", field_int_min, L(lines), false, (const void *)(intptr_t)0},
     {"format", set_log_format, L(format), false, log_formats},
+    {"timestamps", field_bool, L(timestamps), false, NULL},
     {NULL, NULL, 0, false, NULL},
 };
 

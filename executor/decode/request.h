@@ -104,6 +104,7 @@ struct log_request {
 	bool follow;   /* stay open until the job ends */
 	int64_t lines; /* last N lines only; -1: all */
 	enum log_format format;
+	bool timestamps; /* each line starts with its RFC 3339 stamp */
 };
 
 int log_request_parse(const char *text, size_t len, struct log_request **out, dms_error **err);

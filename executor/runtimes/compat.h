@@ -233,6 +233,25 @@ int compat_logs_not_frames(const char *id, dms_error **err);
  * Non-zero when fn asked to stop. */
 int compat_log_frame(runtime_log_fn fn, void *ud, bool tty, int stream, const char *data, size_t n);
 
+/* A read for a caller that asked for stamps (log_options.stamp): the body
+ * of a timestamps=1 read handed on as frames without their stamps, each
+ * record's stamp to opts->stamp first. compat_logs_read_stamped is
+ * compat_logs_read so, or as it is without opts->stamp; a flavor with its
+ * own reads (Podman's holdback) feeds compat_unstamp_data itself. */
+struct compat_unstamp {
+	struct compat_stamped parser;
+	runtime_log_fn fn;
+	runtime_stamp_fn stamp;
+	void *ud;
+	bool broken;
+};
+void compat_unstamp_init(struct compat_unstamp *u, const struct log_options *opts,
+                         runtime_log_fn fn, void *ud);
+int compat_unstamp_data(void *ud, const char *data, size_t len);
+int compat_logs_read_stamped(struct runtime *rt, dms_context *ctx, const char *id,
+                             const struct log_options *opts, runtime_log_fn fn, void *ud,
+                             dms_error **err);
+
 /* The engine URL (for messages). */
 const char *compat_url(const struct runtime *rt);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "compat_internal.h"
 
 /* ---- stamped frames, for the follows of docker.c and podman.c ------------ */
@@ -113,6 +114,36 @@ int compat_log_frame(runtime_log_fn fn, void *ud, bool tty, int stream, const ch
 	return fn(ud, data, n) != 0;
 }
 
+/* ---- stamps for the caller ------------------------------------------------ */
+
+static void unstamp_record(void *ud, int stream, const char *stamp, size_t len)
+{
+	struct compat_unstamp *u = ud;
+
+	u->stamp(u->ud, stream, len < COMPAT_STAMP_MAX ? parse_rfc3339(stamp) : 0);
+}
+
+static int unstamp_payload(void *ud, int stream, const char *data, size_t n)
+{
+	struct compat_unstamp *u = ud;
+
+	return compat_log_frame(u->fn, u->ud, false, stream, data, n);
+}
+
+void compat_unstamp_init(struct compat_unstamp *u, const struct log_options *opts,
+                         runtime_log_fn fn, void *ud)
+{
+	*u = (struct compat_unstamp){.fn = fn, .stamp = opts->stamp, .ud = ud};
+}
+
+int compat_unstamp_data(void *ud, const char *data, size_t len)
+{
+	struct compat_unstamp *u = ud;
+
+	return compat_stamped_feed(&u->parser, false, &u->broken, data, len, unstamp_record,
+	                           unstamp_payload, u);
+}
+
 /* ---- reading -------------------------------------------------------------- */
 
 int compat_logs_read(struct runtime *rt, dms_context *ctx, const char *id,
@@ -149,6 +180,22 @@ int compat_logs_read(struct runtime *rt, dms_context *ctx, const char *id,
 	return 0;
 }
 
+int compat_logs_read_stamped(struct runtime *rt, dms_context *ctx, const char *id,
+                             const struct log_options *opts, runtime_log_fn fn, void *ud,
+                             dms_error **err)
+{
+	struct compat_unstamp u;
+	int rc;
+
+	if (!opts->stamp)
+		return compat_logs_read(rt, ctx, id, opts, false, fn, ud, err);
+	compat_unstamp_init(&u, opts, fn, ud);
+	rc = compat_logs_read(rt, ctx, id, opts, true, compat_unstamp_data, &u, err);
+	if (rc == 0 && u.broken)
+		rc = compat_logs_not_frames(id, err);
+	return rc;
+}
+
 int compat_container_logs(struct runtime *rt, dms_context *ctx, const char *id,
                           const struct log_options *opts, runtime_log_fn fn, void *ud,
                           dms_error **err)
@@ -164,5 +211,5 @@ int compat_container_logs(struct runtime *rt, dms_context *ctx, const char *id,
 		return rc;
 	if (flavor->logs)
 		return flavor->logs(rt, ctx, id, opts, fn, ud, err);
-	return compat_logs_read(rt, ctx, id, opts, false, fn, ud, err);
+	return compat_logs_read_stamped(rt, ctx, id, opts, fn, ud, err);
 }

@@ -73,6 +73,7 @@ enum dfollow_mode {
 
 struct dfollow {
 	runtime_log_fn fn;
+	runtime_stamp_fn stamp; /* the caller's, NULL: none */
 	void *ud;
 	bool tty;
 	bool stopped;   /* fn asked to stop */
@@ -139,6 +140,8 @@ static int dfollow_send(struct dfollow *f, int stream, const char *data, size_t 
 {
 	if (n == 0)
 		return 0;
+	if (f->stamp && !f->tty)
+		f->stamp(f->ud, stream, f->rec_ns);
 	if (compat_log_frame(f->fn, f->ud, f->tty, stream, data, n) != 0)
 		return f->stopped = true, 1;
 	f->sent[stream] += n;
@@ -276,9 +279,9 @@ static int dfollow_complete(struct runtime *rt, dms_context *ctx, const char *id
 }
 
 static int docker_follow(struct runtime *rt, dms_context *ctx, const char *id, runtime_log_fn fn,
-                         void *ud, dms_error **err)
+                         runtime_stamp_fn stamp, void *ud, dms_error **err)
 {
-	struct dfollow f = {.fn = fn, .ud = ud, .parser.min_stream = 1};
+	struct dfollow f = {.fn = fn, .stamp = stamp, .ud = ud, .parser.min_stream = 1};
 	int rc = 0;
 
 	for (int attempt = 0;; attempt++) {
@@ -311,8 +314,8 @@ static int docker_logs(struct runtime *rt, dms_context *ctx, const char *id,
                        const struct log_options *opts, runtime_log_fn fn, void *ud, dms_error **err)
 {
 	if (opts->follow && opts->tail < 0 && opts->since_ns <= 0 && opts->stdout_ && opts->stderr_)
-		return docker_follow(rt, ctx, id, fn, ud, err);
-	return compat_logs_read(rt, ctx, id, opts, false, fn, ud, err);
+		return docker_follow(rt, ctx, id, fn, opts->stamp, ud, err);
+	return compat_logs_read_stamped(rt, ctx, id, opts, fn, ud, err);
 }
 
 static const struct compat_event_name docker_events[] = {

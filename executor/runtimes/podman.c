@@ -273,6 +273,7 @@ struct stamp_bytes {
 
 struct follow {
 	runtime_log_fn fn;
+	runtime_stamp_fn stamp; /* the caller's, NULL: none */
 	void *ud;
 	bool tty;
 	bool stopped; /* fn asked to stop */
@@ -287,7 +288,8 @@ struct follow {
 	size_t n_hist, cap_hist;
 	bool unstamped; /* a record without a usable stamp: base stays put */
 	struct compat_stamped parser;
-	int64_t sec; /* the current record's stamp, whole seconds */
+	int64_t sec;    /* the current record's stamp, whole seconds */
+	int64_t rec_ns; /* the same in ns, 0: unusable */
 };
 
 static void follow_count(struct follow *f, int64_t sec, int stream, size_t n)
@@ -325,6 +327,8 @@ static int follow_emit(struct follow *f, int stream, const char *data, size_t n)
 	off = f->sent[stream] > start ? (size_t)(f->sent[stream] - start) : 0;
 	f->sent[stream] = end;
 	f->fresh = true;
+	if (f->stamp && !f->tty)
+		f->stamp(f->ud, stream, f->rec_ns);
 	if (compat_log_frame(f->fn, f->ud, f->tty, stream, data + off, n - off) != 0)
 		return f->stopped = true, 1;
 	return 0;
@@ -336,6 +340,7 @@ static void follow_record(void *ud, int stream, const char *stamp, size_t len)
 	int64_t ns = len < COMPAT_STAMP_MAX ? parse_rfc3339(stamp) : 0;
 
 	(void)stream;
+	f->rec_ns = ns > 0 ? ns : 0;
 	if (ns <= 0) {
 		f->unstamped = true;
 		f->sec = INT64_MAX;
@@ -402,7 +407,10 @@ static int podman_follow(struct runtime *rt, dms_context *ctx, const char *id,
                          const struct log_options *opts, runtime_log_fn fn, void *ud,
                          dms_error **err)
 {
-	struct follow f = {.fn = fn, .ud = ud, .base_ns = opts->since_ns > 0 ? opts->since_ns : 0};
+	struct follow f = {.fn = fn,
+	                   .stamp = opts->stamp,
+	                   .ud = ud,
+	                   .base_ns = opts->since_ns > 0 ? opts->since_ns : 0};
 	long pause = PODMAN_FOLLOW_POLL_MIN_MS;
 	int rc;
 
@@ -454,11 +462,20 @@ static int podman_follow(struct runtime *rt, dms_context *ctx, const char *id,
 static int podman_logs(struct runtime *rt, dms_context *ctx, const char *id,
                        const struct log_options *opts, runtime_log_fn fn, void *ud, dms_error **err)
 {
+	struct compat_unstamp u;
+	int rc;
+
 	if (opts->follow && opts->tail >= 0)
-		return compat_logs_read(rt, ctx, id, opts, false, fn, ud, err);
+		return compat_logs_read_stamped(rt, ctx, id, opts, fn, ud, err);
 	if (opts->follow)
 		return podman_follow(rt, ctx, id, opts, fn, ud, err);
-	return podman_read(rt, ctx, id, opts, false, fn, ud, NULL, err);
+	if (!opts->stamp)
+		return podman_read(rt, ctx, id, opts, false, fn, ud, NULL, err);
+	compat_unstamp_init(&u, opts, fn, ud);
+	rc = podman_read(rt, ctx, id, opts, true, compat_unstamp_data, &u, NULL, err);
+	if (rc == 0 && u.broken)
+		rc = compat_logs_not_frames(id, err);
+	return rc;
 }
 
 /* Podman's compat /events renames libpod's "died" to "die" (with exitCode);

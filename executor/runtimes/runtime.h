@@ -120,11 +120,21 @@ typedef void (*runtime_ready_fn)(void *user_data);
 /* Raw log bytes as the engine sends them (framed unless tty). */
 typedef int (*runtime_log_fn)(void *user_data, const char *data, size_t len);
 
+/* The stamp of the record whose frames come next (the engine's
+ * timestamps=1: RFC 3339, nanoseconds on Docker, whole seconds on Podman),
+ * with the same user_data as the runtime_log_fn. */
+typedef void (*runtime_stamp_fn)(void *user_data, int stream, int64_t wall_ns);
+
 struct log_options {
 	bool follow;
 	bool stdout_, stderr_;
 	int64_t tail;     /* -1: all */
 	int64_t since_ns; /* 0: from the beginning */
+	/* Non-NULL: called before the frames of each record (a record's
+	 * frames are whole frames after it), the frames themselves without the
+	 * stamp. Only for a container without a TTY (whose log has no frames
+	 * to carry stamps). */
+	runtime_stamp_fn stamp;
 };
 
 /* Pull progress, once per message of the pull stream: the latest status

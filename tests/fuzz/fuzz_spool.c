@@ -13,6 +13,11 @@
  *    then replayed: the replay is exactly the first `limit` payload bytes in
  *    order, and spool->truncated says whether anything was dropped.
  *
+ * Stamp records (stream 3, spool_append_stamp) are checked too: a valid
+ * one reaches the sink whole and in order, anything else of stream 3 is
+ * a malformed file; the round trip writes one for each record of stream 3
+ * and gets back those written before the spool was truncated.
+ *
  * Input layout: byte 0 = skip for stdout, byte 1 = skip for stderr (bytes,
  * times 3), bytes 2-3 = spool limit (0: unlimited), then the file. */
 #include <errno.h>
@@ -38,11 +43,16 @@
 		}                                                                                  \
 	} while (0)
 
+#define STAMPS_KEPT 4096
+#define STAMPS_CMP(n) ((n) < STAMPS_KEPT ? (n) : STAMPS_KEPT)
+
 struct out {
 	char *data[3];
 	size_t len[3];
 	char *merged; /* all streams, in order */
 	size_t merged_len;
+	int64_t stamps[STAMPS_KEPT]; /* stream * 2^56 + ns of the stamp records, in order */
+	size_t n_stamps;
 };
 
 static void grow_append(char **buf, size_t *len, const char *p, size_t n)
@@ -61,6 +71,17 @@ static int sink(void *ud, int stream, const char *p, size_t n)
 {
 	struct out *o = ud;
 
+	if (stream == DEMUX_STAMP) {
+		int st;
+		int64_t ns;
+
+		CHECK(spool_stamp_decode(p, n, &st, &ns), "a stamp record of %zu bytes", n);
+		if (o->n_stamps < STAMPS_KEPT) /* the rest are counted */
+			o->stamps[o->n_stamps] =
+			    (int64_t)((uint64_t)st << 56) + (ns & 0xffffffffffffff);
+		o->n_stamps++;
+		return 0;
+	}
 	CHECK(stream >= 0 && stream <= 2 && n > 0, "chunk (%d, %zu)", stream, n);
 	grow_append(&o->data[stream], &o->len[stream], p, n);
 	grow_append(&o->merged, &o->merged_len, p, n);
@@ -72,7 +93,8 @@ static void out_free(struct out *o)
 	for (int s = 0; s < 3; s++)
 		free(o->data[s]);
 	free(o->merged);
-	memset(o, 0, sizeof(*o));
+	o->data[0] = o->data[1] = o->data[2] = o->merged = NULL;
+	o->len[0] = o->len[1] = o->len[2] = o->merged_len = o->n_stamps = 0;
 }
 
 /* Reference reading of a spool file: the payload per stream, including the
@@ -84,11 +106,19 @@ static bool reference(const uint8_t *p, size_t n, struct out *o)
 	size_t i = 0;
 
 	while (i < n) {
-		if (n - i < 8 || p[i] > 2)
+		if (n - i < 8 || p[i] > DEMUX_STAMP)
 			return false;
 		uint32_t size = (uint32_t)p[i + 4] << 24 | (uint32_t)p[i + 5] << 16 |
 		                (uint32_t)p[i + 6] << 8 | p[i + 7];
 		size_t have = n - i - 8 < size ? n - i - 8 : size;
+
+		if (p[i] == DEMUX_STAMP && size) { /* {stream <= 2, ns}, whole */
+			if (size != SPOOL_STAMP_LEN || have < size || p[i + 8] > 2)
+				return false;
+			sink(o, DEMUX_STAMP, (const char *)p + i + 8, size);
+			i += 8 + size;
+			continue;
+		}
 
 		if (have)
 			sink(o, p[i], (const char *)p + i + 8, have);
@@ -135,6 +165,11 @@ static void check_replay(const uint8_t *file, size_t n, const uint64_t skip[3])
 	} else {
 		CHECK(rc == 0, "valid file: rc %d errno %d", rc, errno);
 	}
+	if (valid)
+		CHECK(got.n_stamps == want.n_stamps &&
+		          memcmp(got.stamps, want.stamps,
+		                 STAMPS_CMP(want.n_stamps) * sizeof(int64_t)) == 0,
+		      "stamps: %zu, want %zu", got.n_stamps, want.n_stamps);
 	/* What was handed out (all of it, or up to where the file goes bad)
 	 * is exactly the file's payload minus the skipped prefix. */
 	for (int s = 0; s <= 2; s++) {
@@ -156,11 +191,15 @@ static void check_round_trip(const uint8_t *p, size_t n, uint64_t limit)
 	dms_error *err = NULL;
 	char *all = NULL;
 	size_t all_len = 0;
+	static struct out stamped; /* the stamps written: too big for the stack */
+
+	stamped.n_stamps = 0;
 
 	CHECK(spool_create(spool_path, limit, &sp, &err) == 0, "spool_create: %s",
 	      err ? err->message : "?");
 	/* Records: 1 byte (stream in bits 0-1, length in bits 2-7), then up to
-	 * 63 bytes of payload. Stream 3 is refused by spool_append. */
+	 * 63 bytes of payload. Stream 3 is refused by spool_append; for it a
+	 * stamp of stream len % 3 is written, its ns the record's length. */
 	for (size_t i = 0; i < n;) {
 		int stream = p[i] & 3;
 		size_t len = p[i] >> 2;
@@ -171,6 +210,14 @@ static void check_round_trip(const uint8_t *p, size_t n, uint64_t limit)
 		int rc = spool_append(sp, stream, (const char *)p + i, len);
 		if (stream == 3) {
 			CHECK(rc == -1 && errno == EINVAL, "stream 3 accepted");
+			bool written = !sp->truncated;
+			CHECK(spool_append_stamp(sp, (int)(len % 3), (int64_t)len) == 0,
+			      "spool_append_stamp: %s", strerror(errno));
+			if (written) {
+				char rec[SPOOL_STAMP_LEN] = {(char)(len % 3)};
+				rec[SPOOL_STAMP_LEN - 1] = (char)len;
+				sink(&stamped, DEMUX_STAMP, rec, sizeof(rec));
+			}
 		} else {
 			CHECK(rc == 0, "spool_append: %s", strerror(errno));
 			grow_append(&all, &all_len, (const char *)p + i, len);
@@ -191,6 +238,10 @@ static void check_round_trip(const uint8_t *p, size_t n, uint64_t limit)
 	      strerror(errno));
 	CHECK(got.merged_len == expect, "replayed %zu, want %zu", got.merged_len, expect);
 	CHECK(expect == 0 || memcmp(got.merged, all, expect) == 0, "replay differs");
+	CHECK(got.n_stamps == stamped.n_stamps &&
+	          memcmp(got.stamps, stamped.stamps, STAMPS_CMP(got.n_stamps) * sizeof(int64_t)) ==
+	              0,
+	      "replayed %zu stamps, wrote %zu", got.n_stamps, stamped.n_stamps);
 	out_free(&got);
 	free(all);
 }
