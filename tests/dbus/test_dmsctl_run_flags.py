@@ -24,16 +24,15 @@ from dmshost import DMSCTL, IMAGE, unique
 CTL_TIMEOUT = 120  # seconds: the deadline of each dmsctl process
 
 
-def run_flags_config(state_dir):  # noqa: ARG001 — for the policy to come
-    """The executor config of these tests, in one place. The operator policy
-    (`policy:` in the config: binds only under bind_roots, no added
-    capabilities, no host network, no ports below 1024, results_dir only
-    under <state_dir>/results by default) will need these tests' needs
-    allowed here once it exists, e.g. `policy: {bind_roots: [<state_dir>],
-    cap_add: [NET_ADMIN], host_network: true}`. The tests already bind only
-    under the state dir, publish only ports >= 1024 and write results only
-    under <state_dir>/results."""
-    return ''
+def run_flags_config(state_dir):
+    """The executor config of these tests, in one place: the operator policy
+    (docs/security.md) allows what the flags under test ask for — binds
+    under the state dir (-v, --mount), the capabilities of the --cap-add
+    tests, the host network (--network host) and GPU requests (--gpus, which
+    then fail on the engine with the error the tests check). Ports are >=
+    1024 and results dirs under <state_dir>/results, within the defaults."""
+    return ('policy:\n  bind_roots: [%s]\n  cap_add: [NET_ADMIN, CHOWN]\n'
+            '  host_network: true\n  gpus: true\n' % os.path.realpath(state_dir))
 
 
 class RunFlagsBase:
