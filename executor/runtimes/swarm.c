@@ -1723,9 +1723,9 @@ static int swarm_network_create(struct runtime *rt, dms_context *ctx, const char
                                 const strv labels, bool internal, char **id_out,
                                 dms_error **err)
 {
-	(void)rt, (void)ctx, (void)labels, (void)internal, (void)id_out;
-	return err_set(err, DMS_ERR_INVALID_ARGUMENT,
-	               "network %s: a job network is not made on a swarm (docs/swarm.md)", name);
+	/* A labelled network on the manager, which Cleanup removes; the
+	 * executor makes none on a swarm (network_mode isolated is refused). */
+	return compat_network_create(rt, ctx, name, labels, internal, id_out, err);
 }
 
 /* A volume would be one node's: the swarm's labelled object of the third
