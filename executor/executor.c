@@ -197,7 +197,8 @@ int executor_new_with_runtime(const char *id, const char *config_yaml,
 	if (RT_HAS(ex->rt_ops, open_config))
 		rc = ex->rt_ops->open_config(ex->cfg, &ex->rt, err);
 	else if (ex->cfg->tls_ca || ex->cfg->tls_cert)
-		rc = err_set(err, DMS_ERR_CONFIG, "%s: not used by the %s runtime (only swarm speaks TLS)",
+		rc = err_set(err, DMS_ERR_CONFIG,
+		             "%s: not used by the %s runtime (only swarm speaks TLS)",
 		             ex->cfg->tls_ca ? "tls_ca" : "tls_cert", ex->rt_ops->kind);
 	else
 		rc = ex->rt_ops->open(ex->cfg->host, &ex->rt, err);

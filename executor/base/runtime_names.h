@@ -9,7 +9,7 @@
 #define RUNTIME_DOCKER "docker"
 #define RUNTIME_PODMAN "podman"
 #define RUNTIME_SWARM "swarm" /* Docker Swarm mode: a manager (docs/swarm.md); never `auto` */
-#define RUNTIME_AUTO "auto" /* not a runtime: ask the engines which one answers */
+#define RUNTIME_AUTO "auto"   /* not a runtime: ask the engines which one answers */
 #define RUNTIME_DEFAULT RUNTIME_DOCKER
 
 /* The runtimes, in the order `auto` tries them; NULL-terminated. */

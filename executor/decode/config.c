@@ -165,7 +165,8 @@ static int check_tls(struct doc_ctx *c, const struct node *root, const struct ex
 	for (size_t i = 0; i < root->n; i++)
 		if (strcmp(root->keys[i]->text, given) == 0) {
 			doc_path_push_key(c, given);
-			return doc_fail_at(c, root->items[i], "needs %s too (a client certificate and its key)",
+			return doc_fail_at(c, root->items[i],
+			                   "needs %s too (a client certificate and its key)",
 			                   missing);
 		}
 	return 0;

@@ -97,7 +97,8 @@ static int constraint_rule(struct doc_ctx *c, const struct node *el)
 	for (size_t i = 0; attrs[i] && !known; i++)
 		known = strlen(attrs[i]) == klen && strncmp(s, attrs[i], klen) == 0;
 	for (size_t i = 0; prefixes[i] && !known; i++)
-		known = klen > strlen(prefixes[i]) && strncmp(s, prefixes[i], strlen(prefixes[i])) == 0;
+		known =
+		    klen > strlen(prefixes[i]) && strncmp(s, prefixes[i], strlen(prefixes[i])) == 0;
 	if (!known)
 		return doc_fail_at(c, el,
 		                   "attribute must be node.id, node.hostname, node.role, "
@@ -679,15 +680,17 @@ int request_check_runtime(const struct exec_request *r, const char *runtime, dms
 		return 0;
 	if (!swarm) {
 		if (r->placement_constraints)
-			return refuse(err, "engine_spec.params.placement", runtime,
-			              "placement constraints choose a node of a swarm; this executor's "
-			              "jobs run on the one engine it is connected to (use runtime: swarm)");
+			return refuse(
+			    err, "engine_spec.params.placement", runtime,
+			    "placement constraints choose a node of a swarm; this executor's "
+			    "jobs run on the one engine it is connected to (use runtime: swarm)");
 		return 0;
 	}
 	if (r->cpuset_cpus)
-		return refuse(err, "resources.cpu.cpuset", runtime,
-		              "a swarm service has no cpuset (the scheduler picks the node, and CPU "
-		              "numbers are each node's own); use resources.cpu.cores");
+		return refuse(
+		    err, "resources.cpu.cpuset", runtime,
+		    "a swarm service has no cpuset (the scheduler picks the node, and CPU "
+		    "numbers are each node's own); use resources.cpu.cores");
 	if (r->n_gpus)
 		return refuse(err, "resources.gpus", runtime,
 		              "a swarm service has no device requests; place the job on a GPU node "
@@ -696,9 +699,10 @@ int request_check_runtime(const struct exec_request *r, const char *runtime, dms
 		return refuse(err, "engine_spec.params.network_mode", runtime,
 		              "\"host\" would be the network of whichever node runs the job");
 	if (r->network_mode && strcmp(r->network_mode, "isolated") == 0)
-		return refuse(err, "engine_spec.params.network_mode", runtime,
-		              "\"isolated\" makes a bridge network on this machine, not on the node "
-		              "that runs the job");
+		return refuse(
+		    err, "engine_spec.params.network_mode", runtime,
+		    "\"isolated\" makes a bridge network on this machine, not on the node "
+		    "that runs the job");
 	if (r->n_outputs)
 		return refuse(err, "outputs", runtime,
 		              "an output is written on the node that runs the job, which is not "
@@ -708,9 +712,10 @@ int request_check_runtime(const struct exec_request *r, const char *runtime, dms
 			char field[64];
 
 			snprintf(field, sizeof(field), "engine_spec.params.ports[%zu].host_ip", i);
-			return refuse(err, field, runtime,
-			              "a swarm publishes a port on every node (ingress), not on one "
-			              "address");
+			return refuse(
+			    err, field, runtime,
+			    "a swarm publishes a port on every node (ingress), not on one "
+			    "address");
 		}
 	return 0;
 }

@@ -61,7 +61,7 @@ struct exec_request {
 	struct port_spec *ports;
 	size_t n_ports;
 	strv placement_constraints; /* engine_spec.params.placement.constraints; swarm only */
-	int64_t timeout_ms; /* job deadline; 0: none. Exceeded -> cancelled */
+	int64_t timeout_ms;         /* job deadline; 0: none. Exceeded -> cancelled */
 	/* resources */
 	double cpu_cores;     /* 0: unlimited */
 	int64_t memory_bytes; /* 0: unlimited */

@@ -55,9 +55,9 @@ struct http_handle {
 };
 
 struct http_client {
-	char *url;         /* as given, for messages */
-	char *socket_path; /* unix sockets: the path; else NULL */
-	char *base;        /* "http://localhost" or "http(s)://host:port" */
+	char *url;                         /* as given, for messages */
+	char *socket_path;                 /* unix sockets: the path; else NULL */
+	char *base;                        /* "http://localhost" or "http(s)://host:port" */
 	char *tls_ca, *tls_cert, *tls_key; /* http_client_set_tls; NULL: none */
 	pthread_mutex_t mu;
 	char api_version[32]; /* "" until set */
@@ -203,8 +203,8 @@ int http_client_set_tls(struct http_client *c, const char *ca, const char *cert,
 		return err_set(err, DMS_ERR_CONFIG,
 		               "tls_ca: TLS needs a tcp:// host; %s is a unix socket", c->url);
 	if (!cert != !key)
-		return err_set(err, DMS_ERR_CONFIG, "%s: needs %s too", cert ? "tls_cert" : "tls_key",
-		               cert ? "tls_key" : "tls_cert");
+		return err_set(err, DMS_ERR_CONFIG, "%s: needs %s too",
+		               cert ? "tls_cert" : "tls_key", cert ? "tls_key" : "tls_cert");
 	if (strncmp(c->base, "http://", 7) != 0)
 		return 0; /* https already */
 	if (asprintf(&base, "https://%s", c->base + 7) < 0)

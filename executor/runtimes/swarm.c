@@ -71,15 +71,15 @@
 struct swarm_stop {
 	struct swarm_stop *next;
 	char *service_id;
-	char *task_id;        /* NULL: it had no task (pending): nothing to follow */
-	strv labels;          /* the service's, for inspect once it is gone */
+	char *task_id; /* NULL: it had no task (pending): nothing to follow */
+	strv labels;   /* the service's, for inspect once it is gone */
 	bool tty;
 	int exit_code;        /* the task's, once the poll saw it; -1 unknown */
 	struct buf log;       /* the raw log bytes as the engine sent them */
 	bool attached, done;  /* under swarm->mu */
 	int64_t gone_mono_ns; /* the poll saw the task gone (0: not yet) */
 	int64_t started_at_ns, finished_at_ns;
-	dms_context *ctx;     /* the follower's; cancelled by the poll */
+	dms_context *ctx; /* the follower's; cancelled by the poll */
 	pthread_t thread;
 	bool has_thread;
 	struct runtime *rt;
@@ -118,7 +118,8 @@ static char *swarm_service_name(const char *name)
 		char ch = name[i];
 
 		valid = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		        (ch >= '0' && ch <= '9') || ((ch == '-' || ch == '_') && i > 0 && i < n - 1);
+		        (ch >= '0' && ch <= '9') ||
+		        ((ch == '-' || ch == '_') && i > 0 && i < n - 1);
 	}
 	if (valid)
 		return strdup(name);
@@ -171,11 +172,11 @@ static enum task_phase phase_of(const char *state)
 		const char *name;
 		enum task_phase phase;
 	} phases[] = {
-	    {"new", TP_WAITING},       {"allocated", TP_WAITING}, {"pending", TP_WAITING},
-	    {"assigned", TP_WAITING},  {"accepted", TP_STARTING}, {"preparing", TP_STARTING},
-	    {"ready", TP_STARTING},    {"starting", TP_STARTING}, {"running", TP_RUNNING},
-	    {"complete", TP_DONE},     {"failed", TP_DONE},       {"shutdown", TP_DONE},
-	    {"rejected", TP_BROKEN},   {"orphaned", TP_BROKEN},   {"remove", TP_BROKEN},
+	    {"new", TP_WAITING},      {"allocated", TP_WAITING}, {"pending", TP_WAITING},
+	    {"assigned", TP_WAITING}, {"accepted", TP_STARTING}, {"preparing", TP_STARTING},
+	    {"ready", TP_STARTING},   {"starting", TP_STARTING}, {"running", TP_RUNNING},
+	    {"complete", TP_DONE},    {"failed", TP_DONE},       {"shutdown", TP_DONE},
+	    {"rejected", TP_BROKEN},  {"orphaned", TP_BROKEN},   {"remove", TP_BROKEN},
 	};
 
 	for (size_t i = 0; state && i < sizeof(phases) / sizeof(phases[0]); i++)
@@ -367,9 +368,10 @@ static void job_judge(struct runtime *rt, dms_context *ctx, const struct swarm_t
 			jv->status = CS_EXITED;
 			jv->failure = DMS_ERR_RUNTIME_UNAVAILABLE;
 			jv->finished_at_ns = wall_now_ns();
-			snprintf(jv->error, sizeof(jv->error),
-			         "node %s is down: its task %s was %s (%s); the job is not run again",
-			         node, t->id, t->state, *why ? why : "no message");
+			snprintf(
+			    jv->error, sizeof(jv->error),
+			    "node %s is down: its task %s was %s (%s); the job is not run again",
+			    node, t->id, t->state, *why ? why : "no message");
 		}
 		return;
 	case TP_WAITING:
@@ -378,11 +380,12 @@ static void job_judge(struct runtime *rt, dms_context *ctx, const struct swarm_t
 			jv->status = CS_EXITED;
 			jv->failure = DMS_ERR_RESOURCE;
 			jv->finished_at_ns = wall_now_ns();
-			snprintf(jv->error, sizeof(jv->error),
-			         "no node took the job within swarm_pending_timeout (%.3g s): task %s "
-			         "%s: %s",
-			         (double)sw->pending_timeout_ns / NS_PER_S_, t->id, t->state,
-			         *why ? why : "the scheduler gave no reason");
+			snprintf(
+			    jv->error, sizeof(jv->error),
+			    "no node took the job within swarm_pending_timeout (%.3g s): task %s "
+			    "%s: %s",
+			    (double)sw->pending_timeout_ns / NS_PER_S_, t->id, t->state,
+			    *why ? why : "the scheduler gave no reason");
 		}
 		return;
 	}
@@ -441,8 +444,8 @@ static void *stop_main(void *arg)
 	struct swarm_stop *s = arg;
 	struct swarm *sw = swarm_of(s->rt);
 	_cleanup_response_ struct http_response resp = http_response_new();
-	_cleanup_free_ char *path = compat_pathf("/tasks/%s/logs?stdout=1&stderr=1&follow=1",
-	                                         s->task_id);
+	_cleanup_free_ char *path =
+	    compat_pathf("/tasks/%s/logs?stdout=1&stderr=1&follow=1", s->task_id);
 	struct http_request req = COMPAT_REQ("GET", path);
 
 	req.timeout_ms = -1;
@@ -500,14 +503,16 @@ static int swarm_open_with(const char *host, const struct exec_config *cfg, stru
 		return compat_oom(err);
 	pthread_mutex_init(&sw->mu, NULL);
 	ctx_cond_init(&sw->cond);
-	sw->pending_timeout_ns = (cfg ? cfg->swarm_pending_timeout_ms : 5 * 60 * 1000LL) * NS_PER_MS_;
+	sw->pending_timeout_ns =
+	    (cfg ? cfg->swarm_pending_timeout_ms : 5 * 60 * 1000LL) * NS_PER_MS_;
 	if ((rc = compat_open_owned(docker_endpoint(host), &compat_docker_flavor, &rt, err)) != 0) {
 		swarm_free(sw);
 		return rc;
 	}
 	rt->swarm = sw;
 	if (cfg && (cfg->tls_ca || cfg->tls_cert) &&
-	    (rc = http_client_set_tls(rt->http, cfg->tls_ca, cfg->tls_cert, cfg->tls_key, err)) != 0) {
+	    (rc = http_client_set_tls(rt->http, cfg->tls_ca, cfg->tls_cert, cfg->tls_key, err)) !=
+	        0) {
 		swarm_close(rt);
 		return rc;
 	}
@@ -539,7 +544,8 @@ static int swarm_check_manager(struct runtime *rt, dms_context *ctx, yajl_val sy
 		                  url, state ? state : "unknown");
 	if (!compat_jtrue(sysinfo, JPATH("Swarm", "ControlAvailable")))
 		return err_engine(err, DMS_ERR_RUNTIME_UNAVAILABLE, "ping", url, NULL,
-		                  "ping %s: this engine is a swarm worker; connect to a manager", url);
+		                  "ping %s: this engine is a swarm worker; connect to a manager",
+		                  url);
 	(void)ctx;
 	return 0;
 }
@@ -572,7 +578,8 @@ static int swarm_ping(struct runtime *rt, dms_context *ctx, struct runtime_info 
 	    YAJL_IS_ARRAY(nodes)) {
 		i.swarm_nodes_total = (int)nodes->u.array.len;
 		for (size_t k = 0; k < nodes->u.array.len; k++) {
-			const char *st = compat_jstr(nodes->u.array.values[k], JPATH("Status", "State"));
+			const char *st =
+			    compat_jstr(nodes->u.array.values[k], JPATH("Status", "State"));
 
 			i.swarm_nodes_ready += st && strcmp(st, "ready") == 0;
 		}
@@ -759,9 +766,10 @@ static const char *spec_mismatch(yajl_val svc, const struct container_spec *spec
 {
 	const struct exec_request *r = spec->req;
 	long long cpus = r->cpu_cores > 0 ? llround(r->cpu_cores * 1e9) : 0;
-	yajl_val cs = yajl_tree_get(svc, JPATH("Spec", "TaskTemplate", "ContainerSpec"),
-	                            yajl_t_object);
-	yajl_val res = yajl_tree_get(svc, JPATH("Spec", "TaskTemplate", "Resources"), yajl_t_object);
+	yajl_val cs =
+	    yajl_tree_get(svc, JPATH("Spec", "TaskTemplate", "ContainerSpec"), yajl_t_object);
+	yajl_val res =
+	    yajl_tree_get(svc, JPATH("Spec", "TaskTemplate", "Resources"), yajl_t_object);
 	yajl_val mode = yajl_tree_get(svc, JPATH("Spec", "Mode", "ReplicatedJob"), yajl_t_object);
 
 	if (!cs)
@@ -802,7 +810,8 @@ static const char *spec_mismatch(yajl_val svc, const struct container_spec *spec
 		return "Resources.Reservations.NanoCPUs";
 	if (!jint_is(res, JPATH("Reservations", "MemoryBytes"), r->memory_bytes))
 		return "Resources.Reservations.MemoryBytes";
-	if (!jstrv_equal(yajl_tree_get(svc, JPATH("Spec", "TaskTemplate", "Placement", "Constraints"),
+	if (!jstrv_equal(yajl_tree_get(svc,
+	                               JPATH("Spec", "TaskTemplate", "Placement", "Constraints"),
 	                               yajl_t_any),
 	                 r->placement_constraints))
 		return "TaskTemplate.Placement.Constraints";
@@ -840,8 +849,7 @@ static const char *spec_mismatch(yajl_val svc, const struct container_spec *spec
 }
 
 static int swarm_container_create(struct runtime *rt, dms_context *ctx,
-                                  const struct container_spec *spec, char **id_out,
-                                  dms_error **err)
+                                  const struct container_spec *spec, char **id_out, dms_error **err)
 {
 	_cleanup_response_ struct http_response resp = http_response_new();
 	_cleanup_yajl_tree_ yajl_val root = NULL;
@@ -859,8 +867,9 @@ static int swarm_container_create(struct runtime *rt, dms_context *ctx,
 	if ((rc = request_check_runtime(spec->req, RUNTIME_SWARM, err)) != 0)
 		return rc;
 	if (spec->network)
-		return err_set(err, DMS_ERR_INVALID_ARGUMENT,
-		               "engine_spec.params.network_mode: a job network is not made on a swarm");
+		return err_set(
+		    err, DMS_ERR_INVALID_ARGUMENT,
+		    "engine_spec.params.network_mode: a job network is not made on a swarm");
 	if (!(name = swarm_service_name(spec->name)) || jw_init(&w) != 0)
 		return compat_oom(err);
 	service_spec(&w, spec, name);
@@ -953,13 +962,16 @@ static int swarm_container_start(struct runtime *rt, dms_context *ctx, const cha
 			if (t.phase == TP_RUNNING || t.phase == TP_DONE)
 				return 0;
 			if (t.phase == TP_BROKEN) {
-				const char *why = t.err && *t.err ? t.err : t.message ? t.message : "";
-				bool image = strstr(why, "No such image") || strstr(why, "pull access");
+				const char *why = t.err && *t.err ? t.err
+				                  : t.message     ? t.message
+				                                  : "";
+				bool image =
+				    strstr(why, "No such image") || strstr(why, "pull access");
 
 				return err_engine(err, image ? DMS_ERR_IMAGE : DMS_ERR_CONTAINER,
 				                  "service start", id, why,
-				                  "service start %s: task %s %s on node %s: %s", id, t.id,
-				                  t.state, t.node_id ? t.node_id : "(none)",
+				                  "service start %s: task %s %s on node %s: %s", id,
+				                  t.id, t.state, t.node_id ? t.node_id : "(none)",
 				                  *why ? why : "the engine gave no reason");
 			}
 			if (t.phase == TP_WAITING && t.err && *t.err)
@@ -1027,8 +1039,8 @@ static int swarm_container_inspect(struct runtime *rt, dms_context *ctx, const c
 		return rc;
 	out->id = strdup(sid);
 	out->name = compat_strdup_or_null(compat_jstr(svc, JPATH("Spec", "Name")));
-	out->labels = compat_labels_from_json(yajl_tree_get(svc, JPATH("Spec", "Labels"),
-	                                                    yajl_t_object));
+	out->labels =
+	    compat_labels_from_json(yajl_tree_get(svc, JPATH("Spec", "Labels"), yajl_t_object));
 	out->tty = compat_jtrue(svc, JPATH("Spec", "TaskTemplate", "ContainerSpec", "TTY"));
 	out->status = CS_RUNNING; /* no task yet: the orchestrator makes it */
 	out->exit_code = -1;
@@ -1062,7 +1074,8 @@ static int swarm_container_list(struct runtime *rt, dms_context *ctx, const char
 	*n = 0;
 	if (!label || !*label)
 		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "service list: no label given");
-	if (!(f = filter_query("label", label)) || !(path = compat_pathf("/services?filters=%s", f)))
+	if (!(f = filter_query("label", label)) ||
+	    !(path = compat_pathf("/services?filters=%s", f)))
 		return compat_oom(err);
 	if ((rc = compat_get_api_json(rt, ctx, path, COMPAT_CONTAINER, "service list", label, &svcs,
 	                              err)) != 0)
@@ -1088,8 +1101,8 @@ static int swarm_container_list(struct runtime *rt, dms_context *ctx, const char
 		v[*n].id = strdup(sid);
 		v[*n].name = compat_strdup_or_null(compat_jstr(s, JPATH("Spec", "Name")));
 		v[*n].status = jv.status;
-		v[*n].labels =
-		    compat_labels_from_json(yajl_tree_get(s, JPATH("Spec", "Labels"), yajl_t_object));
+		v[*n].labels = compat_labels_from_json(
+		    yajl_tree_get(s, JPATH("Spec", "Labels"), yajl_t_object));
 		if (!v[(*n)++].id || !v[*n - 1].labels) {
 			container_summaries_free(v, *n);
 			*n = 0;
@@ -1414,7 +1427,8 @@ static int swarm_container_logs(struct runtime *rt, dms_context *ctx, const char
 	int rc = 0;
 
 	if (!id || !*id || !opts || !fn)
-		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "task logs: needs a service and a sink");
+		return err_set(err, DMS_ERR_INVALID_ARGUMENT,
+		               "task logs: needs a service and a sink");
 	for (;;) {
 		_cleanup_free_ char *task = NULL;
 		struct container_state st = {0};
@@ -1477,7 +1491,8 @@ static struct seen *seen_get(struct poll_state *ps, const char *id, const char *
 		ps->v = v;
 		ps->cap = cap;
 	}
-	ps->v[ps->n] = (struct seen){.id = strdup(id), .execution_id = compat_strdup_or_null(exec_id)};
+	ps->v[ps->n] =
+	    (struct seen){.id = strdup(id), .execution_id = compat_strdup_or_null(exec_id)};
 	if (!ps->v[ps->n].id)
 		return NULL;
 	return &ps->v[ps->n++];
@@ -1561,8 +1576,8 @@ static int swarm_events(struct runtime *rt, dms_context *ctx, const char *label,
 			task_read(tasks->u.array.values[i], &t);
 			if (!t.service_id)
 				continue;
-			exec_id = compat_jstr(t.v, JPATH("Spec", "ContainerSpec", "Labels",
-			                                  LABEL_EXECUTION));
+			exec_id = compat_jstr(
+			    t.v, JPATH("Spec", "ContainerSpec", "Labels", LABEL_EXECUTION));
 			if (!(se = seen_get(&ps, t.service_id, exec_id)))
 				continue;
 			if (se->present)
@@ -1581,7 +1596,8 @@ static int swarm_events(struct runtime *rt, dms_context *ctx, const char *label,
 				continue;
 			}
 			if (jv.status != CS_EXITED && !has_stop) {
-				young = young || (t.created_ns && wall - t.created_ns < SWARM_YOUNG_NS);
+				young =
+				    young || (t.created_ns && wall - t.created_ns < SWARM_YOUNG_NS);
 				continue;
 			}
 			se->reported = true;
@@ -1589,7 +1605,8 @@ static int swarm_events(struct runtime *rt, dms_context *ctx, const char *label,
 			                           .container_id = t.service_id,
 			                           .execution_id = se->execution_id,
 			                           .exit_code = jv.exit_code,
-			                           .time_ns = jv.finished_at_ns ? jv.finished_at_ns : wall};
+			                           .time_ns = jv.finished_at_ns ? jv.finished_at_ns
+			                                                        : wall};
 			if (fn(ud, &ev) != 0)
 				goto out;
 		}
@@ -1612,7 +1629,8 @@ static int swarm_events(struct runtime *rt, dms_context *ctx, const char *label,
 				continue;
 			}
 			if (!se->reported) {
-				struct runtime_event ev = {.kind = has_stop ? RT_EV_DIE : RT_EV_DESTROY,
+				struct runtime_event ev = {.kind =
+				                               has_stop ? RT_EV_DIE : RT_EV_DESTROY,
 				                           .container_id = se->id,
 				                           .execution_id = se->execution_id,
 				                           .exit_code = -1,
@@ -1632,8 +1650,9 @@ static int swarm_events(struct runtime *rt, dms_context *ctx, const char *label,
 		pthread_mutex_lock(&sw->mu);
 		young = young || now - sw->last_create_mono < SWARM_YOUNG_NS;
 		pthread_mutex_unlock(&sw->mu);
-		interval = young ? SWARM_POLL_FAST_NS
-		                 : (interval * 2 > SWARM_POLL_SLOW_NS ? SWARM_POLL_SLOW_NS : interval * 2);
+		interval =
+		    young ? SWARM_POLL_FAST_NS
+		          : (interval * 2 > SWARM_POLL_SLOW_NS ? SWARM_POLL_SLOW_NS : interval * 2);
 		/* Sleep until the next tick, or a create (a new job to watch). */
 		int64_t until = now + interval, created;
 		pthread_mutex_lock(&sw->mu);
@@ -1650,7 +1669,8 @@ out:
 	poll_state_free(&ps);
 	if (rc == DMS_ERR_RUNTIME_UNAVAILABLE)
 		return rc;
-	return rc ? err_set(err, rc, "task poll: %s", rc == DMS_ERR_CANCELLED ? "cancelled" : "ended")
+	return rc ? err_set(err, rc, "task poll: %s",
+	                    rc == DMS_ERR_CANCELLED ? "cancelled" : "ended")
 	          : 0;
 }
 
@@ -1720,8 +1740,7 @@ static int swarm_object_list_services(struct runtime *rt, dms_context *ctx,
 }
 
 static int swarm_network_create(struct runtime *rt, dms_context *ctx, const char *name,
-                                const strv labels, bool internal, char **id_out,
-                                dms_error **err)
+                                const strv labels, bool internal, char **id_out, dms_error **err)
 {
 	/* A labelled network on the manager, which Cleanup removes; the
 	 * executor makes none on a swarm (network_mode isolated is refused). */
