@@ -698,6 +698,9 @@ int request_check_runtime(const struct exec_request *r, const char *runtime, dms
 	if (r->network_mode && strcmp(r->network_mode, "host") == 0)
 		return refuse(err, "engine_spec.params.network_mode", runtime,
 		              "\"host\" would be the network of whichever node runs the job");
+	if (r->network_mode && strcmp(r->network_mode, "none") == 0)
+		return refuse(err, "engine_spec.params.network_mode", runtime,
+		              "a swarm has no \"none\" network to attach a service to");
 	if (r->network_mode && strcmp(r->network_mode, "isolated") == 0)
 		return refuse(
 		    err, "engine_spec.params.network_mode", runtime,

@@ -690,14 +690,6 @@ static void service_spec(struct jw *w, const struct container_spec *spec, const 
 		jw_key_strv(w, "Constraints", r->placement_constraints);
 		jw_map_close(w);
 	}
-	if (r->network_mode && strcmp(r->network_mode, "none") == 0) {
-		jw_key(w, "Networks");
-		jw_array_open(w);
-		jw_map_open(w);
-		jw_key_str(w, "Target", "none");
-		jw_map_close(w);
-		jw_array_close(w);
-	}
 	jw_map_close(w); /* TaskTemplate */
 	jw_key(w, "Mode");
 	jw_map_open(w);
