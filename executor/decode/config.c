@@ -46,6 +46,7 @@
 #define DEFAULT_PORTS_MIN 1024
 #define DEFAULT_PORTS_MAX 65535
 #define POLICY_CPU_MAX 1e6
+#define DEFAULT_SWARM_PENDING_TIMEOUT_MS (5LL * 60 * 1000)
 
 /* Paths of the config are taken as written (".." included): they are the
  * operator's, not a job's. */
@@ -197,6 +198,10 @@ static const struct field config_fields[] = {
     {"sweep_dry_run", field_bool, C(sweep_dry_run), false, NULL},
     {"exit_watch", field_duration, C(exit_watch_ms), false, NULL},
     {"policy", field_object, C(policy), false, policy_fields},
+    {"tls_ca", field_path, C(tls_ca), false, ABS_PATH},
+    {"tls_cert", field_path, C(tls_cert), false, ABS_PATH},
+    {"tls_key", field_path, C(tls_key), false, ABS_PATH},
+    {"swarm_pending_timeout", field_duration, C(swarm_pending_timeout_ms), false, NULL},
     {NULL, NULL, 0, false, NULL},
 };
 
@@ -286,6 +291,24 @@ static int policy_defaults(struct exec_config *c)
 	return 0;
 }
 
+/* A client certificate goes with its key; either alone is a mistake. */
+static int check_tls(struct doc_ctx *c, const struct node *root, const struct exec_config *cfg)
+{
+	const char *given = cfg->tls_cert ? "tls_cert" : "tls_key";
+	const char *missing = cfg->tls_cert ? "tls_key" : "tls_cert";
+
+	if (!cfg->tls_cert == !cfg->tls_key)
+		return 0;
+	for (size_t i = 0; i < root->n; i++)
+		if (strcmp(root->keys[i]->text, given) == 0) {
+			doc_path_push_key(c, given);
+			return doc_fail_at(c, root->items[i],
+			                   "needs %s too (a client certificate and its key)",
+			                   missing);
+		}
+	return 0;
+}
+
 /* ---- parsing ----------------------------------------------------------- */
 
 static struct exec_config *config_defaults(void)
@@ -313,6 +336,7 @@ static struct exec_config *config_defaults(void)
 	c->policy.max.labels = DEFAULT_MAX_LABELS;
 	c->policy.ports_min = DEFAULT_PORTS_MIN;
 	c->policy.ports_max = DEFAULT_PORTS_MAX;
+	c->swarm_pending_timeout_ms = DEFAULT_SWARM_PENDING_TIMEOUT_MS;
 	if (!c->runtime || !c->state_dir || !c->stop_signal) {
 		config_free(c);
 		return NULL;
@@ -347,6 +371,8 @@ int config_parse(const char *text, struct exec_config **out, dms_error **err)
 			if ((rc = check_registries(&ctx, root, c)))
 				return rc;
 			if ((rc = check_policy(&ctx, root, c)))
+				return rc;
+			if ((rc = check_tls(&ctx, root, c)))
 				return rc;
 		}
 		if ((rc = registry_auth_load_file(c, err)))
@@ -385,5 +411,8 @@ void config_free(struct exec_config *c)
 	free(c->policy.results_root);
 	strv_free(c->policy.cap_add);
 	strv_free(c->policy.images);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
 	free(c);
 }

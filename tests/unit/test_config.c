@@ -123,13 +123,37 @@ Test(config, unknown_runtime_lists_the_known_ones)
 {
 	struct exec_config *c = NULL;
 	dms_error *e = NULL;
-	int rc = config_parse("runtime: swarm", &c, &e);
+	int rc = config_parse("runtime: kubernetes", &c, &e);
 
 	cr_assert_eq(rc, DMS_ERR_CONFIG, "rc = %d", rc);
 	cr_assert_null(c);
-	cr_assert(e && strstr(e->message, "must be one of docker, podman, auto"), "message: %s",
+	cr_assert(e && strstr(e->message, "must be one of docker, podman, swarm, auto"),
+	          "message: %s", e ? e->message : "(none)");
+	err_free(e);
+}
+
+/* The swarm runtime's keys (docs/swarm.md); a certificate needs its key. */
+Test(config, swarm_keys)
+{
+	struct exec_config *c =
+	    parse_ok("runtime: swarm\ntls_ca: /ca.pem\ntls_cert: /c.pem\ntls_key: /k.pem\n"
+	             "swarm_pending_timeout: 2s\n");
+	dms_error *e = NULL;
+
+	cr_assert_str_eq(c->runtime, "swarm", "runtime = %s", c->runtime);
+	cr_assert_str_eq(c->tls_key, "/k.pem", "tls_key = %s", c->tls_key);
+	cr_assert_eq(c->swarm_pending_timeout_ms, 2000, "pending = %lld",
+	             (long long)c->swarm_pending_timeout_ms);
+	config_free(c);
+	c = NULL;
+	cr_assert_eq(config_parse("tls_cert: /c.pem", &c, &e), DMS_ERR_CONFIG);
+	cr_assert(e && strstr(e->message, "tls_cert: needs tls_key too"), "message: %s",
 	          e ? e->message : "(none)");
 	err_free(e);
+	c = parse_ok("{}");
+	cr_assert_eq(c->swarm_pending_timeout_ms, 300000, "default pending = %lld",
+	             (long long)c->swarm_pending_timeout_ms);
+	config_free(c);
 }
 
 Test(config, flow_mapping)
