@@ -301,6 +301,7 @@ start_swarm() {
   wait_for "the swarm's three nodes to be ready" 90 swarm_ready ||
     { swarm_api 0 /nodes | jq -c '.[] | [.ID, .Status, .ManagerStatus]' >&2; return 1; }
   swarm_tidy_nodes
+  build_rootfs_tar >/dev/null # once, before the parallel imports share it
   # With an ENV PATH: a swarm task gets no default PATH from dockerd (docker
   # run does), so a command "sh" would not be found in an image without one.
   for i in "${SWARM_NODES[@]}"; do
