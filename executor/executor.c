@@ -194,7 +194,14 @@ int executor_new_with_runtime(const char *id, const char *config_yaml,
 		             strerror(errno));
 		goto fail;
 	}
-	if ((rc = ex->rt_ops->open(ex->cfg->host, &ex->rt, err)) != 0) {
+	if (RT_HAS(ex->rt_ops, open_config))
+		rc = ex->rt_ops->open_config(ex->cfg, &ex->rt, err);
+	else if (ex->cfg->tls_ca || ex->cfg->tls_cert)
+		rc = err_set(err, DMS_ERR_CONFIG, "%s: not used by the %s runtime (only swarm speaks TLS)",
+		             ex->cfg->tls_ca ? "tls_ca" : "tls_cert", ex->rt_ops->kind);
+	else
+		rc = ex->rt_ops->open(ex->cfg->host, &ex->rt, err);
+	if (rc != 0) {
 		err_wrap(err, rc, "runtime %s", ex->rt_ops->kind);
 		goto fail;
 	}

@@ -128,7 +128,8 @@ static void result_note(struct exec_result *res, const char *what, const char *w
  * lossless) into res, the spool and the results files, stopping once none
  * of them can take more. 0, or a category. */
 static int collect(struct dms_executor *ex, struct handler *h, const char *cid,
-                   struct exec_result *res, char **spool_path, bool *spool_whole, dms_error **e)
+                   struct exec_result *res, char **spool_path, bool *spool_whole, int *failure,
+                   dms_error **e)
 {
 	struct container_state st = {0};
 	int rc = ex->rt_ops->container_inspect(ex->rt, ex->life, cid, &st, e);
@@ -149,7 +150,10 @@ static int collect(struct dms_executor *ex, struct handler *h, const char *cid,
 	if (st.error && *st.error)
 		res->error_msg = strdup(st.error);
 	bool tty = st.tty;
+	*failure = st.failure;
 	container_state_free(&st);
+	if (*failure) /* it never ran, or where it ran is gone: no log to read */
+		return 0;
 
 	struct spool *sp = NULL;
 	*spool_path = executor_spool_path(ex, h);
@@ -206,8 +210,10 @@ void executor_harvest(struct dms_executor *ex, struct handler *h)
 	dms_exec_state final = cancelled ? DMS_STATE_CANCELLED : DMS_STATE_EXITED;
 	char *spool_path = NULL;
 	bool spool_whole = false;
+	int failure = 0;
 	dms_error *e = NULL;
-	int rc = cid ? collect(ex, h, cid, &res, &spool_path, &spool_whole, &e) : DMS_ERR_RESOURCE;
+	int rc = cid ? collect(ex, h, cid, &res, &spool_path, &spool_whole, &failure, &e)
+	             : DMS_ERR_RESOURCE;
 	bool remove = rc == 0;
 	if (engine_unreachable(rc) || rc == DMS_ERR_CONTAINER) {
 		defer_harvest(ex, h, true);
@@ -241,6 +247,15 @@ void executor_harvest(struct dms_executor *ex, struct handler *h)
 		reason = NULL;
 	}
 
+	dms_error *fail = NULL;
+	if (failure && !cancelled) {
+		/* The runtime's account of a job that failed without an exit
+		 * code of its own (a swarm task rejected, orphaned, on a node
+		 * gone down, or pending too long): FAILED, and why. */
+		final = DMS_STATE_FAILED;
+		err_engine(&fail, failure, NULL, h->execution_id, NULL, "execution %s: %s",
+		           h->execution_id, res.error_msg ? res.error_msg : "failed");
+	}
 	char *json = result_to_json(&res);
 	handler_mark_harvested(h, spool_path);
 	if (spool_whole)
@@ -248,8 +263,7 @@ void executor_harvest(struct dms_executor *ex, struct handler *h)
 	/* Any harvest means the job ran: make sure RUNNING was reported first,
 	 * even if the die event overtook the starter's own transition. */
 	handler_transition(h, DMS_STATE_RUNNING, NULL, NULL);
-	dms_error *fail = NULL;
-	if (!json)
+	if (!json && !fail)
 		err_set(&fail, DMS_ERR_RESOURCE, "out of memory building the result");
 	handler_transition(h, json ? final : DMS_STATE_FAILED, json, fail);
 	executor_save_state(ex, h);

@@ -36,6 +36,15 @@ int executor_is_installed(struct dms_executor *ex, dms_context *ctx, bool *insta
 			jw_key_str_or_null(&w, "os", info.os);
 			jw_key_bool(&w, "rootless", info.rootless);
 			jw_key_int(&w, "cgroup_version", info.cgroup_version);
+			if (info.swarm_node_id) { /* the swarm runtime's (docs/swarm.md) */
+				jw_key(&w, "swarm");
+				jw_map_open(&w);
+				jw_key_str_or_null(&w, "node_id", info.swarm_node_id);
+				jw_key_bool(&w, "manager", info.swarm_manager);
+				jw_key_int(&w, "nodes_ready", info.swarm_nodes_ready);
+				jw_key_int(&w, "nodes_total", info.swarm_nodes_total);
+				jw_map_close(&w);
+			}
 			jw_map_close(&w);
 			json = jw_steal(&w);
 		}

@@ -123,6 +123,10 @@ static int start_handler(struct dms_executor *ex, dms_context *ctx, const char *
 		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "request: required");
 	if ((rc = request_parse_ex(text, strlen(text), flags, &req, err)) != 0)
 		return rc;
+	if ((rc = request_check_runtime(req, ex->rt_ops->kind, err)) != 0) {
+		request_free(req);
+		return rc;
+	}
 	if (!req->execution_id && !(req->execution_id = executor_new_execution_id())) {
 		request_free(req);
 		return err_set(err, DMS_ERR_RESOURCE, "out of memory");

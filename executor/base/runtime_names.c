@@ -3,7 +3,7 @@
 
 #include "runtime_names.h"
 
-const char *const runtime_names[] = {RUNTIME_DOCKER, RUNTIME_PODMAN, NULL};
+const char *const runtime_names[] = {RUNTIME_DOCKER, RUNTIME_PODMAN, RUNTIME_SWARM, NULL};
 
 bool runtime_name_valid(const char *name)
 {
@@ -17,5 +17,5 @@ bool runtime_name_valid(const char *name)
 
 const char *runtime_names_list(void)
 {
-	return RUNTIME_DOCKER ", " RUNTIME_PODMAN ", " RUNTIME_AUTO;
+	return RUNTIME_DOCKER ", " RUNTIME_PODMAN ", " RUNTIME_SWARM ", " RUNTIME_AUTO;
 }

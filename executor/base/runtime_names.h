@@ -8,6 +8,7 @@
 
 #define RUNTIME_DOCKER "docker"
 #define RUNTIME_PODMAN "podman"
+#define RUNTIME_SWARM "swarm" /* Docker Swarm mode: a manager (docs/swarm.md); never `auto` */
 #define RUNTIME_AUTO "auto" /* not a runtime: ask the engines which one answers */
 #define RUNTIME_DEFAULT RUNTIME_DOCKER
 
@@ -16,7 +17,7 @@ extern const char *const runtime_names[];
 
 /* A listed runtime or "auto". */
 bool runtime_name_valid(const char *name);
-/* "docker, podman, auto": for messages. */
+/* "docker, podman, swarm, auto": for messages. */
 const char *runtime_names_list(void);
 
 #endif

@@ -36,6 +36,7 @@
 #define DEFAULT_STOP_SIGNAL "SIGTERM"
 #define DEFAULT_SWEEP_GRACE_MS (5LL * 60 * 1000)
 #define DEFAULT_EXIT_WATCH_MS (5LL * 1000)
+#define DEFAULT_SWARM_PENDING_TIMEOUT_MS (5LL * 60 * 1000)
 
 /* Paths of the config are taken as written (".." included): they are the
  * operator's, not a job's. */
@@ -119,6 +120,10 @@ static const struct field config_fields[] = {
     {"sweep_grace", field_duration, C(sweep_grace_ms), false, NULL},
     {"sweep_dry_run", field_bool, C(sweep_dry_run), false, NULL},
     {"exit_watch", field_duration, C(exit_watch_ms), false, NULL},
+    {"tls_ca", field_path, C(tls_ca), false, ABS_PATH},
+    {"tls_cert", field_path, C(tls_cert), false, ABS_PATH},
+    {"tls_key", field_path, C(tls_key), false, ABS_PATH},
+    {"swarm_pending_timeout", field_duration, C(swarm_pending_timeout_ms), false, NULL},
     {NULL, NULL, 0, false, NULL},
 };
 
@@ -149,6 +154,23 @@ static int check_registries(struct doc_ctx *c, const struct node *root,
 	return 0;
 }
 
+/* A client certificate goes with its key; either alone is a mistake. */
+static int check_tls(struct doc_ctx *c, const struct node *root, const struct exec_config *cfg)
+{
+	const char *given = cfg->tls_cert ? "tls_cert" : "tls_key";
+	const char *missing = cfg->tls_cert ? "tls_key" : "tls_cert";
+
+	if (!cfg->tls_cert == !cfg->tls_key)
+		return 0;
+	for (size_t i = 0; i < root->n; i++)
+		if (strcmp(root->keys[i]->text, given) == 0) {
+			doc_path_push_key(c, given);
+			return doc_fail_at(c, root->items[i], "needs %s too (a client certificate and its key)",
+			                   missing);
+		}
+	return 0;
+}
+
 /* ---- parsing ----------------------------------------------------------- */
 
 static struct exec_config *config_defaults(void)
@@ -172,6 +194,7 @@ static struct exec_config *config_defaults(void)
 	c->pull_progress_timeout_ms = DEFAULT_PULL_PROGRESS_TIMEOUT_MS;
 	c->sweep_grace_ms = DEFAULT_SWEEP_GRACE_MS;
 	c->exit_watch_ms = DEFAULT_EXIT_WATCH_MS;
+	c->swarm_pending_timeout_ms = DEFAULT_SWARM_PENDING_TIMEOUT_MS;
 	if (!c->runtime || !c->state_dir || !c->stop_signal) {
 		config_free(c);
 		return NULL;
@@ -205,6 +228,8 @@ int config_parse(const char *text, struct exec_config **out, dms_error **err)
 				return rc;
 			if ((rc = check_registries(&ctx, root, c)))
 				return rc;
+			if ((rc = check_tls(&ctx, root, c)))
+				return rc;
 		}
 		if ((rc = registry_auth_load_file(c, err)))
 			return rc;
@@ -236,5 +261,8 @@ void config_free(struct exec_config *c)
 	}
 	free(c->registries);
 	free(c->auth_file);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
 	free(c);
 }

@@ -36,6 +36,10 @@ struct exec_config {
 	int64_t sweep_grace_ms;    /* untracked this long before removal; default 5 min */
 	bool sweep_dry_run;        /* only report what the sweep would remove */
 	int64_t exit_watch_ms;     /* watch a job's exit this long after its start; 0: off */
+	/* TLS to the engine (tcp:// hosts; docs/swarm.md "TLS"); NULL: plain */
+	char *tls_ca;                    /* CA bundle that signed the engine's certificate */
+	char *tls_cert, *tls_key;        /* the client's certificate and key (both or none) */
+	int64_t swarm_pending_timeout_ms; /* a swarm job no node takes fails after; default 5 min */
 };
 
 /* text may be NULL or empty: all defaults. */

@@ -26,6 +26,7 @@
 #include "fields.h"
 #include "labels.h"
 #include "request.h"
+#include "runtime_names.h"
 
 #define ID_MAX_LEN 128
 #define MEMORY_MIN_BYTES INT64_C(6291456) /* Docker refuses less than 6 MiB */
@@ -62,6 +63,46 @@ static int env_rule(struct doc_ctx *c, const struct node *el)
 
 	if (!eq || eq == el->text)
 		return doc_fail_at(c, el, "must be \"KEY=VALUE\" with a non-empty KEY, got %s",
+		                   NODE_REPR(el));
+	return 0;
+}
+
+/* A Swarm placement constraint: "<attribute> == <value>" or "!=", the
+ * attribute one the scheduler knows (node.id, node.hostname, node.role,
+ * node.platform.os, node.platform.arch, node.labels.<k>, engine.labels.<k>). */
+static int constraint_rule(struct doc_ctx *c, const struct node *el)
+{
+	static const char *const attrs[] = {"node.id",          "node.hostname",      "node.role",
+	                                    "node.platform.os", "node.platform.arch", NULL};
+	static const char *const prefixes[] = {"node.labels.", "engine.labels.", NULL};
+	const char *s = el->text, *op = strstr(s, "=="), *ne = strstr(s, "!=");
+	size_t klen;
+	bool known = false;
+
+	if (!op || (ne && ne < op))
+		op = ne;
+	if (!op)
+		return doc_fail_at(c, el, "must be \"<attribute>==<value>\" or \"!=\", got %s",
+		                   NODE_REPR(el));
+	while (*s == ' ')
+		s++;
+	klen = (size_t)(op - s);
+	while (klen > 0 && s[klen - 1] == ' ')
+		klen--;
+	const char *v = op + 2;
+	while (*v == ' ')
+		v++;
+	if (!*v)
+		return doc_fail_at(c, el, "has no value after \"%.2s\", got %s", op, NODE_REPR(el));
+	for (size_t i = 0; attrs[i] && !known; i++)
+		known = strlen(attrs[i]) == klen && strncmp(s, attrs[i], klen) == 0;
+	for (size_t i = 0; prefixes[i] && !known; i++)
+		known = klen > strlen(prefixes[i]) && strncmp(s, prefixes[i], strlen(prefixes[i])) == 0;
+	if (!known)
+		return doc_fail_at(c, el,
+		                   "attribute must be node.id, node.hostname, node.role, "
+		                   "node.platform.os, node.platform.arch, node.labels.<key> or "
+		                   "engine.labels.<key>, got %s",
 		                   NODE_REPR(el));
 	return 0;
 }
@@ -417,6 +458,11 @@ static const struct field gpu_fields[] = {
 static const struct field_list gpus_list = {gpu_fields, sizeof(struct gpu_spec), R(n_gpus), NULL,
                                             check_gpu};
 
+static const struct field placement_fields[] = {
+    {"constraints", field_strv, R(placement_constraints), false, (const void *)constraint_rule},
+    {NULL, NULL, 0, false, NULL},
+};
+
 static const struct field params_fields[] = {
     {"image", field_string, R(image), true, NULL},
     {"entrypoint", field_strv, R(entrypoint), false, NULL},
@@ -435,6 +481,7 @@ static const struct field params_fields[] = {
     {"cap_drop", set_capabilities, R(cap_drop), false, (const void *)capability_rule},
     {"no_new_privileges", field_bool, R(no_new_privileges), false, NULL},
     {"ports", field_object_list, R(ports), false, &ports_list},
+    {"placement", field_object, 0, false, placement_fields},
     {NULL, NULL, 0, false, NULL},
 };
 
@@ -614,6 +661,60 @@ static int check_request(struct doc_ctx *c, struct exec_request *r)
 	return 0;
 }
 
+/* --- what each runtime can do ------------------------------------------ */
+
+/* One refusal: the field (as the request spells it) and why the runtime
+ * cannot do it. */
+static int refuse(dms_error **err, const char *field, const char *runtime, const char *why)
+{
+	return err_set(err, DMS_ERR_INVALID_ARGUMENT, "%s: not supported on %s: %s", field, runtime,
+	               why);
+}
+
+int request_check_runtime(const struct exec_request *r, const char *runtime, dms_error **err)
+{
+	bool swarm = runtime && strcmp(runtime, RUNTIME_SWARM) == 0;
+
+	if (!r || !runtime)
+		return 0;
+	if (!swarm) {
+		if (r->placement_constraints)
+			return refuse(err, "engine_spec.params.placement", runtime,
+			              "placement constraints choose a node of a swarm; this executor's "
+			              "jobs run on the one engine it is connected to (use runtime: swarm)");
+		return 0;
+	}
+	if (r->cpuset_cpus)
+		return refuse(err, "resources.cpu.cpuset", runtime,
+		              "a swarm service has no cpuset (the scheduler picks the node, and CPU "
+		              "numbers are each node's own); use resources.cpu.cores");
+	if (r->n_gpus)
+		return refuse(err, "resources.gpus", runtime,
+		              "a swarm service has no device requests; place the job on a GPU node "
+		              "with engine_spec.params.placement.constraints instead");
+	if (r->network_mode && strcmp(r->network_mode, "host") == 0)
+		return refuse(err, "engine_spec.params.network_mode", runtime,
+		              "\"host\" would be the network of whichever node runs the job");
+	if (r->network_mode && strcmp(r->network_mode, "isolated") == 0)
+		return refuse(err, "engine_spec.params.network_mode", runtime,
+		              "\"isolated\" makes a bridge network on this machine, not on the node "
+		              "that runs the job");
+	if (r->n_outputs)
+		return refuse(err, "outputs", runtime,
+		              "an output is written on the node that runs the job, which is not "
+		              "this machine's results_dir (no shared storage)");
+	for (size_t i = 0; i < r->n_ports; i++)
+		if (r->ports[i].host_ip) {
+			char field[64];
+
+			snprintf(field, sizeof(field), "engine_spec.params.ports[%zu].host_ip", i);
+			return refuse(err, field, runtime,
+			              "a swarm publishes a port on every node (ingress), not on one "
+			              "address");
+		}
+	return 0;
+}
+
 /* --- public ----------------------------------------------------------- */
 
 static void request_freep(struct exec_request **r)
@@ -692,6 +793,7 @@ void request_free(struct exec_request *r)
 		free(r->ports[i].protocol);
 	}
 	free(r->ports);
+	strv_free(r->placement_constraints);
 	free(r);
 }
 

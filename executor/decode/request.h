@@ -60,6 +60,7 @@ struct exec_request {
 	bool no_new_privileges; /* default true */
 	struct port_spec *ports;
 	size_t n_ports;
+	strv placement_constraints; /* engine_spec.params.placement.constraints; swarm only */
 	int64_t timeout_ms; /* job deadline; 0: none. Exceeded -> cancelled */
 	/* resources */
 	double cpu_cores;     /* 0: unlimited */
@@ -75,6 +76,13 @@ struct exec_request {
 	size_t n_outputs;
 	char *results_dir;
 };
+
+/* Whether the runtime named `runtime` (runtime_names.h) can do what r asks:
+ * the one place that refuses a field a runtime has no equivalent for
+ * (placement off the swarm; cpuset, GPUs, network_mode host, outputs, a
+ * host_ip on it: docs/swarm.md), DMS_ERR_INVALID_ARGUMENT naming the field
+ * and why. Called before anything is made. */
+int request_check_runtime(const struct exec_request *r, const char *runtime, dms_error **err);
 
 int request_parse(const char *text, size_t len, struct exec_request **out, dms_error **err);
 /* request_parse with flags: REQUEST_EXECUTION_ID_OPTIONAL leaves

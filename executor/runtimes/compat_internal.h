@@ -34,6 +34,7 @@ struct runtime {
 	char libpod_version[COMPAT_LIBPOD_VERSION_MAX]; /* under mu; "" none */
 	char *info_identity;      /* under mu: the ping headers `info` is from */
 	struct runtime_info info; /* under mu: the last fingerprint */
+	struct swarm *swarm;      /* swarm.c's own state; NULL on docker and podman */
 };
 
 /* ---- requests (compat_call.c) --------------------------------------------- */

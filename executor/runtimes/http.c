@@ -57,7 +57,8 @@ struct http_handle {
 struct http_client {
 	char *url;         /* as given, for messages */
 	char *socket_path; /* unix sockets: the path; else NULL */
-	char *base;        /* "http://localhost" or "http://host:port" */
+	char *base;        /* "http://localhost" or "http(s)://host:port" */
+	char *tls_ca, *tls_cert, *tls_key; /* http_client_set_tls; NULL: none */
 	pthread_mutex_t mu;
 	char api_version[32]; /* "" until set */
 	struct http_handle pool[HTTP_POOL_SIZE];
@@ -187,7 +188,33 @@ void http_client_free(struct http_client *c)
 	free(c->url);
 	free(c->socket_path);
 	free(c->base);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
 	free(c);
+}
+
+int http_client_set_tls(struct http_client *c, const char *ca, const char *cert, const char *key,
+                        dms_error **err)
+{
+	char *base;
+
+	if (c->socket_path)
+		return err_set(err, DMS_ERR_CONFIG,
+		               "tls_ca: TLS needs a tcp:// host; %s is a unix socket", c->url);
+	if (!cert != !key)
+		return err_set(err, DMS_ERR_CONFIG, "%s: needs %s too", cert ? "tls_cert" : "tls_key",
+		               cert ? "tls_key" : "tls_cert");
+	if (strncmp(c->base, "http://", 7) != 0)
+		return 0; /* https already */
+	if (asprintf(&base, "https://%s", c->base + 7) < 0)
+		return err_set(err, DMS_ERR_INTERNAL, "out of memory");
+	free(c->base);
+	c->base = base;
+	if ((ca && !(c->tls_ca = strdup(ca))) || (cert && !(c->tls_cert = strdup(cert))) ||
+	    (key && !(c->tls_key = strdup(key))))
+		return err_set(err, DMS_ERR_INTERNAL, "out of memory");
+	return 0;
 }
 
 void http_client_set_api_version(struct http_client *c, const char *version)
@@ -483,10 +510,16 @@ static void setup_handle(struct http_client *c, CURL *e, const struct http_reque
 	if (c->socket_path)
 		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTP);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+	if (c->tls_ca)
+		curl_easy_setopt(e, CURLOPT_CAINFO, c->tls_ca);
+	if (c->tls_cert) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT, c->tls_cert);
+		curl_easy_setopt(e, CURLOPT_SSLKEY, c->tls_key);
+	}
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never route engine traffic via $http_proxy */
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);

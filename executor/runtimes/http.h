@@ -53,6 +53,11 @@ int http_client_new(const char *url, struct http_client **out, dms_error **err);
 void http_client_free(struct http_client *c);
 /* Sets the API version used for versioned paths ("1.41"). */
 void http_client_set_api_version(struct http_client *c, const char *version);
+/* TLS to a tcp:// engine (docs/swarm.md, "TLS"): the base URL becomes
+ * https; ca (NULL: the system's bundle) verifies the engine, cert and key
+ * (both or neither) are the client's. DMS_ERR_CONFIG for a unix socket. */
+int http_client_set_tls(struct http_client *c, const char *ca, const char *cert, const char *key,
+                        dms_error **err);
 const char *http_client_api_version(const struct http_client *c);
 const char *http_client_url(const struct http_client *c);
 

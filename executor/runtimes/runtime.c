@@ -22,11 +22,13 @@
 static const struct {
 	const char *name;
 	const struct runtime_ops *ops;
-	char *(*endpoint)(const char *host); /* its discovery, for `auto` */
+	char *(*endpoint)(const char *host); /* its discovery, for `auto`; NULL: never auto */
 } runtimes[] = {
     /* `auto` tries them in this order. */
     {RUNTIME_DOCKER, &docker_runtime_ops, docker_endpoint},
     {RUNTIME_PODMAN, &podman_runtime_ops, podman_endpoint},
+    /* A swarm is chosen by name: its manager is a dockerd too. */
+    {RUNTIME_SWARM, &swarm_runtime_ops, NULL},
 };
 
 #define N_RUNTIMES (sizeof(runtimes) / sizeof(runtimes[0]))
@@ -72,7 +74,7 @@ static const struct runtime_ops *runtime_auto(const char *host)
 		return &docker_runtime_ops;
 	}
 	for (size_t i = 0; i < N_RUNTIMES; i++) {
-		char *url = runtimes[i].endpoint(NULL);
+		char *url = runtimes[i].endpoint ? runtimes[i].endpoint(NULL) : NULL;
 		int rc;
 
 		if (!url)
@@ -111,6 +113,7 @@ void runtime_info_free(struct runtime_info *i)
 	free(i->version);
 	free(i->api_version);
 	free(i->os);
+	free(i->swarm_node_id);
 	memset(i, 0, sizeof(*i));
 }
 

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <dms/executor.h>
+#include "config.h"
 #include "request.h"
 
 struct runtime; /* one engine connection set, owned by one executor */
@@ -27,6 +28,10 @@ struct runtime_info {
 	char *os;
 	bool rootless;
 	int cgroup_version; /* 1 or 2; 0 unknown */
+	/* swarm only (kind "swarm"): the node answering, and the swarm's nodes */
+	char *swarm_node_id; /* NULL: not a swarm runtime */
+	bool swarm_manager;
+	int swarm_nodes_ready, swarm_nodes_total;
 };
 void runtime_info_free(struct runtime_info *i);
 
@@ -83,6 +88,10 @@ struct container_state {
 	int64_t started_at_ns; /* wall clock, 0 unknown */
 	int64_t finished_at_ns;
 	char *error; /* State.Error, NULL if empty */
+	/* Non-zero (a DMS_ERR_*): the job failed without an exit of its own —
+	 * on a swarm, a task rejected, orphaned, on a node gone down, or
+	 * pending past swarm_pending_timeout; `error` says why. */
+	int failure;
 	strv labels; /* "k=v" */
 	struct container_settings settings;
 };
@@ -203,6 +212,10 @@ struct runtime_ops {
 	 * itself — a hint only: a dropped connection ends it the same way. */
 	int (*container_watch)(struct runtime *rt, dms_context *ctx, const char *id,
 	                       void (*attached)(void *ud), void *ud, dms_error **err);
+	/* Optional (RT_HAS): open() with the whole config, for a runtime that
+	 * needs more than the host (swarm: TLS, swarm_pending_timeout). Used
+	 * instead of open() when present. */
+	int (*open_config)(const struct exec_config *cfg, struct runtime **out, dms_error **err);
 };
 
 #define RT_HAS(ops, field)                                                                         \
@@ -211,8 +224,9 @@ struct runtime_ops {
 
 extern const struct runtime_ops docker_runtime_ops;
 extern const struct runtime_ops podman_runtime_ops;
+extern const struct runtime_ops swarm_runtime_ops; /* swarm.c, docs/swarm.md */
 
-/* "docker" | "podman" -> table; NULL if unknown. */
+/* "docker" | "podman" | "swarm" -> table; NULL if unknown. */
 const struct runtime_ops *runtime_by_name(const char *name);
 /* name: "docker" | "podman" | "auto" (the first engine that answers; with
  * a host, the one listening there). DMS_ERR_CONFIG for an unknown name,

@@ -38,12 +38,21 @@ const char *itest_engine(void)
 	return e && *e ? e : "docker";
 }
 
+bool itest_swarm(void)
+{
+	return strcmp(itest_engine(), "swarm") == 0;
+}
+
 const char *itest_engine_host(void)
 {
 	bool podman = strcmp(itest_engine(), "podman") == 0;
-	const char *h = getenv(podman ? "DMS_PODMAN_HOST" : "DMS_DOCKER_HOST");
+	const char *h = getenv(itest_swarm() ? "DMS_SWARM_HOST"
+	                       : podman      ? "DMS_PODMAN_HOST"
+	                                     : "DMS_DOCKER_HOST");
 	if (h && *h)
 		return h;
+	if (itest_swarm())
+		return "unix:///tmp/dms-run/swarm/n0/docker.sock";
 	return podman ? "unix:///tmp/dms-run/podman.sock" : "unix:///tmp/dms-run/docker.sock";
 }
 

@@ -20,7 +20,8 @@ struct itest_plugin {
 void itest_plugin_load(struct itest_plugin *p);
 void itest_plugin_unload(struct itest_plugin *p);
 
-const char *itest_engine(void);      /* "docker" | "podman" */
+const char *itest_engine(void);      /* "docker" | "podman" | "swarm" */
+bool itest_swarm(void);              /* DMS_ENGINE=swarm: jobs are services (docs/swarm.md) */
 const char *itest_engine_host(void); /* unix:///tmp/dms-run/docker.sock ... */
 const char *itest_image(void);       /* dms-test/busybox:latest */
 
