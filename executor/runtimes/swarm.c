@@ -891,8 +891,7 @@ static int swarm_container_create(struct runtime *rt, dms_context *ctx,
 		                "differs)",
 		                op, name, bad);
 	if (rc != 0) {
-		compat_delete(rt, NULL, compat_pathf("/services/%s", id), COMPAT_CONTAINER,
-		              "service remove", id, NULL);
+		compat_delete(rt, NULL, path, COMPAT_CONTAINER, "service remove", id, NULL);
 		return rc;
 	}
 	if (!(*id_out = strdup(id)))
@@ -1039,11 +1038,11 @@ static int swarm_container_list(struct runtime *rt, dms_context *ctx, const char
 static int delete_service(struct runtime *rt, dms_context *ctx, const char *id, dms_error **err)
 {
 	_cleanup_free_ char *esc = compat_path_escape(id);
+	_cleanup_free_ char *path = esc ? compat_pathf("/services/%s", esc) : NULL;
 
-	if (!esc)
+	if (!path)
 		return compat_oom(err);
-	return compat_delete(rt, ctx, compat_pathf("/services/%s", esc), COMPAT_CONTAINER,
-	                     "service remove", id, err);
+	return compat_delete(rt, ctx, path, COMPAT_CONTAINER, "service remove", id, err);
 }
 
 static int swarm_container_remove(struct runtime *rt, dms_context *ctx, const char *id, bool force,
@@ -1527,16 +1526,17 @@ static int swarm_object_list(struct runtime *rt, dms_context *ctx, enum runtime_
 static int swarm_object_remove(struct runtime *rt, dms_context *ctx, enum runtime_object kind,
                                const char *id, dms_error **err)
 {
-	_cleanup_free_ char *esc = NULL;
+	_cleanup_free_ char *esc = NULL, *path = NULL;
 
 	if (kind == RT_OBJ_CONTAINER)
 		return swarm_container_remove(rt, ctx, id, true, err);
 	if (kind == RT_OBJ_NETWORK)
 		return compat_object_remove(rt, ctx, kind, id, err);
-	if (!id || !*id || !(esc = compat_path_escape(id)))
+	if (!id || !*id)
 		return err_set(err, DMS_ERR_INVALID_ARGUMENT, "config remove: nothing named");
-	return compat_delete(rt, ctx, compat_pathf("/configs/%s", esc), COMPAT_VOLUME,
-	                     "config remove", id, err);
+	if (!(esc = compat_path_escape(id)) || !(path = compat_pathf("/configs/%s", esc)))
+		return compat_oom(err);
+	return compat_delete(rt, ctx, path, COMPAT_VOLUME, "config remove", id, err);
 }
 
 static int swarm_object_list_services(struct runtime *rt, dms_context *ctx,
