@@ -52,11 +52,15 @@
 /* How long the nodes list is reused (node-down checks). */
 #define SWARM_NODES_TTL_NS (1 * NS_PER_S_)
 /* A stopped job's follower ends this long after its task was gone. */
-#define SWARM_STOP_SETTLE_NS (300 * NS_PER_MS_)
+#define SWARM_STOP_SETTLE_NS (100 * NS_PER_MS_)
 /* A stop whose follower never attached goes ahead after this. */
 #define SWARM_STOP_ATTACH_NS (2 * NS_PER_S_)
 /* A stopped job's log kept in memory at most (docs/swarm.md, "Cancel"). */
 #define SWARM_STOP_LOG_MAX ((size_t)64 << 20)
+/* A placement no node satisfies (node ids are 25 letters and digits). */
+#define SWARM_STOP_CONSTRAINT "node.id==dms-stopped"
+/* Start waits this long at most for the task to run. */
+#define SWARM_START_WAIT_NS (10 * NS_PER_S_)
 /* Service names: DNS labels (swarmkit refuses others). */
 #define SWARM_NAME_MAX 63
 
@@ -70,6 +74,7 @@ struct swarm_stop {
 	char *task_id;        /* NULL: it had no task (pending): nothing to follow */
 	strv labels;          /* the service's, for inspect once it is gone */
 	bool tty;
+	int exit_code;        /* the task's, once the poll saw it; -1 unknown */
 	struct buf log;       /* the raw log bytes as the engine sent them */
 	bool attached, done;  /* under swarm->mu */
 	int64_t gone_mono_ns; /* the poll saw the task gone (0: not yet) */
@@ -899,12 +904,74 @@ static int swarm_container_create(struct runtime *rt, dms_context *ctx,
 	return 0;
 }
 
-/* The orchestrator starts the task as soon as the service exists. */
+/* Sleeps ms, or less when ctx ends. */
+static int pause_ms(struct swarm *sw, dms_context *ctx, long ms)
+{
+	int64_t until = mono_now_ns() + ms * NS_PER_MS_;
+	int rc = 0;
+
+	pthread_mutex_lock(&sw->mu);
+	while (rc == 0 && mono_now_ns() < until)
+		rc = ctx_cond_wait(ctx, &sw->cond, &sw->mu, until);
+	pthread_mutex_unlock(&sw->mu);
+	return ctx_status(ctx);
+}
+
+/* The orchestrator starts the task as soon as the service exists; start
+ * waits until it runs (or ended), so that a started job is a running one
+ * as on the other engines and a task the node refused (no such image)
+ * fails the Start, naming the node. It does not wait for a task no node
+ * can take (the scheduler said why: the pending timeout is for that), nor
+ * longer than SWARM_START_WAIT_NS (a slow pull on the node). */
 static int swarm_container_start(struct runtime *rt, dms_context *ctx, const char *id,
                                  dms_error **err)
 {
-	(void)rt, (void)ctx, (void)id, (void)err;
-	return 0;
+	struct swarm *sw = swarm_of(rt);
+	int64_t until = mono_now_ns() + SWARM_START_WAIT_NS;
+	long pause = 10;
+
+	for (;;) {
+		_cleanup_yajl_tree_ yajl_val tasks = NULL;
+		struct swarm_task t;
+		int rc;
+
+		dms_error *e = NULL;
+
+		if ((rc = get_tasks(rt, ctx, "service", id, &tasks, &e)) != 0) {
+			/* Gone: a short job already harvested (or removed). */
+			if (rc == DMS_ERR_NOT_FOUND) {
+				err_free(e);
+				return 0;
+			}
+			if (err)
+				*err = e;
+			else
+				err_free(e);
+			return rc;
+		}
+		if (job_task(tasks, id, &t)) {
+			if (t.phase == TP_RUNNING || t.phase == TP_DONE)
+				return 0;
+			if (t.phase == TP_BROKEN) {
+				const char *why = t.err && *t.err ? t.err : t.message ? t.message : "";
+				bool image = strstr(why, "No such image") || strstr(why, "pull access");
+
+				return err_engine(err, image ? DMS_ERR_IMAGE : DMS_ERR_CONTAINER,
+				                  "service start", id, why,
+				                  "service start %s: task %s %s on node %s: %s", id, t.id,
+				                  t.state, t.node_id ? t.node_id : "(none)",
+				                  *why ? why : "the engine gave no reason");
+			}
+			if (t.phase == TP_WAITING && t.err && *t.err)
+				return 0; /* queued: no node fits now */
+		}
+		if (mono_now_ns() > until)
+			return 0;
+		if ((rc = pause_ms(sw, ctx, pause)) != 0)
+			return err_set(err, rc, "service start %s: %s", id,
+			               rc == DMS_ERR_CANCELLED ? "cancelled" : "deadline exceeded");
+		pause = pause * 2 > 100 ? 100 : pause * 2;
+	}
 }
 
 /* ---- inspect, list -------------------------------------------------------- */
@@ -922,7 +989,7 @@ static bool inspect_stopped(struct runtime *rt, const char *id, struct container
 		*out = (struct container_state){
 		    .id = strdup(id),
 		    .status = s->done ? CS_EXITED : CS_RUNNING,
-		    .exit_code = -1,
+		    .exit_code = s->exit_code,
 		    .tty = s->tty,
 		    .started_at_ns = s->started_at_ns,
 		    .finished_at_ns = s->finished_at_ns,
@@ -1072,6 +1139,96 @@ static int swarm_container_remove(struct runtime *rt, dms_context *ctx, const ch
 	return delete_service(rt, ctx, name, err);
 }
 
+/* A yajl tree as JSON, for a spec sent back (numbers as the engine wrote
+ * them: integers stay integers). `skip`: a member of the object at depth
+ * 1 not written (the caller writes its own). */
+static void jw_tree(struct jw *w, yajl_val v, const char *skip_under, const char *skip,
+                    void (*own)(struct jw *w), int depth, bool under)
+{
+	if (!v || YAJL_IS_NULL(v)) {
+		jw_null(w);
+	} else if (YAJL_IS_STRING(v)) {
+		jw_str(w, v->u.string);
+	} else if (YAJL_IS_INTEGER(v)) {
+		jw_int(w, YAJL_GET_INTEGER(v));
+	} else if (YAJL_IS_DOUBLE(v)) {
+		jw_double(w, YAJL_GET_DOUBLE(v));
+	} else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+		jw_bool(w, YAJL_IS_TRUE(v));
+	} else if (YAJL_IS_ARRAY(v)) {
+		jw_array_open(w);
+		for (size_t i = 0; i < v->u.array.len; i++)
+			jw_tree(w, v->u.array.values[i], NULL, NULL, NULL, depth + 1, false);
+		jw_array_close(w);
+	} else if (YAJL_IS_OBJECT(v)) {
+		jw_map_open(w);
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			const char *k = v->u.object.keys[i];
+			bool here = depth == 0 && skip_under && strcmp(k, skip_under) == 0;
+
+			if (under && strcmp(k, skip) == 0)
+				continue;
+			jw_key(w, k);
+			jw_tree(w, v->u.object.values[i], NULL, skip, NULL, depth + 1, here);
+		}
+		if (under && own)
+			own(w);
+		jw_map_close(w);
+	}
+}
+
+static void stop_placement(struct jw *w)
+{
+	jw_key(w, "Placement");
+	jw_map_open(w);
+	jw_key(w, "Constraints");
+	jw_array_open(w);
+	jw_str(w, SWARM_STOP_CONSTRAINT);
+	jw_array_close(w);
+	jw_map_close(w);
+}
+
+/* The stop itself: an update whose placement no node satisfies. For a
+ * job, an update is a new iteration: the agent stops the old task (its
+ * StopSignal, SIGKILL after StopGracePeriod) and the new one waits for a
+ * node for ever, never running. (Removing the service would not do: on
+ * dockerd 20.10 a job's running task outlives its service's removal.) */
+static int stop_service(struct runtime *rt, dms_context *ctx, const char *id, dms_error **err)
+{
+	_cleanup_yajl_tree_ yajl_val svc = NULL;
+	_cleanup_response_ struct http_response resp = http_response_new();
+	_cleanup_free_ char *esc = compat_path_escape(id), *path = NULL, *upath = NULL;
+	_cleanup_jw_ struct jw w = {0};
+	const char *op = "service stop", *body;
+	struct http_request req;
+	long long version;
+	size_t len;
+	int rc;
+
+	if (!esc || !(path = compat_pathf("/services/%s", esc)) || jw_init(&w) != 0)
+		return compat_oom(err);
+	if ((rc = compat_get_api_json(rt, ctx, path, COMPAT_CONTAINER, op, id, &svc, err)) != 0)
+		return rc;
+	yajl_val spec = yajl_tree_get(svc, JPATH("Spec"), yajl_t_object);
+	if (!spec || !compat_jint(svc, JPATH("Version", "Index"), &version))
+		return compat_bad_json(COMPAT_CONTAINER, op, id, err);
+	jw_tree(&w, spec, "TaskTemplate", "Placement", stop_placement, 0, false);
+	if ((rc = compat_jw_body(&w, "service spec", &body, &len, err)) != 0)
+		return rc;
+	if (!(upath = compat_pathf("/services/%s/update?version=%lld", esc, version)))
+		return compat_oom(err);
+	req = COMPAT_REQ("POST", upath);
+	req.body = body;
+	req.body_len = len;
+	if ((rc = compat_call(rt, ctx, &req, &resp, op, id, err)) != 0)
+		return rc;
+	if (resp.status == 404)
+		return 0; /* gone already */
+	if (resp.status != 200)
+		return compat_http_failure(&resp, COMPAT_CONTAINER, op, id, err);
+	return 0;
+}
+
 /* The stop (runtime.h's container_kill, for any signal): a swarm has no
  * signal API. The agent stops a task whose service is removed with its
  * StopSignal, then SIGKILL after StopGracePeriod — the request's stop
@@ -1104,6 +1261,7 @@ static int swarm_container_kill(struct runtime *rt, dms_context *ctx, const char
 		return compat_oom(err);
 	}
 	s->rt = rt;
+	s->exit_code = -1;
 	s->tty = st.tty;
 	s->started_at_ns = st.started_at_ns;
 	container_state_free(&st);
@@ -1128,7 +1286,7 @@ static int swarm_container_kill(struct runtime *rt, dms_context *ctx, const char
 	while (!s->attached && ctx_cond_wait(NULL, &sw->cond, &sw->mu, until) == 0)
 		;
 	pthread_mutex_unlock(&sw->mu);
-	return delete_service(rt, ctx, s->service_id, err);
+	return stop_service(rt, ctx, s->service_id, err);
 }
 
 static int swarm_container_stop(struct runtime *rt, dms_context *ctx, const char *id, int timeout_s,
@@ -1220,19 +1378,6 @@ static int sfollow_data(void *ud, const char *data, size_t len)
 
 	return compat_stamped_feed(&f->parser, f->tty, &f->broken, data, len, sfollow_record,
 	                           sfollow_payload, f);
-}
-
-/* Sleeps ms, or less when ctx ends. */
-static int pause_ms(struct swarm *sw, dms_context *ctx, long ms)
-{
-	int64_t until = mono_now_ns() + ms * NS_PER_MS_;
-	int rc = 0;
-
-	pthread_mutex_lock(&sw->mu);
-	while (rc == 0 && mono_now_ns() < until)
-		rc = ctx_cond_wait(ctx, &sw->cond, &sw->mu, until);
-	pthread_mutex_unlock(&sw->mu);
-	return ctx_status(ctx);
 }
 
 /* What a stop kept, once its follower is done; false: no stop. */
@@ -1350,15 +1495,29 @@ static void poll_state_free(struct poll_state *ps)
 /* The stops: a follower whose task is gone is ended a moment later; a
  * finished stop is the job's end. Under sw->mu. Returns whether the stop
  * of sid is done (*has: there is one). */
-static bool stop_tick(struct swarm *sw, const char *sid, bool task_present, int64_t now,
-                      bool *has)
+static bool stop_tick(struct swarm *sw, const char *sid, yajl_val tasks, int64_t now, bool *has)
 {
 	struct swarm_stop *s = stop_find(sw, sid);
+	bool task_live = false;
 
 	*has = s != NULL;
 	if (!s)
 		return false;
-	if (!s->done && !task_present) {
+	for (size_t i = 0; s->task_id && tasks && i < tasks->u.array.len; i++) {
+		struct swarm_task t;
+
+		task_read(tasks->u.array.values[i], &t);
+		if (!t.id || strcmp(t.id, s->task_id) != 0)
+			continue;
+		task_live = t.phase < TP_DONE;
+		if (t.has_exit && t.exit_code >= 0) /* -1 while it is being stopped */
+			s->exit_code = (int)t.exit_code;
+		if (t.phase >= TP_DONE && t.timestamp_ns)
+			s->finished_at_ns = t.timestamp_ns;
+	}
+	if (getenv("SWARMRT_DEBUG"))
+		fprintf(stderr, "stop_tick %s live=%d done=%d gone=%lld exit=%d\n", sid, task_live, s->done, (long long)s->gone_mono_ns, s->exit_code);
+	if (!s->done && !task_live) {
 		if (!s->gone_mono_ns)
 			s->gone_mono_ns = now;
 		else if (now - s->gone_mono_ns > SWARM_STOP_SETTLE_NS)
@@ -1413,12 +1572,16 @@ static int swarm_events(struct runtime *rt, dms_context *ctx, const char *label,
 			se->present = true;
 			if (!job_task(tasks, t.service_id, &t) || se->reported)
 				continue;
-			pthread_mutex_lock(&sw->mu);
-			stop_done = stop_tick(sw, t.service_id, true, now, &has_stop);
-			pthread_mutex_unlock(&sw->mu);
-			if (has_stop && !stop_done)
-				continue;
 			job_judge(rt, ctx, &t, &jv);
+			/* A stopped job's task stays listed once it ended (its
+			 * service is gone): its end ends the follower. */
+			pthread_mutex_lock(&sw->mu);
+			stop_done = stop_tick(sw, t.service_id, tasks, now, &has_stop);
+			pthread_mutex_unlock(&sw->mu);
+			if (has_stop && !stop_done) {
+				young = true;
+				continue;
+			}
 			if (jv.status != CS_EXITED && !has_stop) {
 				young = young || (t.created_ns && wall - t.created_ns < SWARM_YOUNG_NS);
 				continue;
@@ -1443,7 +1606,7 @@ static int swarm_events(struct runtime *rt, dms_context *ctx, const char *label,
 				continue;
 			}
 			pthread_mutex_lock(&sw->mu);
-			stop_done = stop_tick(sw, se->id, false, now, &has_stop);
+			stop_done = stop_tick(sw, se->id, tasks, now, &has_stop);
 			pthread_mutex_unlock(&sw->mu);
 			if (has_stop && !stop_done) {
 				young = true; /* look again soon */

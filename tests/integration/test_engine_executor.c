@@ -408,7 +408,9 @@ Test(executor, cancel_honours_sigterm_quickly)
 	int rc = P.ops->cancel(ex, NULL, "term", &err);
 	cr_assert_eq(rc, 0, "cancel: %d %s", rc, err ? err->message : "");
 	char *res = wait_ok("term");
-	assert_cmp(itest_now_ms() - t0, <, test_ms(1500));
+	/* A swarm stops a task through its node's agent: the update reaches
+	 * it, it stops the container and reports back (≈ 1.2 s here). */
+	assert_cmp(itest_now_ms() - t0, <, test_ms(itest_swarm() ? 3000 : 1500));
 	yajl_val v = itest_json(res);
 	cr_assert_eq(itest_int(v, "exit_code"), 7, "%s", res);
 	cr_assert(itest_bool(v, "cancelled"), "%s", res);
