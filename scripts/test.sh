@@ -73,11 +73,20 @@ cmake --build "$build" -j"$(nproc)"
 
 export DMS_RUN=${DMS_RUN:-/tmp/dms-run}
 # (not eval "$(...)": eval of an empty string succeeds and would hide a failed start)
+# The three-node swarm starts beside docker and podman (about 10 s).
+swarm_env_file=$(mktemp /tmp/dms-swarm-env.XXXXXX)
+bash scripts/engines.sh start swarm >"$swarm_env_file" &
+swarm_pid=$!
 engine_env=$(bash scripts/engines.sh start all) || { echo "test.sh: the engines did not start" >&2; exit 1; }
 eval "$engine_env"
+wait "$swarm_pid" || { echo "test.sh: the swarm did not start" >&2; exit 1; }
+# shellcheck disable=SC1090
+source "$swarm_env_file"
+rm -f "$swarm_env_file"
 export DMS_STATE_DIR
 DMS_STATE_DIR=$(mktemp -d /tmp/dms-state.XXXXXX)
 cleanup() {
+	bash scripts/engines.sh stop swarm || true
 	bash scripts/engines.sh stop all || true
 	rm -rf "$DMS_STATE_DIR"
 }
