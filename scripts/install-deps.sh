@@ -11,6 +11,7 @@ PKGS=(
   curl iproute2 valgrind
   docker-registry apache2-utils
   golang-go golang-dbus-dev
+  jq openssl
   debhelper scdoc lintian adduser man-db
   prometheus-node-exporter
 )

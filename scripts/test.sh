@@ -27,6 +27,7 @@
 #                              every tracked .c/.h file, then clang-tidy with
 #                              the checks of .clang-tidy, scripts/tidy.sh)
 #   DMS_TEST_BEHAVE_PARALLEL=0 the two behave runs one after the other
+#   DMS_TEST_SWARM=1           also a three-node swarm and the @swarm suites
 #   DMS_TEST_GO=0              no Go client tests (scripts/test-go.sh)
 #   DMS_TEST_PACKAGE=0         no Debian package test (scripts/test-package.sh)
 #   DMS_TEST_FUZZ=0            no fuzz smoke run
@@ -73,11 +74,30 @@ cmake --build "$build" -j"$(nproc)"
 
 export DMS_RUN=${DMS_RUN:-/tmp/dms-run}
 # (not eval "$(...)": eval of an empty string succeeds and would hide a failed start)
+# DMS_TEST_SWARM=1: a three-node swarm starts beside docker and podman
+# (about 10 s) and the engine-agnostic integration suites run on it too
+# (@swarm; docs/swarm.md). Off by default while the swarm runtime is being
+# completed (issue 15): its suites do not all pass yet.
+swarm_pid=
+if [ "${DMS_TEST_SWARM:-0}" = 1 ]; then
+	swarm_env_file=$(mktemp /tmp/dms-swarm-env.XXXXXX)
+	bash scripts/engines.sh start swarm >"$swarm_env_file" &
+	swarm_pid=$!
+fi
 engine_env=$(bash scripts/engines.sh start all) || { echo "test.sh: the engines did not start" >&2; exit 1; }
 eval "$engine_env"
+if [ -n "$swarm_pid" ]; then
+	wait "$swarm_pid" || { echo "test.sh: the swarm did not start" >&2; exit 1; }
+	# shellcheck disable=SC1090
+	source "$swarm_env_file"
+	rm -f "$swarm_env_file"
+	export DMS_SWARM_HOST
+	cmake -S . -B "$build" >/dev/null # the @swarm variants (tests/CMakeLists.txt)
+fi
 export DMS_STATE_DIR
 DMS_STATE_DIR=$(mktemp -d /tmp/dms-state.XXXXXX)
 cleanup() {
+	[ -z "$swarm_pid" ] || bash scripts/engines.sh stop swarm || true
 	bash scripts/engines.sh stop all || true
 	rm -rf "$DMS_STATE_DIR"
 }
