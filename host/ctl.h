@@ -70,6 +70,16 @@ int ctl_live(struct ctl_backend *b, enum ctl_live_op op, const char *execution_i
 /* An fd of JSON lines, one sample about once a second, EOF at the end. */
 int ctl_stats_stream(struct ctl_backend *b, const char *execution_id, int *fd,
                      struct ctl_error *err);
+/* Exec: runs the exec request (docs/schema.md, "The exec request") in a
+ * running execution; *fd (the caller's) carries stdin one way and the
+ * output (framed, raw with a tty) the other; *exec_id: caller frees.
+ * ExecResize; ExecWait blocks until the exec ended. */
+int ctl_exec(struct ctl_backend *b, const char *execution_id, const char *request, int *fd,
+             char **exec_id, struct ctl_error *err);
+int ctl_exec_resize(struct ctl_backend *b, const char *exec_id, uint32_t rows, uint32_t cols,
+                    struct ctl_error *err);
+int ctl_exec_wait(struct ctl_backend *b, const char *exec_id, int *exit_code,
+                  struct ctl_error *err);
 /* ImportImage: the tarball is read from fd (dmsctl opens the file, the
  * daemon never sees its path). *image_id: caller frees. */
 int ctl_image_import(struct ctl_backend *b, int fd, const char *reference, char **image_id,

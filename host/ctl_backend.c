@@ -111,3 +111,20 @@ int ctl_stats_stream(struct ctl_backend *b, const char *execution_id, int *fd,
 {
 	return b->ops->stats_stream(b, execution_id, fd, err);
 }
+
+int ctl_exec(struct ctl_backend *b, const char *execution_id, const char *request, int *fd,
+             char **exec_id, struct ctl_error *err)
+{
+	return b->ops->exec(b, execution_id, request, fd, exec_id, err);
+}
+
+int ctl_exec_resize(struct ctl_backend *b, const char *exec_id, uint32_t rows, uint32_t cols,
+                    struct ctl_error *err)
+{
+	return b->ops->exec_resize(b, exec_id, rows, cols, err);
+}
+
+int ctl_exec_wait(struct ctl_backend *b, const char *exec_id, int *exit_code, struct ctl_error *err)
+{
+	return b->ops->exec_wait(b, exec_id, exit_code, err);
+}

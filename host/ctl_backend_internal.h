@@ -28,6 +28,12 @@ struct ctl_backend_ops {
 	            const char *arg, char **out_json, struct ctl_error *err);
 	int (*stats_stream)(struct ctl_backend *b, const char *execution_id, int *fd,
 	                    struct ctl_error *err);
+	int (*exec)(struct ctl_backend *b, const char *execution_id, const char *request, int *fd,
+	            char **exec_id, struct ctl_error *err);
+	int (*exec_resize)(struct ctl_backend *b, const char *exec_id, uint32_t rows, uint32_t cols,
+	                   struct ctl_error *err);
+	int (*exec_wait)(struct ctl_backend *b, const char *exec_id, int *exit_code,
+	                 struct ctl_error *err);
 	/* Starts (or stops) delivering pull progress to b->progress_fn. */
 	void (*watch_progress)(struct ctl_backend *b, bool on);
 };

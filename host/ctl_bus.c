@@ -371,6 +371,62 @@ static int bus_stats_stream(struct ctl_backend *b, const char *execution_id, int
 	return 0;
 }
 
+static int bus_exec(struct ctl_backend *b, const char *execution_id, const char *request, int *fd,
+                    char **exec_id, struct ctl_error *err)
+{
+	struct ctl_bus *c = bus_of(b);
+	DBusMessage *r =
+	    call(c, c->path, BUS_EXECUTOR_INTERFACE, "Exec", SHORT_CALL_MS, err, DBUS_TYPE_STRING,
+	         &execution_id, DBUS_TYPE_STRING, &request, DBUS_TYPE_INVALID);
+	const char *id;
+	DBusError de;
+
+	if (!r)
+		return -1;
+	dbus_error_init(&de);
+	if (!dbus_message_get_args(r, &de, DBUS_TYPE_UNIX_FD, fd, DBUS_TYPE_STRING, &id,
+	                           DBUS_TYPE_INVALID)) {
+		ctl_set_error(err, de.name, de.message);
+		dbus_error_free(&de);
+		dbus_message_unref(r);
+		return -1;
+	}
+	*exec_id = host_strdup(id);
+	dbus_message_unref(r);
+	return 0;
+}
+
+static int bus_exec_resize(struct ctl_backend *b, const char *exec_id, uint32_t rows, uint32_t cols,
+                           struct ctl_error *err)
+{
+	struct ctl_bus *c = bus_of(b);
+
+	return reply_empty(call(c, c->path, BUS_EXECUTOR_INTERFACE, "ExecResize", SHORT_CALL_MS,
+	                        err, DBUS_TYPE_STRING, &exec_id, DBUS_TYPE_UINT32, &rows,
+	                        DBUS_TYPE_UINT32, &cols, DBUS_TYPE_INVALID));
+}
+
+static int bus_exec_wait(struct ctl_backend *b, const char *exec_id, int *exit_code,
+                         struct ctl_error *err)
+{
+	DBusMessage *r = call_executor(bus_of(b), "ExecWait", exec_id, DBUS_TIMEOUT_INFINITE, err);
+	dbus_int32_t code;
+	DBusError de;
+
+	if (!r)
+		return -1;
+	dbus_error_init(&de);
+	if (!dbus_message_get_args(r, &de, DBUS_TYPE_INT32, &code, DBUS_TYPE_INVALID)) {
+		ctl_set_error(err, de.name, de.message);
+		dbus_error_free(&de);
+		dbus_message_unref(r);
+		return -1;
+	}
+	*exit_code = code;
+	dbus_message_unref(r);
+	return 0;
+}
+
 static const struct ctl_backend_ops bus_ops = {
     .embedded = false,
     .close = bus_close,
@@ -384,6 +440,9 @@ static const struct ctl_backend_ops bus_ops = {
     .image_import = bus_image_import,
     .live = bus_live,
     .stats_stream = bus_stats_stream,
+    .exec = bus_exec,
+    .exec_resize = bus_exec_resize,
+    .exec_wait = bus_exec_wait,
     .watch_progress = bus_watch_progress,
 };
 

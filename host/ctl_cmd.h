@@ -48,6 +48,8 @@ int ctl_cmd_pause(struct globals *g, int argc, char **argv);
 int ctl_cmd_resume(struct globals *g, int argc, char **argv);
 int ctl_cmd_stats(struct globals *g, int argc, char **argv);
 int ctl_cmd_inspect(struct globals *g, int argc, char **argv);
+/* ctl_exec.c */
+int ctl_cmd_exec(struct globals *g, int argc, char **argv);
 
 /* dmsctl.c: prints the command's usage and help to f; returns status. */
 int ctl_command_help(const char *name, FILE *f, int status);

@@ -215,6 +215,49 @@ static int emb_stats_stream(struct ctl_backend *b, const char *execution_id, int
 	return rc == DMS_OK ? 0 : plugin_error(ops, rc, de, err);
 }
 
+static int emb_exec(struct ctl_backend *b, const char *execution_id, const char *request, int *fd,
+                    char **exec_id, struct ctl_error *err)
+{
+	const dms_executor_ops *ops = ops_of(b);
+	dms_error *de = NULL;
+	char *id = NULL;
+
+	if (!DMS_OP_AVAILABLE(ops, exec))
+		return ctl_set_error(err, DBUS_ERROR_NOT_SUPPORTED,
+		                     "the plugin does not implement exec");
+	int rc = ops->exec(emb_of(b)->ex, NULL, execution_id, request, fd, &id, &de);
+
+	return rc == DMS_OK ? take_string(ops, id, exec_id) : plugin_error(ops, rc, de, err);
+}
+
+static int emb_exec_resize(struct ctl_backend *b, const char *exec_id, uint32_t rows, uint32_t cols,
+                           struct ctl_error *err)
+{
+	const dms_executor_ops *ops = ops_of(b);
+	dms_error *de = NULL;
+
+	if (!DMS_OP_AVAILABLE(ops, exec_resize))
+		return ctl_set_error(err, DBUS_ERROR_NOT_SUPPORTED,
+		                     "the plugin does not implement exec resize");
+	int rc = ops->exec_resize(emb_of(b)->ex, NULL, exec_id, rows, cols, &de);
+
+	return rc == DMS_OK ? 0 : plugin_error(ops, rc, de, err);
+}
+
+static int emb_exec_wait(struct ctl_backend *b, const char *exec_id, int *exit_code,
+                         struct ctl_error *err)
+{
+	const dms_executor_ops *ops = ops_of(b);
+	dms_error *de = NULL;
+
+	if (!DMS_OP_AVAILABLE(ops, exec_wait))
+		return ctl_set_error(err, DBUS_ERROR_NOT_SUPPORTED,
+		                     "the plugin does not implement exec wait");
+	int rc = ops->exec_wait(emb_of(b)->ex, NULL, exec_id, exit_code, &de);
+
+	return rc == DMS_OK ? 0 : plugin_error(ops, rc, de, err);
+}
+
 static void embedded_progress(void *ud, const char *execution_id, const char *image,
                               uint64_t current_bytes, uint64_t total_bytes, const char *status)
 {
@@ -246,6 +289,9 @@ static const struct ctl_backend_ops embedded_ops = {
     .image_import = emb_image_import,
     .live = emb_live,
     .stats_stream = emb_stats_stream,
+    .exec = emb_exec,
+    .exec_resize = emb_exec_resize,
+    .exec_wait = emb_exec_wait,
     .watch_progress = emb_watch_progress,
 };
 

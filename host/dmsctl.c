@@ -71,6 +71,16 @@ static const struct {
     {"pause", "pause ID...",
      "Freeze each execution (cgroup freezer): state paused. Its timeout keeps running.\n"},
     {"resume", "resume ID...", "Thaw each paused execution: state running again.\n"},
+    {"exec", "exec [-i] [-t] [-e K=V]... [-u USER] [-w DIR] ID [--] CMD...",
+     "Run CMD inside a running execution, like docker exec: its output on stdout\n"
+     "and stderr, and dmsctl's exit status is the command's (125: it could not\n"
+     "be started). Ctrl-C (without -t) ends the command.\n"
+     "  -i, --interactive  pass dmsctl's stdin to the command (EOF ends it)\n"
+     "  -t, --tty          a terminal: one raw stream; the local terminal goes\n"
+     "                     raw and its size follows (SIGWINCH)\n"
+     "  -e, --env K=V      an environment variable for the command; repeatable\n"
+     "  -u, --user USER    run it as USER (name, uid, uid:gid)\n"
+     "  -w, --workdir DIR  its working directory (absolute)\n"},
     {"stats", "stats [--no-stream] [--json] ID...",
      "Show each execution's resource use like docker stats: CPU %, memory usage /\n"
      "limit, memory %, network and block I/O, pids; a row per sample about once a\n"
@@ -151,7 +161,7 @@ int main(int argc, char **argv)
 	    {"ls", ctl_cmd_ls},           {"info", ctl_cmd_info},     {"image", ctl_cmd_image},
 	    {"metrics", ctl_cmd_metrics}, {"kill", ctl_cmd_kill},     {"pause", ctl_cmd_pause},
 	    {"resume", ctl_cmd_resume},   {"stats", ctl_cmd_stats},   {"inspect", ctl_cmd_inspect},
-	    {"ps", ctl_cmd_ls},
+	    {"exec", ctl_cmd_exec},       {"ps", ctl_cmd_ls},
 	};
 	struct globals g = {.opts = {.executor_id = "default"}};
 	const char *config_file = getenv("DMS_EXECUTOR_CONFIG");

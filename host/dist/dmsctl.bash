@@ -6,7 +6,7 @@
 # `dmsctl --help` is here.
 
 _dmsctl_global_opts="--executor --config --system --session --embedded --plugin --json -v --verbose -h --help"
-_dmsctl_commands="run start wait logs cancel kill pause resume stats inspect cleanup ls ps info metrics image"
+_dmsctl_commands="run start wait logs cancel kill pause resume exec stats inspect cleanup ls ps info metrics image"
 
 # The flags of each command (long and short forms).
 _dmsctl_command_opts() {
@@ -20,6 +20,7 @@ _dmsctl_command_opts() {
 	start) echo "-f --file --help" ;;
 	logs) echo "-f --follow --tail -n --lines -t --timestamps --help" ;;
 	kill) echo "-s --signal --help" ;;
+	exec) echo "-i --interactive -t --tty -e --env -u --user -w --workdir --help" ;;
 	stats) echo "--no-stream --json --help" ;;
 	inspect) echo "--json --help" ;;
 	image) echo "import -r --ref --help" ;;
@@ -112,7 +113,7 @@ _dmsctl() {
 		return
 	fi
 	case $cmd in
-	wait | logs | cancel | kill | pause | resume | stats | inspect)
+	wait | logs | cancel | kill | pause | resume | exec | stats | inspect)
 		mapfile -t COMPREPLY < <(compgen -W "$(_dmsctl_ids)" -- "$cur") ;;
 	image)
 		if [ "$prev" = image ]; then
