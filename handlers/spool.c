@@ -53,7 +53,7 @@ int spool_create(const char *path, uint64_t limit, struct spool **out, dms_error
 
 static uint64_t spool_kept(const struct spool *s)
 {
-	return s->bytes[0] + s->bytes[1] + s->bytes[2];
+	return s->bytes[0] + s->bytes[1] + s->bytes[2] + s->stamps;
 }
 
 int spool_append(struct spool *s, int stream, const char *data, size_t len)
@@ -113,6 +113,12 @@ int spool_append_stamp(struct spool *s, int stream, int64_t wall_ns)
 	}
 	if (s->truncated)
 		return 0;
+	/* Stamps count against the limit: a job of many short lines must not
+	 * grow the spool past it by a record header and stamp per line. */
+	if (s->limit && s->limit - spool_kept(s) < sizeof(rec)) {
+		s->truncated = true;
+		return 0;
+	}
 	demux_frame_header(rec, DEMUX_STAMP, SPOOL_STAMP_LEN);
 	rec[8] = (uint8_t)stream;
 	for (int i = 0; i < 8; i++)
@@ -126,6 +132,7 @@ int spool_append_stamp(struct spool *s, int stream, int64_t wall_ns)
 		errno = e;
 		return -1;
 	}
+	s->stamps += sizeof(rec);
 	return 0;
 }
 

@@ -16,8 +16,9 @@
 struct spool {
 	int fd;
 	char *path;
-	uint64_t limit;    /* payload bytes kept at most */
+	uint64_t limit;    /* payload and stamp bytes kept at most */
 	uint64_t bytes[3]; /* payload bytes kept, per stream (1, 2) */
+	uint64_t stamps;   /* bytes of stamp records kept (they count too) */
 	bool truncated;
 };
 

@@ -31,7 +31,7 @@ CALLS = int(os.environ.get('DMS_DBUS_FUZZ_CALLS', '3000'))
 # The host's idle pool workers exit after 30 s (host/pool.c).
 IDLE_DEADLINE = 120
 FD_SLACK = 4
-EXECUTOR_THREADS = 4  # events, janitor, 2 workers (docs/architecture.md)
+EXECUTOR_THREADS = 5  # events, janitor, 2 workers, the stats sampler (docs/architecture.md)
 
 FD = 'org.freedesktop.DBus.Error.'
 PROPS = 'org.freedesktop.DBus.Properties'

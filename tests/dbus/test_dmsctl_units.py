@@ -51,7 +51,7 @@ class MemorySizes(unittest.TestCase, CtlMixin):
         for flag in ('inf', 'nan', '-1', '64x', '1e9'):
             with self.subTest(memory=flag):
                 p = self.ctl('run', '--memory', flag, IMAGE, '--', 'true', check_status=2)
-                self.assertIn('--memory wants a size', p.stderr)
+                self.assertIn('--memory: wants a size', p.stderr)
 
 
 if __name__ == '__main__':

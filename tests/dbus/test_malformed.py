@@ -82,10 +82,25 @@ class Malformed(HostTestCase):
                        'NewExecutor', dmshost.unique('h'), 'k: ' + huge, signature='ss')
         # A big, valid request (just under the executor's 1 MiB request
         # limit; 8 variables, as the kernel caps one at 128 KiB) runs.
+        # The default policy.max.environment (256 KiB) refuses it; an
+        # executor whose policy allows 2 MiB runs it.
         env = ['B%d=%s' % (i, 'y' * 120000) for i in range(8)]
         eid, req = job('echo ${#B0} ${#B7}', environment=env)
-        res = json.loads(self.ex.Run(req, timeout=CALL_TIMEOUT))
-        self.assertEqual(res['stdout'], '120000 120000\n', res)
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.ex.Run(req, timeout=CALL_TIMEOUT)
+        self.assertEqual(cm.exception.get_dbus_name(), 'org.dms.Error.PermissionDenied')
+        self.assertIn('policy.max.environment', cm.exception.get_dbus_message())
+        big_id = dmshost.unique('big')
+        path = self.manager.NewExecutor(
+            big_id, dmshost.executor_config(self.state_dir) +
+            'policy:\n  max: {environment: 2MiB}\n', timeout=CALL_TIMEOUT)
+        big = dbus.Interface(self.conn.get_object(dmshost.BUS_NAME, path), dmshost.EXECUTOR_IFACE)
+        try:
+            res = json.loads(big.Run(req, timeout=CALL_TIMEOUT))
+            self.assertEqual(res['stdout'], '120000 120000\n', res)
+        finally:
+            big.Cleanup(timeout=CALL_TIMEOUT)
+            self.manager.RemoveExecutor(big_id, timeout=CALL_TIMEOUT)
 
     def test_binary_output(self):
         """Output that is not UTF-8 reaches the client (as U+FFFD or escaped)
