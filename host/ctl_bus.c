@@ -96,6 +96,28 @@ static int reply_empty(DBusMessage *r)
 	return 0;
 }
 
+/* The reply's arguments of basic, non-string types (an fd, an int) into
+ * the pointers given, as dbus_message_get_args takes them; consumes r. */
+static int reply_args(DBusMessage *r, struct ctl_error *err, int first_type, ...)
+{
+	DBusError de;
+	va_list ap;
+	dbus_bool_t ok;
+
+	if (!r)
+		return -1;
+	dbus_error_init(&de);
+	va_start(ap, first_type);
+	ok = dbus_message_get_args_valist(r, &de, first_type, ap);
+	va_end(ap);
+	if (!ok) {
+		ctl_set_error(err, de.name, de.message);
+		dbus_error_free(&de);
+	}
+	dbus_message_unref(r);
+	return ok ? 0 : -1;
+}
+
 /* Uses the executor when dms-host has it, else asks for it. */
 static int ensure_executor(struct ctl_bus *c, const struct ctl_options *o, struct ctl_error *err)
 {
@@ -290,21 +312,9 @@ static int bus_cancel(struct ctl_backend *b, const char *execution_id, struct ct
 static int bus_log_stream(struct ctl_backend *b, const char *request, int *fd,
                           struct ctl_error *err)
 {
-	DBusMessage *r = call_executor(bus_of(b), "GetLogStream", request, SHORT_CALL_MS, err);
-	DBusError de;
-
-	if (!r)
-		return -1;
-	dbus_error_init(&de);
 	/* libdbus hands out a new fd that we own. */
-	if (!dbus_message_get_args(r, &de, DBUS_TYPE_UNIX_FD, fd, DBUS_TYPE_INVALID)) {
-		ctl_set_error(err, de.name, de.message);
-		dbus_error_free(&de);
-		dbus_message_unref(r);
-		return -1;
-	}
-	dbus_message_unref(r);
-	return 0;
+	return reply_args(call_executor(bus_of(b), "GetLogStream", request, SHORT_CALL_MS, err),
+	                  err, DBUS_TYPE_UNIX_FD, fd, DBUS_TYPE_INVALID);
 }
 
 static int bus_cleanup(struct ctl_backend *b, struct ctl_error *err)
@@ -355,20 +365,8 @@ static int bus_live(struct ctl_backend *b, enum ctl_live_op op, const char *exec
 static int bus_stats_stream(struct ctl_backend *b, const char *execution_id, int *fd,
                             struct ctl_error *err)
 {
-	DBusMessage *r = call_executor(bus_of(b), "StatsStream", execution_id, SHORT_CALL_MS, err);
-	DBusError de;
-
-	if (!r)
-		return -1;
-	dbus_error_init(&de);
-	if (!dbus_message_get_args(r, &de, DBUS_TYPE_UNIX_FD, fd, DBUS_TYPE_INVALID)) {
-		ctl_set_error(err, de.name, de.message);
-		dbus_error_free(&de);
-		dbus_message_unref(r);
-		return -1;
-	}
-	dbus_message_unref(r);
-	return 0;
+	return reply_args(call_executor(bus_of(b), "StatsStream", execution_id, SHORT_CALL_MS, err),
+	                  err, DBUS_TYPE_UNIX_FD, fd, DBUS_TYPE_INVALID);
 }
 
 static int bus_exec(struct ctl_backend *b, const char *execution_id, const char *request, int *fd,
@@ -409,22 +407,13 @@ static int bus_exec_resize(struct ctl_backend *b, const char *exec_id, uint32_t 
 static int bus_exec_wait(struct ctl_backend *b, const char *exec_id, int *exit_code,
                          struct ctl_error *err)
 {
-	DBusMessage *r = call_executor(bus_of(b), "ExecWait", exec_id, DBUS_TIMEOUT_INFINITE, err);
-	dbus_int32_t code;
-	DBusError de;
+	dbus_int32_t code = -1;
+	int rc =
+	    reply_args(call_executor(bus_of(b), "ExecWait", exec_id, DBUS_TIMEOUT_INFINITE, err),
+	               err, DBUS_TYPE_INT32, &code, DBUS_TYPE_INVALID);
 
-	if (!r)
-		return -1;
-	dbus_error_init(&de);
-	if (!dbus_message_get_args(r, &de, DBUS_TYPE_INT32, &code, DBUS_TYPE_INVALID)) {
-		ctl_set_error(err, de.name, de.message);
-		dbus_error_free(&de);
-		dbus_message_unref(r);
-		return -1;
-	}
 	*exit_code = code;
-	dbus_message_unref(r);
-	return 0;
+	return rc;
 }
 
 static const struct ctl_backend_ops bus_ops = {
