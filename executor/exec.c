@@ -435,7 +435,14 @@ static void resolve(struct exec_relay *r, struct exec_session *s)
 		err_set(&e, DMS_ERR_CONTAINER,
 		        "exec %s: its stream ended but its process still runs after %lld s", s->id,
 		        (long long)(EXEC_EXIT_TIMEOUT_NS / NS_PER_S));
-	if (e && e->category == DMS_ERR_NOT_FOUND) {
+	bool job_over = false;
+	if (e) {
+		pthread_mutex_lock(&s->h->mu);
+		job_over = handler_state_final(s->h->state) || s->h->exit != HANDLER_EXIT_UNSEEN;
+		pthread_mutex_unlock(&s->h->mu);
+	}
+	/* Podman answers a gone container's exec with a 500, not a 404. */
+	if (e && (e->category == DMS_ERR_NOT_FOUND || job_over)) {
 		/* The container went with its job, and the exec with it. */
 		err_free(e);
 		e = NULL;
