@@ -65,6 +65,8 @@ int spool_append(struct spool *s, int stream, const char *data, size_t len)
 		errno = EINVAL;
 		return -1;
 	}
+	if (s->truncated) /* what is kept is a prefix: no holes */
+		return 0;
 	if (s->limit) {
 		uint64_t room = s->limit - spool_kept(s);
 

@@ -10,8 +10,10 @@
  *
  * 2. Round trip: the same bytes cut into records (stream, length) are
  *    written with spool_append under a byte limit taken from the input,
- *    then replayed: the replay is exactly the first `limit` payload bytes in
- *    order, and spool->truncated says whether anything was dropped.
+ *    then replayed: the replay is exactly what fits under `limit` (payload
+ *    bytes and whole stamp records count; the first record that does not
+ *    fit ends what is kept), in order, and spool->truncated says whether
+ *    anything was dropped.
  *
  * Stamp records (stream 3, spool_append_stamp) are checked too: a valid
  * one reaches the sink whole and in order, anything else of stream 3 is
@@ -189,9 +191,15 @@ static void check_round_trip(const uint8_t *p, size_t n, uint64_t limit)
 {
 	struct spool *sp = NULL;
 	dms_error *err = NULL;
-	char *all = NULL;
+	char *all = NULL; /* the payload the spool must keep: the model's */
 	size_t all_len = 0;
 	static struct out stamped; /* the stamps written: too big for the stack */
+	/* The model of the limit: payload bytes and whole stamp records
+	 * (8 + SPOOL_STAMP_LEN bytes each) count; the first record that does
+	 * not fit (whole, for a stamp) ends what is kept. */
+	const uint64_t stamp_rec = 8 + SPOOL_STAMP_LEN;
+	uint64_t used = 0;
+	bool cut = false;
 
 	stamped.n_stamps = 0;
 
@@ -210,17 +218,25 @@ static void check_round_trip(const uint8_t *p, size_t n, uint64_t limit)
 		int rc = spool_append(sp, stream, (const char *)p + i, len);
 		if (stream == 3) {
 			CHECK(rc == -1 && errno == EINVAL, "stream 3 accepted");
-			bool written = !sp->truncated;
 			CHECK(spool_append_stamp(sp, (int)(len % 3), (int64_t)len) == 0,
 			      "spool_append_stamp: %s", strerror(errno));
-			if (written) {
+			if (!cut && limit && limit - used < stamp_rec)
+				cut = true;
+			if (!cut) {
 				char rec[SPOOL_STAMP_LEN] = {(char)(len % 3)};
 				rec[SPOOL_STAMP_LEN - 1] = (char)len;
 				sink(&stamped, DEMUX_STAMP, rec, sizeof(rec));
+				used += stamp_rec;
 			}
 		} else {
 			CHECK(rc == 0, "spool_append: %s", strerror(errno));
-			grow_append(&all, &all_len, (const char *)p + i, len);
+			size_t keep = cut ? 0 : len;
+			if (!cut && limit && len > limit - used) {
+				keep = (size_t)(limit - used);
+				cut = true;
+			}
+			grow_append(&all, &all_len, (const char *)p + i, keep);
+			used += keep;
 		}
 		i += len;
 	}
@@ -228,12 +244,12 @@ static void check_round_trip(const uint8_t *p, size_t n, uint64_t limit)
 	uint64_t kept = sp->bytes[0] + sp->bytes[1] + sp->bytes[2];
 	spool_close(sp);
 
-	size_t expect = limit && limit < all_len ? (size_t)limit : all_len;
+	size_t expect = all_len;
 	struct out got = {0};
 
 	CHECK(kept == expect, "kept %llu, want %zu", (unsigned long long)kept, expect);
-	CHECK(truncated == (limit && all_len > limit), "truncated %d (limit %llu, %zu bytes)",
-	      truncated, (unsigned long long)limit, all_len);
+	CHECK(truncated == cut, "truncated %d, want %d (limit %llu)", truncated, cut,
+	      (unsigned long long)limit);
 	CHECK(spool_replay(spool_path, NULL, sink, &got) == 0, "replay of our own spool: %s",
 	      strerror(errno));
 	CHECK(got.merged_len == expect, "replayed %zu, want %zu", got.merged_len, expect);
