@@ -217,12 +217,14 @@ func (e *Executor) StartRaw(ctx context.Context, request string) (string, error)
 func (e *Executor) Wait(ctx context.Context, executionID string) (<-chan *ExecutionResult, <-chan error) {
 	results := make(chan *ExecutionResult, 1)
 	errs := make(chan error, 1)
+	// Sent before Wait returns, so that it reaches dms-host ahead of any
+	// call the caller makes next (a Cancel, a RemoveExecutor).
+	call := e.obj.GoWithContext(ctx, ExecutorIface+".Wait", 0, make(chan *dbus.Call, 1),
+		executionID)
 	go func() {
 		defer close(results)
 		defer close(errs)
 		var doc string
-		call := e.obj.GoWithContext(ctx, ExecutorIface+".Wait", 0, make(chan *dbus.Call, 1),
-			executionID)
 		select {
 		case <-call.Done:
 		case <-ctx.Done():
