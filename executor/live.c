@@ -403,14 +403,16 @@ static bool sampler_pick_fn(void *ud, struct handler *h)
 	return false;
 }
 
-/* Writes json to every stream of h; closes those whose reader went. */
-static void streams_send(struct dms_executor *ex, struct handler *h, const char *json)
+/* Closes (outside ex->mu) every stream for which drop(s, ud) says so;
+ * drop runs under ex->mu. */
+static void streams_prune(struct dms_executor *ex, bool (*drop)(struct stat_stream *s, void *ud),
+                          void *ud)
 {
 	struct stat_stream *gone = NULL;
 	pthread_mutex_lock(&ex->mu);
 	for (struct stat_stream **pp = &ex->stat_streams; *pp;) {
 		struct stat_stream *s = *pp;
-		if (s->h == h && !stream_write(s, json)) {
+		if (drop(s, ud)) {
 			*pp = s->next;
 			s->next = gone;
 			gone = s;
@@ -426,31 +428,38 @@ static void streams_send(struct dms_executor *ex, struct handler *h, const char 
 	}
 }
 
+struct send_args {
+	struct handler *h;
+	const char *json;
+};
+
+/* h's streams get the sample; a stream whose reader went is dropped. */
+static bool send_or_drop(struct stat_stream *s, void *ud)
+{
+	const struct send_args *a = ud;
+	return s->h == a->h && !stream_write(s, a->json);
+}
+
+/* Writes json to every stream of h; closes those whose reader went. */
+static void streams_send(struct dms_executor *ex, struct handler *h, const char *json)
+{
+	struct send_args a = {h, json};
+	streams_prune(ex, send_or_drop, &a);
+}
+
+static bool ended_or_all(struct stat_stream *s, void *ud)
+{
+	bool all = *(const bool *)ud;
+	pthread_mutex_lock(&s->h->mu);
+	bool ended = all || handler_state_final(s->h->state) || s->h->exit != HANDLER_EXIT_UNSEEN;
+	pthread_mutex_unlock(&s->h->mu);
+	return ended;
+}
+
 /* Ends the streams of executions that ended (EOF to their readers). */
 static void streams_end_finished(struct dms_executor *ex, bool all)
 {
-	struct stat_stream *gone = NULL;
-	pthread_mutex_lock(&ex->mu);
-	for (struct stat_stream **pp = &ex->stat_streams; *pp;) {
-		struct stat_stream *s = *pp;
-		pthread_mutex_lock(&s->h->mu);
-		bool ended =
-		    all || handler_state_final(s->h->state) || s->h->exit != HANDLER_EXIT_UNSEEN;
-		pthread_mutex_unlock(&s->h->mu);
-		if (ended) {
-			*pp = s->next;
-			s->next = gone;
-			gone = s;
-		} else {
-			pp = &s->next;
-		}
-	}
-	pthread_mutex_unlock(&ex->mu);
-	while (gone) {
-		struct stat_stream *s = gone;
-		gone = s->next;
-		stream_free(s);
-	}
+	streams_prune(ex, ended_or_all, &all);
 }
 
 void *executor_sampler_main(void *arg)
